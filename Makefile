@@ -1,0 +1,114 @@
+# steparc - plain GNU make. `make` builds the command and both libraries;
+# `make test` and `make demo` first install missing Debian packages (make deps).
+
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+MANDIR ?= $(PREFIX)/share/man
+
+B := build
+VMAJOR := $(shell sed -n 's/^\#define STEPARC_VERSION_MAJOR \([0-9]*\).*/\1/p' include/steparc.h)
+VMINOR := $(shell sed -n 's/^\#define STEPARC_VERSION_MINOR \([0-9]*\).*/\1/p' include/steparc.h)
+VPATCH := $(shell sed -n 's/^\#define STEPARC_VERSION_PATCH \([0-9]*\).*/\1/p' include/steparc.h)
+VERSION := $(VMAJOR).$(VMINOR).$(VPATCH)
+SONAME := libsteparc.so.$(VMAJOR)
+
+# msgpack-c 4.x (Debian 12) is "msgpack", 6.x renamed it "msgpack-c".
+MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+DEP_CFLAGS := $(shell pkg-config --cflags $(MSGPACK_PC) libzstd 2>/dev/null)
+DEP_LIBS := $(shell pkg-config --libs $(MSGPACK_PC) libzstd 2>/dev/null) -lpthread
+CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
+CJSON_LIBS := $(shell pkg-config --libs libcjson 2>/dev/null)
+
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes -Wmissing-prototypes
+override CFLAGS := -std=c11 $(OPT) $(WARN) $(CFLAGS) $(MOREFLAGS)
+CPPFLAGS_ALL := -Iinclude -Iformat -Iconverter -Ireader $(DEP_CFLAGS) $(CPPFLAGS)
+
+LIB_SRC := $(wildcard format/*.c) $(wildcard converter/*.c) $(wildcard reader/*.c)
+LIB_OBJ := $(LIB_SRC:%.c=$(B)/obj/%.o)
+PIC_OBJ := $(LIB_SRC:%.c=$(B)/pic/%.o)
+TEST_SRC := $(wildcard tests/unit/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
+
+.PHONY: all lib deps test check demo install uninstall clean asan bench
+
+all: $(B)/steparc $(B)/libsteparc.a $(B)/libsteparc.so
+
+lib: $(B)/libsteparc.a $(B)/libsteparc.so
+
+$(B)/obj/%.o: %.c include/steparc.h $(wildcard format/*.h converter/*.h reader/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) -fvisibility=hidden -c $< -o $@
+
+$(B)/pic/%.o: %.c include/steparc.h $(wildcard format/*.h converter/*.h reader/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(B)/libsteparc.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libsteparc.so.$(VERSION): $(PIC_OBJ)
+	$(CC) -shared -Wl,-soname,$(SONAME) $(LDFLAGS) -o $@ $^ $(DEP_LIBS)
+
+$(B)/libsteparc.so: $(B)/libsteparc.so.$(VERSION)
+	ln -sf libsteparc.so.$(VERSION) $(B)/$(SONAME)
+	ln -sf libsteparc.so.$(VERSION) $@
+
+$(B)/steparc: cli/steparc.c $(B)/libsteparc.a include/steparc.h
+	$(CC) $(CPPFLAGS_ALL) $(CJSON_CFLAGS) $(CFLAGS) -o $@ cli/steparc.c $(B)/libsteparc.a $(CJSON_LIBS) $(DEP_LIBS) $(LDFLAGS)
+
+$(B)/tests/%: tests/unit/%.c tests/harness.h $(B)/libsteparc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libsteparc.a $(DEP_LIBS) $(LDFLAGS)
+
+deps:
+	@sh scripts/install-deps.sh
+
+# `make test` installs what is missing, then builds in a fresh make (so that
+# pkg-config sees the new packages) and runs every test.
+test: deps
+	@$(MAKE) --no-print-directory test-run
+
+test-run: all $(TEST_BIN)
+	@sh tests/run.sh $(B)
+
+check: test
+
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
+	@sh examples/demo.sh $(B)/steparc
+
+asan:
+	@sh scripts/install-deps.sh
+	@$(MAKE) --no-print-directory B=build/asan CC=clang OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" test-run
+
+steparc.pc: steparc.pc.in include/steparc.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@MSGPACK@|$(MSGPACK_PC)|' $< > $(B)/steparc.pc
+
+install: all steparc.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(B)/steparc $(DESTDIR)$(BINDIR)/steparc
+	install -m 644 $(B)/libsteparc.a $(DESTDIR)$(LIBDIR)/libsteparc.a
+	install -m 755 $(B)/libsteparc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsteparc.so.$(VERSION)
+	ln -sf libsteparc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
+	ln -sf libsteparc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsteparc.so
+	install -m 644 include/steparc.h $(DESTDIR)$(INCLUDEDIR)/steparc.h
+	install -m 644 $(B)/steparc.pc $(DESTDIR)$(PKGCONFIGDIR)/steparc.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/steparc $(DESTDIR)$(LIBDIR)/libsteparc.a \
+	      $(DESTDIR)$(LIBDIR)/libsteparc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
+	      $(DESTDIR)$(LIBDIR)/libsteparc.so $(DESTDIR)$(INCLUDEDIR)/steparc.h \
+	      $(DESTDIR)$(PKGCONFIGDIR)/steparc.pc
+
+clean:
+	rm -rf build

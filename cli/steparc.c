@@ -1,0 +1,847 @@
+/* steparc.c - the steparc command, over the public API only.
+ *
+ * Exit status: 0 ok, 1 bad input or damaged archive, 2 usage error
+ * (recover: 3 when some blocks were lost). Data to stdout, messages to
+ * stderr. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "steparc.h"
+
+#define EXIT_BAD 1
+#define EXIT_USAGE 2
+
+static const char *g_prog = "steparc";
+
+static void msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void msg(const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: ", g_prog);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static int usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s %s: ", g_prog, cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s %s --help'.\n", g_prog, cmd);
+    return EXIT_USAGE;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (s == NULL || *s == 0 || *s == '-')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_i64(const char *s, int64_t *out)
+{
+    char *end;
+    if (s == NULL || *s == 0)
+        return -1;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Writes all of a buffer to stdout; 0 or -1 (EPIPE etc.). */
+static int out_write(const void *p, size_t n)
+{
+    if (n && fwrite(p, 1, n, stdout) != n)
+        return -1;
+    return 0;
+}
+
+static int out_flush(void)
+{
+    if (fflush(stdout) != 0) {
+        if (errno != EPIPE)
+            msg("cannot write to standard output: %s", strerror(errno));
+        return EXIT_BAD;
+    }
+    return 0;
+}
+
+/* ---- help ---------------------------------------------------------------------------- */
+
+static const char *const g_help_main =
+    "usage: steparc COMMAND [ARGS]\n"
+    "\n"
+    "Archive OpenAI Assistants run steps compactly and read them back losslessly.\n"
+    "\n"
+    "commands:\n"
+    "  convert INPUT... -o OUT     JSON dumps (JSONL, arrays, list pages, event streams) -> archive\n"
+    "  cat ARCHIVE                 every record as canonical JSON, one per line\n"
+    "  get ARCHIVE N...            records by position (0-based)\n"
+    "  find ARCHIVE FILTERS        records by --id, --run, --thread, --assistant, --since/--until\n"
+    "  info ARCHIVE [--json]       header, blocks, sections, sizes, time span\n"
+    "  verify ARCHIVE              check every checksum and index; exit 1 when damaged\n"
+    "\n"
+    "'steparc COMMAND --help' describes a command. 'steparc --version' prints the version.\n"
+    "Exit status: 0 ok, 1 bad input or damaged archive, 2 usage error.\n";
+
+static const char *const g_help_convert =
+    "usage: steparc convert INPUT... -o OUT.steparc [options]\n"
+    "\n"
+    "Reads run steps from every INPUT (a file, a directory searched recursively for\n"
+    ".json .jsonl .ndjson .sse .txt and their .zst, or - for standard input) and writes\n"
+    "one archive. Shapes are detected per input: JSONL, a JSON array, list pages\n"
+    "({\"object\":\"list\",\"data\":[...]}), concatenated or pretty objects, event streams.\n"
+    "Objects that are not run steps are skipped and counted. The archive appears at OUT\n"
+    "only when complete (written to a temporary file, fsynced, renamed).\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE        the archive to write (required)\n"
+    "  --input-format F         auto (default), jsonl, json or sse\n"
+    "  --strict                 objects that are not run steps are an error\n"
+    "  --skip-invalid           skip malformed records (reported) instead of failing\n"
+    "  --rejects FILE           with --skip-invalid, write the skipped text to FILE\n"
+    "  --level N                zstd level, 1..22 (default 3)\n"
+    "  --block-size BYTES       target uncompressed block size (default 1048576)\n"
+    "  -j, --threads N          compression threads (default: the number of cores)\n"
+    "  --report FILE            write the summary as JSON to FILE\n"
+    "  -q, --quiet              no summary on standard error\n";
+
+static const char *const g_help_cat =
+    "usage: steparc cat ARCHIVE [--pretty] [--via-struct]\n"
+    "\n"
+    "Writes every record as canonical JSON, one per line: keys in stored order,\n"
+    "floats in the shortest form that reads back exactly (Python's json.dumps with\n"
+    "ensure_ascii=False and separators (\",\", \":\") gives the same bytes).\n"
+    "\n"
+    "  --pretty       indent by two spaces instead (one record after another)\n"
+    "  --via-struct   route every record through the typed C struct (steparc_step)\n";
+
+static const char *const g_help_get =
+    "usage: steparc get ARCHIVE N... [--pretty] [--via-struct]\n"
+    "\n"
+    "Writes the records at positions N (0-based) as canonical JSON, one per line.\n";
+
+static const char *const g_help_find =
+    "usage: steparc find ARCHIVE [--id ID] [--run ID] [--thread ID] [--assistant ID]\n"
+    "                            [--since T] [--until T] [--pretty] [--via-struct]\n"
+    "\n"
+    "Writes the matching records as canonical JSON, in archive order. --id uses the\n"
+    "id index; --run, --thread and --assistant the postings; --since/--until\n"
+    "(created_at, inclusive, Unix seconds) the block zone maps. Filters combine.\n"
+    "Exit 1 when --id finds nothing.\n";
+
+static const char *const g_help_info =
+    "usage: steparc info ARCHIVE [--json]\n"
+    "\n"
+    "Prints the format version, record and block counts, sizes, compression ratio,\n"
+    "the created_at span and the index sections present.\n";
+
+static const char *const g_help_verify =
+    "usage: steparc verify ARCHIVE\n"
+    "\n"
+    "Checks every checksum, decompresses every block, validates every record and\n"
+    "compares every index with the records. Names each damaged block by number and\n"
+    "offset. Exit 0 when intact, 1 when damaged.\n";
+
+static int want_help(int argc, char **argv, const char *text)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--") == 0)
+            break;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(text, stdout);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* ---- convert ---------------------------------------------------------------------------- */
+
+typedef struct {
+    FILE *rejects;
+    int quiet;
+    int tty;
+    double t0;
+    uint64_t shown;
+    const char *first_locs[3];
+} conv_ui;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void on_progress(void *ctx, const steparc_convert_stats *s, uint64_t total)
+{
+    conv_ui *ui = (conv_ui *)ctx;
+    if (!ui->tty || ui->quiet)
+        return;
+    double dt = now_s() - ui->t0;
+    double mb = (double)s->input_bytes / 1e6;
+    double rate = dt > 0 ? mb / dt : 0;
+    if (total) {
+        double frac = (double)s->input_bytes / (double)total;
+        if (frac > 1)
+            frac = 1;
+        int w = (int)(frac * 30);
+        double eta = rate > 0 ? ((double)total / 1e6 - mb) / rate : 0;
+        fprintf(stderr, "\r[%.*s%*s] %5.1f%% %" PRIu64 " records %.1f MB/s ETA %.0fs ", w,
+                "==============================", 30 - w, "", frac * 100, s->records, rate,
+                eta > 0 ? eta : 0);
+    } else {
+        fprintf(stderr, "\r%.1f MB read, %" PRIu64 " records, %.1f MB/s ", mb, s->records, rate);
+    }
+}
+
+static const char *const g_skip_names[STEPARC_SKIP_REASONS] = {
+    "not a run step", "run step without id", "step deltas", "other events", "invalid records"};
+static const char *const g_skip_keys[STEPARC_SKIP_REASONS] = {
+    "not_a_step", "no_id", "delta", "other_event", "invalid"};
+
+static void on_skipped(void *ctx, steparc_skip_reason why, const char *file, uint64_t line,
+                       uint64_t col, const char *detail, const char *raw, size_t raw_len)
+{
+    conv_ui *ui = (conv_ui *)ctx;
+    if (why == STEPARC_SKIP_INVALID) {
+        if (!ui->quiet)
+            fprintf(stderr, "%s%s:%" PRIu64 ":%" PRIu64 ": skipped invalid record: %s\n",
+                    ui->tty ? "\r" : "", file, line, col, detail);
+        if (ui->rejects && raw) {
+            fwrite(raw, 1, raw_len, ui->rejects);
+            fputc('\n', ui->rejects);
+        }
+        return;
+    }
+    if (why == STEPARC_SKIP_NOT_A_STEP || why == STEPARC_SKIP_NO_ID) {
+        if (!ui->quiet && ui->shown < 3)
+            fprintf(stderr, "%s%s:%" PRIu64 ":%" PRIu64 ": skipped (%s)\n", ui->tty ? "\r" : "",
+                    file, line, col, detail);
+        ui->shown++;
+    }
+}
+
+static int same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
+        return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+static int cmd_convert(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"input-format", required_argument, NULL, 'F'},
+        {"strict", no_argument, NULL, 'S'},       {"skip-invalid", no_argument, NULL, 'I'},
+        {"rejects", required_argument, NULL, 'R'}, {"level", required_argument, NULL, 'L'},
+        {"block-size", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'j'},
+        {"report", required_argument, NULL, 'P'}, {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+    if (want_help(argc, argv, g_help_convert))
+        return 0;
+    const char *out = NULL, *rejects = NULL, *report = NULL;
+    steparc_writer_options wo;
+    steparc_convert_options co;
+    steparc_writer_options_init(&wo);
+    steparc_convert_options_init(&co);
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    wo.threads = nproc > 0 ? (int)nproc : 1;
+    int quiet = 0, c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:j:q", opts, NULL)) != -1) {
+        uint64_t v;
+        switch (c) {
+        case 'o': out = optarg; break;
+        case 'F':
+            if (strcmp(optarg, "auto") == 0) co.format = STEPARC_IN_AUTO;
+            else if (strcmp(optarg, "jsonl") == 0 || strcmp(optarg, "ndjson") == 0) co.format = STEPARC_IN_JSONL;
+            else if (strcmp(optarg, "json") == 0) co.format = STEPARC_IN_JSON;
+            else if (strcmp(optarg, "sse") == 0) co.format = STEPARC_IN_SSE;
+            else return usage_error("convert", "unknown input format '%s'", optarg);
+            break;
+        case 'S': co.strict = 1; break;
+        case 'I': co.skip_invalid = 1; break;
+        case 'R': rejects = optarg; break;
+        case 'L': {
+            int64_t lv;
+            if (parse_i64(optarg, &lv) != 0 || lv < 1 || lv > 22)
+                return usage_error("convert", "--level takes 1..22");
+            wo.level = (int)lv;
+            break;
+        }
+        case 'B':
+            if (parse_u64(optarg, &v) != 0 || v < 1024 || v > 64u * 1024 * 1024)
+                return usage_error("convert", "--block-size takes 1024..67108864");
+            wo.block_size = (uint32_t)v;
+            break;
+        case 'j':
+            if (parse_u64(optarg, &v) != 0 || v < 1 || v > 256)
+                return usage_error("convert", "-j takes 1..256");
+            wo.threads = (int)v;
+            break;
+        case 'P': report = optarg; break;
+        case 'q': quiet = 1; break;
+        default: return usage_error("convert", "invalid option");
+        }
+    }
+    if (out == NULL)
+        return usage_error("convert", "an output file is required (-o OUT.steparc)");
+    if (optind >= argc)
+        return usage_error("convert", "no input given (a file, a directory or -)");
+    for (int i = optind; i < argc; i++)
+        if (strcmp(argv[i], "-") != 0 && same_file(argv[i], out)) {
+            msg("convert: the output %s is also an input", out);
+            return EXIT_BAD;
+        }
+    if (rejects && !co.skip_invalid)
+        return usage_error("convert", "--rejects needs --skip-invalid");
+    conv_ui ui;
+    memset(&ui, 0, sizeof ui);
+    ui.quiet = quiet;
+    ui.tty = isatty(2);
+    ui.t0 = now_s();
+    if (rejects) {
+        ui.rejects = fopen(rejects, "w");
+        if (ui.rejects == NULL) {
+            msg("convert: cannot create %s: %s", rejects, strerror(errno));
+            return EXIT_BAD;
+        }
+    }
+    co.progress = on_progress;
+    co.progress_ctx = &ui;
+    co.skipped = on_skipped;
+    co.skipped_ctx = &ui;
+    steparc_writer *w = NULL;
+    steparc_converter *cv = NULL;
+    int rc = steparc_writer_open(&w, out, &wo);
+    int status = 0;
+    if (rc != 0) {
+        msg("convert: cannot create %s: %s", out, w ? steparc_writer_errmsg(w) : steparc_strerror(rc));
+        status = EXIT_BAD;
+        goto cleanup;
+    }
+    rc = steparc_converter_open(&cv, w, &co);
+    if (rc != 0) {
+        msg("convert: %s", steparc_strerror(rc));
+        status = EXIT_BAD;
+        goto cleanup;
+    }
+    for (int i = optind; i < argc && rc == 0; i++)
+        rc = steparc_converter_add_path(cv, argv[i]);
+    if (ui.tty && !quiet)
+        fputs("\r\033[K", stderr);
+    if (rc != 0) {
+        msg("%s", steparc_converter_errmsg(cv));
+        status = EXIT_BAD;
+        goto cleanup;
+    }
+    const steparc_convert_stats *st = steparc_converter_stats(cv);
+    if (st->records == 0) {
+        msg("convert: no run steps found in the input; no archive written");
+        status = EXIT_BAD;
+        goto cleanup;
+    }
+    rc = steparc_writer_finish(w);
+    if (rc != 0) {
+        msg("convert: %s", steparc_writer_errmsg(w));
+        status = EXIT_BAD;
+        goto cleanup;
+    }
+    {
+        double dt = now_s() - ui.t0;
+        struct stat sb;
+        uint64_t arch = stat(out, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+        uint64_t skipped = 0;
+        for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
+            skipped += st->skipped[k];
+        if (!quiet) {
+            fprintf(stderr,
+                    "%s: %" PRIu64 " input(s), %" PRIu64 " records written, %" PRIu64
+                    " skipped; %.1f MB in, %.1f MB out (ratio %.2f) in %.2fs\n",
+                    out, st->inputs, st->records, skipped, (double)st->input_bytes / 1e6,
+                    (double)arch / 1e6, arch ? (double)st->input_bytes / (double)arch : 0.0, dt);
+            for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
+                if (st->skipped[k])
+                    fprintf(stderr, "  skipped %" PRIu64 " %s\n", st->skipped[k], g_skip_names[k]);
+        }
+        if (report) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "output", out);
+            cJSON_AddNumberToObject(o, "inputs", (double)st->inputs);
+            cJSON_AddNumberToObject(o, "records", (double)st->records);
+            cJSON_AddNumberToObject(o, "objects", (double)st->objects);
+            cJSON *sk = cJSON_AddObjectToObject(o, "skipped");
+            for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
+                cJSON_AddNumberToObject(sk, g_skip_keys[k], (double)st->skipped[k]);
+            cJSON_AddNumberToObject(o, "input_bytes", (double)st->input_bytes);
+            cJSON_AddNumberToObject(o, "archive_bytes", (double)arch);
+            cJSON_AddNumberToObject(o, "ratio", arch ? (double)st->input_bytes / (double)arch : 0);
+            cJSON_AddNumberToObject(o, "seconds", dt);
+            char *txt = cJSON_Print(o);
+            FILE *f = fopen(report, "w");
+            if (f == NULL || txt == NULL || fputs(txt, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0) {
+                msg("convert: cannot write %s: %s", report, strerror(errno));
+                status = EXIT_BAD;
+            }
+            cJSON_free(txt);
+            cJSON_Delete(o);
+        }
+    }
+cleanup:
+    steparc_converter_close(cv);
+    steparc_writer_close(w);
+    if (ui.rejects)
+        fclose(ui.rejects);
+    return status;
+}
+
+/* ---- reading commands ------------------------------------------------------------------- */
+
+typedef struct {
+    int pretty, via_struct;
+    steparc_buf js;
+} printer;
+
+/* Writes one record (MessagePack) as JSON plus a newline. */
+static int print_record(printer *p, const void *mp, size_t len, uint64_t ordinal)
+{
+    unsigned flags = p->pretty ? STEPARC_JSON_PRETTY : 0;
+    int rc;
+    if (p->via_struct) {
+        steparc_step *st = NULL;
+        rc = steparc_step_decode(mp, len, &st);
+        if (rc == 0)
+            rc = steparc_step_to_json(st, flags, &p->js);
+        steparc_step_free(st);
+    } else {
+        rc = steparc_msgpack_to_json(mp, len, flags, &p->js);
+    }
+    if (rc != 0) {
+        msg("record %" PRIu64 ": cannot be written as JSON: %s", ordinal, steparc_strerror(rc));
+        return EXIT_BAD;
+    }
+    if (out_write(p->js.data, p->js.len) || out_write("\n", 1))
+        return EXIT_BAD;
+    return 0;
+}
+
+static int open_archive(const char *cmd, const char *path, steparc_reader **r)
+{
+    char err[512];
+    int rc = steparc_reader_open(r, path, NULL, err, sizeof err);
+    if (rc != 0) {
+        msg("%s: %s", cmd, err);
+        return EXIT_BAD;
+    }
+    return 0;
+}
+
+static int read_opts(int argc, char **argv, const char *cmd, printer *p)
+{
+    int k = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--pretty") == 0)
+            p->pretty = 1;
+        else if (strcmp(argv[i], "--via-struct") == 0)
+            p->via_struct = 1;
+        else if (argv[i][0] == '-' && argv[i][1] == '-' && argv[i][2] != 0)
+            return usage_error(cmd, "unknown option '%s'", argv[i]);
+        else
+            argv[k++] = argv[i];
+    }
+    argv[k] = NULL;
+    return -k; /* new argc, negated so errors (positive) are distinct */
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+    if (want_help(argc, argv, g_help_cat))
+        return 0;
+    printer p = {0, 0, {0}};
+    int n = read_opts(argc, argv, "cat", &p);
+    if (n > 0)
+        return n;
+    argc = -n;
+    if (argc != 2)
+        return usage_error("cat", "exactly one archive expected");
+    steparc_reader *r;
+    if (open_archive("cat", argv[1], &r))
+        return EXIT_BAD;
+    steparc_cursor *c = NULL;
+    int status = 0;
+    int rc = steparc_cursor_open(r, NULL, &c);
+    if (rc) {
+        msg("cat: %s", steparc_reader_errmsg(r));
+        status = EXIT_BAD;
+    }
+    while (status == 0) {
+        uint64_t ord;
+        const void *mp;
+        size_t len;
+        rc = steparc_cursor_next(c, &ord, &mp, &len);
+        if (rc == STEPARC_END)
+            break;
+        if (rc) {
+            msg("cat: %s: %s", argv[1], steparc_cursor_errmsg(c));
+            status = EXIT_BAD;
+            break;
+        }
+        status = print_record(&p, mp, len, ord);
+    }
+    if (out_flush())
+        status = EXIT_BAD;
+    steparc_cursor_close(c);
+    steparc_reader_close(r);
+    steparc_buf_free(&p.js);
+    return status;
+}
+
+static int cmd_get(int argc, char **argv)
+{
+    if (want_help(argc, argv, g_help_get))
+        return 0;
+    printer p = {0, 0, {0}};
+    int n = read_opts(argc, argv, "get", &p);
+    if (n > 0)
+        return n;
+    argc = -n;
+    if (argc < 3)
+        return usage_error("get", "an archive and at least one position expected");
+    for (int i = 2; i < argc; i++) {
+        uint64_t v;
+        if (parse_u64(argv[i], &v) != 0)
+            return usage_error("get", "'%s' is not a position (a number from 0)", argv[i]);
+    }
+    steparc_reader *r;
+    if (open_archive("get", argv[1], &r))
+        return EXIT_BAD;
+    steparc_buf mp = {0};
+    int status = 0;
+    for (int i = 2; i < argc && status == 0; i++) {
+        uint64_t v;
+        parse_u64(argv[i], &v);
+        int rc = steparc_reader_get_msgpack(r, v, &mp);
+        if (rc) {
+            msg("get: %s", steparc_reader_errmsg(r));
+            status = EXIT_BAD;
+            break;
+        }
+        status = print_record(&p, mp.data, mp.len, v);
+    }
+    if (out_flush())
+        status = EXIT_BAD;
+    steparc_buf_free(&mp);
+    steparc_buf_free(&p.js);
+    steparc_reader_close(r);
+    return status;
+}
+
+static int cmd_find(int argc, char **argv)
+{
+    if (want_help(argc, argv, g_help_find))
+        return 0;
+    printer p = {0, 0, {0}};
+    steparc_filter f;
+    memset(&f, 0, sizeof f);
+    const char *id = NULL, *archive = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int has_val = i + 1 < argc;
+        if (strcmp(a, "--pretty") == 0)
+            p.pretty = 1;
+        else if (strcmp(a, "--via-struct") == 0)
+            p.via_struct = 1;
+        else if ((strcmp(a, "--id") == 0 || strcmp(a, "--run") == 0 || strcmp(a, "--thread") == 0 ||
+                  strcmp(a, "--assistant") == 0 || strcmp(a, "--since") == 0 ||
+                  strcmp(a, "--until") == 0)) {
+            if (!has_val)
+                return usage_error("find", "%s needs a value", a);
+            const char *v = argv[++i];
+            steparc_str s = {v, strlen(v)};
+            if (strcmp(a, "--id") == 0)
+                id = v;
+            else if (strcmp(a, "--run") == 0)
+                f.run_id = s;
+            else if (strcmp(a, "--thread") == 0)
+                f.thread_id = s;
+            else if (strcmp(a, "--assistant") == 0)
+                f.assistant_id = s;
+            else if (strcmp(a, "--since") == 0) {
+                if (parse_i64(v, &f.since) != 0)
+                    return usage_error("find", "--since takes a Unix time in seconds");
+                f.has_since = 1;
+            } else {
+                if (parse_i64(v, &f.until) != 0)
+                    return usage_error("find", "--until takes a Unix time in seconds");
+                f.has_until = 1;
+            }
+        } else if (a[0] == '-' && a[1] != 0)
+            return usage_error("find", "unknown option '%s'", a);
+        else if (archive == NULL)
+            archive = a;
+        else
+            return usage_error("find", "unexpected argument '%s'", a);
+    }
+    if (archive == NULL)
+        return usage_error("find", "an archive is required");
+    if (id == NULL && !f.run_id.ptr && !f.thread_id.ptr && !f.assistant_id.ptr && !f.has_since &&
+        !f.has_until)
+        return usage_error("find", "give at least one of --id, --run, --thread, --assistant, --since, --until");
+    steparc_reader *r;
+    if (open_archive("find", archive, &r))
+        return EXIT_BAD;
+    int status = 0;
+    steparc_buf mp = {0};
+    if (id) {
+        uint64_t ord;
+        int rc = steparc_reader_find_id(r, id, strlen(id), &ord);
+        if (rc == 0)
+            rc = steparc_reader_get_msgpack(r, ord, &mp);
+        if (rc) {
+            msg("find: %s", steparc_reader_errmsg(r));
+            status = EXIT_BAD;
+        } else {
+            /* the other filters still apply */
+            steparc_cursor *c = NULL;
+            if (f.run_id.ptr || f.thread_id.ptr || f.assistant_id.ptr || f.has_since || f.has_until) {
+                rc = steparc_cursor_open(r, &f, &c);
+                uint64_t o2;
+                const void *m2;
+                size_t l2;
+                int found = 0;
+                while (rc == 0 && (rc = steparc_cursor_next(c, &o2, &m2, &l2)) == 0)
+                    if (o2 == ord) {
+                        found = 1;
+                        break;
+                    }
+                steparc_cursor_close(c);
+                if (!found)
+                    mp.len = 0;
+            }
+            if (mp.len)
+                status = print_record(&p, mp.data, mp.len, ord);
+        }
+    } else {
+        steparc_cursor *c = NULL;
+        int rc = steparc_cursor_open(r, &f, &c);
+        if (rc) {
+            msg("find: %s", steparc_reader_errmsg(r));
+            status = EXIT_BAD;
+        }
+        while (status == 0) {
+            uint64_t ord;
+            const void *m;
+            size_t l;
+            rc = steparc_cursor_next(c, &ord, &m, &l);
+            if (rc == STEPARC_END)
+                break;
+            if (rc) {
+                msg("find: %s", steparc_cursor_errmsg(c));
+                status = EXIT_BAD;
+                break;
+            }
+            status = print_record(&p, m, l, ord);
+        }
+        steparc_cursor_close(c);
+    }
+    if (out_flush())
+        status = EXIT_BAD;
+    steparc_buf_free(&mp);
+    steparc_buf_free(&p.js);
+    steparc_reader_close(r);
+    return status;
+}
+
+static void fmt_time(int64_t t, char *buf, size_t cap)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    if ((int64_t)tt != t || gmtime_r(&tt, &tm) == NULL || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(buf, cap, "%" PRId64, t);
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    if (want_help(argc, argv, g_help_info))
+        return 0;
+    int json = 0;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return usage_error("info", "unknown option '%s'", argv[i]);
+        else if (path == NULL)
+            path = argv[i];
+        else
+            return usage_error("info", "exactly one archive expected");
+    }
+    if (path == NULL)
+        return usage_error("info", "an archive is required");
+    steparc_reader *r;
+    if (open_archive("info", path, &r))
+        return EXIT_BAD;
+    steparc_info in;
+    steparc_reader_info(r, &in);
+    int have_ts = in.min_created_at <= in.max_created_at;
+    double ratio = in.stored_bytes ? (double)in.raw_bytes / (double)in.stored_bytes : 0;
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        char v[32];
+        snprintf(v, sizeof v, "%u.%u", in.format_major, in.format_minor);
+        cJSON_AddStringToObject(o, "format", v);
+        cJSON_AddNumberToObject(o, "records", (double)in.records);
+        cJSON_AddNumberToObject(o, "blocks", (double)in.blocks);
+        cJSON_AddNumberToObject(o, "file_bytes", (double)in.file_size);
+        cJSON_AddNumberToObject(o, "record_bytes", (double)in.raw_bytes);
+        cJSON_AddNumberToObject(o, "stored_bytes", (double)in.stored_bytes);
+        cJSON_AddNumberToObject(o, "ratio", ratio);
+        if (have_ts) {
+            cJSON_AddNumberToObject(o, "min_created_at", (double)in.min_created_at);
+            cJSON_AddNumberToObject(o, "max_created_at", (double)in.max_created_at);
+        } else {
+            cJSON_AddNullToObject(o, "min_created_at");
+            cJSON_AddNullToObject(o, "max_created_at");
+        }
+        cJSON_AddBoolToObject(o, "time_ordered", in.time_ordered);
+        cJSON *s = cJSON_AddArrayToObject(o, "sections");
+        if (in.has_id_index) cJSON_AddItemToArray(s, cJSON_CreateString("id_index"));
+        if (in.has_run_index) cJSON_AddItemToArray(s, cJSON_CreateString("run_postings"));
+        if (in.has_thread_index) cJSON_AddItemToArray(s, cJSON_CreateString("thread_postings"));
+        if (in.has_stats) cJSON_AddItemToArray(s, cJSON_CreateString("statistics"));
+        char *txt = cJSON_PrintUnformatted(o);
+        if (txt) {
+            out_write(txt, strlen(txt));
+            out_write("\n", 1);
+        }
+        cJSON_free(txt);
+        cJSON_Delete(o);
+    } else {
+        char a[64] = "-", b[64] = "-";
+        if (have_ts) {
+            fmt_time(in.min_created_at, a, sizeof a);
+            fmt_time(in.max_created_at, b, sizeof b);
+        }
+        printf("archive:      %s\n"
+               "format:       %u.%u\n"
+               "records:      %" PRIu64 "\n"
+               "blocks:       %" PRIu64 "\n"
+               "file size:    %" PRIu64 " bytes\n"
+               "record bytes: %" PRIu64 " (MessagePack)\n"
+               "block bytes:  %" PRIu64 " (compressed, ratio %.2f)\n"
+               "created_at:   %s .. %s%s\n"
+               "sections:     block index%s%s%s%s\n",
+               path, in.format_major, in.format_minor, in.records, in.blocks, in.file_size,
+               in.raw_bytes, in.stored_bytes, ratio, a, b,
+               in.time_ordered ? " (blocks in time order)" : "",
+               in.has_id_index ? ", id index" : "", in.has_run_index ? ", run postings" : "",
+               in.has_thread_index ? ", thread postings" : "", in.has_stats ? ", statistics" : "");
+    }
+    int status = out_flush();
+    steparc_reader_close(r);
+    return status;
+}
+
+static void on_problem(void *ctx, const steparc_problem *p)
+{
+    const char *path = (const char *)ctx;
+    if (p->block >= 0)
+        fprintf(stderr, "%s: block %" PRId64 " at offset %" PRIu64 ": %s\n", path, p->block,
+                p->offset, p->what);
+    else
+        fprintf(stderr, "%s: offset %" PRIu64 ": %s\n", path, p->offset, p->what);
+}
+
+static int cmd_verify(int argc, char **argv)
+{
+    if (want_help(argc, argv, g_help_verify))
+        return 0;
+    if (argc != 2 || argv[1][0] == '-')
+        return usage_error("verify", "exactly one archive expected");
+    steparc_reader *r;
+    if (open_archive("verify", argv[1], &r))
+        return EXIT_BAD;
+    uint64_t n = 0;
+    int rc = steparc_verify(r, on_problem, argv[1], &n);
+    int status = 0;
+    if (rc == 0) {
+        steparc_info in;
+        steparc_reader_info(r, &in);
+        printf("%s: ok, %" PRIu64 " records in %" PRIu64 " blocks, every checksum and index verified\n",
+               argv[1], in.records, in.blocks);
+    } else if (rc == STEPARC_E_CORRUPT) {
+        printf("%s: DAMAGED, %" PRIu64 " problem(s)\n", argv[1], n);
+        status = EXIT_BAD;
+    } else {
+        msg("verify: %s", steparc_reader_errmsg(r));
+        status = EXIT_BAD;
+    }
+    if (out_flush())
+        status = EXIT_BAD;
+    steparc_reader_close(r);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    static char obuf[1 << 16];
+    setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+    if (argc < 2) {
+        fputs(g_help_main, stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(g_help_main, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("steparc %s (format %d.%d)\n", steparc_version_string(), STEPARC_FORMAT_MAJOR,
+               STEPARC_FORMAT_MINOR);
+        return 0;
+    }
+    argc--;
+    argv++;
+    if (strcmp(cmd, "convert") == 0)
+        return cmd_convert(argc, argv);
+    if (strcmp(cmd, "cat") == 0)
+        return cmd_cat(argc, argv);
+    if (strcmp(cmd, "get") == 0)
+        return cmd_get(argc, argv);
+    if (strcmp(cmd, "find") == 0)
+        return cmd_find(argc, argv);
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(argc, argv);
+    if (strcmp(cmd, "verify") == 0)
+        return cmd_verify(argc, argv);
+    fprintf(stderr, "%s: unknown command '%s'\n\n%s", g_prog, cmd, g_help_main);
+    return EXIT_USAGE;
+}

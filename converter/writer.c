@@ -1,0 +1,851 @@
+/* writer.c - the archive writer: records -> blocks -> indexes -> footer.
+ *
+ * Data goes to a temporary file next to the output; finish fsyncs it and
+ * renames it into place, so the output path only ever holds a complete
+ * archive. Blocks can be compressed on worker threads; they are written in
+ * order and each is compressed independently with the same parameters, so
+ * the bytes do not depend on the thread count. Index entries go through
+ * external sorters, so memory stays bounded whatever the input size. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+#include <msgpack.h>
+
+#include "layout.h"
+#include "record.h"
+#include "sorter.h"
+#include "writer_internal.h"
+
+/* The default sync marker: fixed, so that output is deterministic. */
+static const unsigned char g_default_sync[SA_SYNC_SIZE] = "steparc-sync-v1";
+
+#define MAX_STAT_VALUES 64
+
+typedef struct {
+    char *name;
+    size_t len;
+    uint64_t count;
+} stat_entry;
+
+typedef struct {
+    stat_entry e[MAX_STAT_VALUES];
+    size_t n;
+    uint64_t other;
+} stat_map;
+
+typedef struct {
+    steparc_buf raw, out;
+    sa_block_header hdr;
+    int state; /* 0 free, 1 queued, 2 working, 3 done */
+    int rc;
+    uint64_t seq;
+} job;
+
+struct steparc_writer {
+    steparc_writer_options opt;
+    char *path, *tmppath, *dir;
+    int fd;
+    int finished, failed;
+    uint64_t file_off;
+    unsigned char sync[SA_SYNC_SIZE];
+    char err[512];
+
+    /* the block being filled */
+    steparc_buf recs;
+    uint32_t *ends;
+    size_t nends, capends;
+    int64_t bmin, bmax;
+    uint64_t block_first;
+    uint32_t *pkeys[3]; /* run, thread, assistant keys of this block */
+    size_t npkeys[3], cappkeys[3];
+
+    uint64_t records, blocks_flushed, blocks_written;
+    steparc_buf bindex;
+    sa_sorter *ids, *post[3];
+    int time_ordered;
+    int64_t prev_max;
+    int have_prev;
+    int64_t min_ts, max_ts;
+    uint64_t raw_bytes, stored_bytes;
+    stat_map by_type, by_status;
+    steparc_buf rawbuf, outbuf; /* block buffers when compressing inline */
+    int created;                /* the temporary file exists */
+
+    /* compression */
+    ZSTD_CCtx *cctx;
+    int nthreads;
+    pthread_t *threads;
+    job *jobs;
+    size_t njobs;
+    uint64_t next_seq, next_write;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    int stop;
+};
+
+void steparc_writer_options_init(steparc_writer_options *opt)
+{
+    if (opt == NULL)
+        return;
+    memset(opt, 0, sizeof *opt);
+    opt->block_size = 1u << 20;
+    opt->level = 3;
+    opt->threads = 1;
+}
+
+static int wfail(steparc_writer *w, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int wfail(steparc_writer *w, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->err, sizeof w->err, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+static int io_fail(steparc_writer *w, const char *what)
+{
+    int e = errno;
+    w->failed = 1;
+    return wfail(w, STEPARC_E_IO, "%s %s: %s", what, w->tmppath ? w->tmppath : w->path,
+                 strerror(e));
+}
+
+static int write_all(steparc_writer *w, const void *p, size_t n)
+{
+    const char *c = (const char *)p;
+    while (n) {
+        ssize_t k = write(w->fd, c, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return io_fail(w, "cannot write");
+        }
+        c += k;
+        n -= (size_t)k;
+        w->file_off += (uint64_t)k;
+    }
+    return 0;
+}
+
+/* ---- compression ------------------------------------------------------------- */
+
+static int compress_job(ZSTD_CCtx *cctx, job *j)
+{
+    size_t bound = ZSTD_compressBound(j->raw.len);
+    j->out.len = 0;
+    if (sa_buf_reserve(&j->out, bound) != 0)
+        return STEPARC_E_NOMEM;
+    size_t n = ZSTD_compress2(cctx, j->out.data, bound, j->raw.data, j->raw.len);
+    if (ZSTD_isError(n))
+        return STEPARC_E_NOMEM; /* only allocation can fail with a full-size bound */
+    if (n < j->raw.len) {
+        j->hdr.codec = SA_CODEC_ZSTD;
+        j->out.len = n;
+    } else {
+        /* incompressible: store as is (MCAP does the same) */
+        j->hdr.codec = SA_CODEC_NONE;
+        j->out.len = 0;
+        if (sa_buf_append(&j->out, j->raw.data, j->raw.len) != 0)
+            return STEPARC_E_NOMEM;
+    }
+    j->hdr.stored_size = (uint32_t)j->out.len;
+    j->hdr.payload_crc = sa_crc32c(0, j->out.data, j->out.len);
+    return 0;
+}
+
+static ZSTD_CCtx *new_cctx(int level)
+{
+    ZSTD_CCtx *c = ZSTD_createCCtx();
+    if (c == NULL)
+        return NULL;
+    if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)) ||
+        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1))) {
+        ZSTD_freeCCtx(c);
+        return NULL;
+    }
+    return c;
+}
+
+static void *worker(void *arg)
+{
+    steparc_writer *w = (steparc_writer *)arg;
+    ZSTD_CCtx *cctx = new_cctx(w->opt.level);
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        job *j = NULL;
+        while (!w->stop) {
+            for (size_t i = 0; i < w->njobs; i++)
+                if (w->jobs[i].state == 1 && (j == NULL || w->jobs[i].seq < j->seq))
+                    j = &w->jobs[i];
+            if (j)
+                break;
+            pthread_cond_wait(&w->cv_work, &w->mu);
+        }
+        if (j == NULL)
+            break;
+        j->state = 2;
+        pthread_mutex_unlock(&w->mu);
+        int rc = cctx ? compress_job(cctx, j) : STEPARC_E_NOMEM;
+        pthread_mutex_lock(&w->mu);
+        j->rc = rc;
+        j->state = 3;
+        pthread_cond_broadcast(&w->cv_done);
+    }
+    pthread_mutex_unlock(&w->mu);
+    ZSTD_freeCCtx(cctx);
+    return NULL;
+}
+
+/* Writes a compressed block and records it in the block index. */
+static int write_block(steparc_writer *w, job *j)
+{
+    if (j->rc != 0)
+        return wfail(w, j->rc, "cannot compress block %llu: %s",
+                     (unsigned long long)w->blocks_written, steparc_strerror(j->rc));
+    unsigned char hdr[SA_BLOCK_HEADER_SIZE];
+    sa_block_entry e;
+    e.offset = w->file_off;
+    e.first_ordinal = j->hdr.first_ordinal;
+    e.record_count = j->hdr.record_count;
+    e.stored_size = j->hdr.stored_size;
+    e.raw_size = j->hdr.raw_size;
+    e.min_created_at = j->hdr.min_created_at;
+    e.max_created_at = j->hdr.max_created_at;
+    sa_block_header_encode(w->sync, &j->hdr, hdr);
+    int rc = write_all(w, hdr, sizeof hdr);
+    if (rc == 0)
+        rc = write_all(w, j->out.data, j->out.len);
+    if (rc)
+        return rc;
+    unsigned char ent[SA_BLOCK_INDEX_ENTRY_SIZE];
+    sa_block_entry_encode(&e, ent);
+    if (sa_buf_append(&w->bindex, ent, sizeof ent) != 0)
+        return wfail(w, STEPARC_E_NOMEM, "out of memory");
+    w->stored_bytes += j->out.len;
+    w->blocks_written++;
+    return 0;
+}
+
+/* Writes finished jobs in order; with wait_all, waits for every job. With
+ * need_free, returns once a job slot is free. */
+static int drain(steparc_writer *w, int wait_all, job **free_slot)
+{
+    int rc = 0;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        job *head = NULL;
+        for (size_t i = 0; i < w->njobs; i++)
+            if (w->jobs[i].state != 0 && w->jobs[i].seq == w->next_write)
+                head = &w->jobs[i];
+        if (head && head->state == 3) {
+            pthread_mutex_unlock(&w->mu);
+            rc = write_block(w, head);
+            pthread_mutex_lock(&w->mu);
+            head->state = 0;
+            w->next_write++;
+            if (rc)
+                break;
+            continue;
+        }
+        if (free_slot) {
+            for (size_t i = 0; i < w->njobs; i++)
+                if (w->jobs[i].state == 0) {
+                    *free_slot = &w->jobs[i];
+                    pthread_mutex_unlock(&w->mu);
+                    return 0;
+                }
+        }
+        if (head == NULL && !free_slot)
+            break; /* nothing in flight */
+        (void)wait_all;
+        pthread_cond_wait(&w->cv_done, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return rc;
+}
+
+static int u32cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Closes the current block: fills a job, compresses it (here or on a
+ * worker), pushes its postings. */
+static int flush_block(steparc_writer *w)
+{
+    if (w->nends == 0)
+        return 0;
+    uint64_t bno = w->blocks_flushed;
+    for (int k = 0; k < 3; k++) {
+        qsort(w->pkeys[k], w->npkeys[k], sizeof(uint32_t), u32cmp);
+        for (size_t i = 0; i < w->npkeys[k]; i++) {
+            if (i && w->pkeys[k][i] == w->pkeys[k][i - 1])
+                continue;
+            if (sa_sorter_push(w->post[k], ((uint64_t)w->pkeys[k][i] << 32) | bno) != 0)
+                return wfail(w, STEPARC_E_IO, "cannot spill index entries to a temporary file");
+        }
+        w->npkeys[k] = 0;
+    }
+    job local;
+    job *j = &local;
+    if (w->nthreads > 1) {
+        int rc = drain(w, 0, &j);
+        if (rc)
+            return rc;
+    } else {
+        memset(&local, 0, sizeof local);
+        local.raw = w->rawbuf; /* reuse buffers across blocks */
+        local.out = w->outbuf;
+    }
+    j->raw.len = 0;
+    size_t table = 4 * w->nends;
+    if (sa_buf_reserve(&j->raw, table + w->recs.len) != 0)
+        return wfail(w, STEPARC_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < w->nends; i++)
+        sa_put_u32((unsigned char *)j->raw.data + 4 * i, w->ends[i]);
+    memcpy(j->raw.data + table, w->recs.data, w->recs.len);
+    j->raw.len = table + w->recs.len;
+    memset(&j->hdr, 0, sizeof j->hdr);
+    j->hdr.kind = SA_BLOCK_DATA;
+    j->hdr.layout = SA_LAYOUT_ROWS;
+    j->hdr.record_count = (uint32_t)w->nends;
+    j->hdr.first_ordinal = w->block_first;
+    j->hdr.min_created_at = w->bmin;
+    j->hdr.max_created_at = w->bmax;
+    j->hdr.raw_size = (uint32_t)j->raw.len;
+    if (w->bmin <= w->bmax) {
+        if (w->have_prev && w->bmin < w->prev_max)
+            w->time_ordered = 0;
+        w->prev_max = w->bmax;
+        w->have_prev = 1;
+    }
+    w->blocks_flushed++;
+    w->block_first = w->records;
+    w->nends = 0;
+    w->recs.len = 0;
+    w->bmin = INT64_MAX;
+    w->bmax = INT64_MIN;
+    if (w->nthreads > 1) {
+        pthread_mutex_lock(&w->mu);
+        j->seq = w->next_seq++;
+        j->state = 1;
+        pthread_cond_signal(&w->cv_work);
+        pthread_mutex_unlock(&w->mu);
+        return 0;
+    }
+    int rc = compress_job(w->cctx, j);
+    j->rc = rc;
+    rc = write_block(w, j);
+    w->rawbuf = j->raw; /* hand the buffers back */
+    w->outbuf = j->out;
+    return rc;
+}
+
+/* ---- open ---------------------------------------------------------------------- */
+
+int steparc_writer_open(steparc_writer **out, const char *path, const steparc_writer_options *opt)
+{
+    if (out == NULL)
+        return STEPARC_E_ARG;
+    *out = NULL;
+    if (path == NULL || *path == 0)
+        return STEPARC_E_ARG;
+    steparc_writer_options o;
+    steparc_writer_options_init(&o);
+    if (opt)
+        o = *opt;
+    if (o.block_size == 0)
+        o.block_size = 1u << 20;
+    if (o.block_size > 64u * 1024 * 1024 || o.level < -7 || o.level > 22 || o.level == 0 ||
+        o.threads < 0 || o.threads > 256)
+        return STEPARC_E_ARG;
+    steparc_writer *w = (steparc_writer *)sa_calloc(1, sizeof *w);
+    if (w == NULL)
+        return STEPARC_E_NOMEM;
+    w->opt = o;
+    w->fd = -1;
+    w->bmin = INT64_MAX;
+    w->bmax = INT64_MIN;
+    w->min_ts = INT64_MAX;
+    w->max_ts = INT64_MIN;
+    w->time_ordered = 1;
+    memcpy(w->sync, g_default_sync, SA_SYNC_SIZE);
+    int rc = STEPARC_E_NOMEM;
+    size_t pl = strlen(path);
+    w->path = (char *)sa_malloc(pl + 1);
+    w->tmppath = (char *)sa_malloc(pl + 16);
+    w->dir = (char *)sa_malloc(pl + 2);
+    if (w->path == NULL || w->tmppath == NULL || w->dir == NULL)
+        goto fail;
+    memcpy(w->path, path, pl + 1);
+    snprintf(w->tmppath, pl + 16, "%s.tmp-XXXXXX", path);
+    {
+        const char *slash = strrchr(path, '/');
+        if (slash == NULL)
+            memcpy(w->dir, ".", 2);
+        else if (slash == path)
+            memcpy(w->dir, "/", 2);
+        else {
+            memcpy(w->dir, path, (size_t)(slash - path));
+            w->dir[slash - path] = 0;
+        }
+    }
+    for (int k = 0; k < 3; k++) {
+        if (sa_sorter_open(&w->post[k], w->dir, 0) != 0)
+            goto fail;
+    }
+    if (sa_sorter_open(&w->ids, w->dir, 0) != 0)
+        goto fail;
+    w->nthreads = o.threads;
+    if (w->nthreads <= 1) {
+        w->cctx = new_cctx(o.level);
+        if (w->cctx == NULL)
+            goto fail;
+    }
+    w->fd = mkstemp(w->tmppath);
+    w->created = w->fd >= 0;
+    if (w->fd < 0) {
+        rc = io_fail(w, "cannot create");
+        steparc_writer_close(w);
+        return rc;
+    }
+    {
+        sa_file_header h;
+        memset(&h, 0, sizeof h);
+        h.major = STEPARC_FORMAT_MAJOR;
+        h.minor = STEPARC_FORMAT_MINOR;
+        memcpy(h.sync, w->sync, SA_SYNC_SIZE);
+        h.block_size = o.block_size;
+        unsigned char hb[SA_FILE_HEADER_SIZE];
+        sa_file_header_encode(&h, hb);
+        rc = write_all(w, hb, sizeof hb);
+        if (rc) {
+            steparc_writer_close(w);
+            return rc;
+        }
+    }
+    if (w->nthreads > 1) {
+        w->njobs = (size_t)w->nthreads * 2;
+        w->jobs = (job *)sa_calloc(w->njobs, sizeof(job));
+        w->threads = (pthread_t *)sa_calloc((size_t)w->nthreads, sizeof(pthread_t));
+        if (w->jobs == NULL || w->threads == NULL)
+            goto fail;
+        pthread_mutex_init(&w->mu, NULL);
+        pthread_cond_init(&w->cv_work, NULL);
+        pthread_cond_init(&w->cv_done, NULL);
+        for (int i = 0; i < w->nthreads; i++) {
+            if (pthread_create(&w->threads[i], NULL, worker, w) != 0) {
+                w->nthreads = i; /* join the ones started */
+                rc = STEPARC_E_NOMEM;
+                steparc_writer_close(w);
+                return rc;
+            }
+        }
+    }
+    *out = w;
+    return 0;
+fail:
+    steparc_writer_close(w);
+    return rc;
+}
+
+/* ---- adding records ------------------------------------------------------------- */
+
+static void stat_add(stat_map *m, steparc_str s)
+{
+    if (s.ptr == NULL)
+        s.ptr = "", s.len = 0; /* absent or not a string: counted under "" */
+    for (size_t i = 0; i < m->n; i++)
+        if (m->e[i].len == s.len && memcmp(m->e[i].name, s.ptr, s.len) == 0) {
+            m->e[i].count++;
+            return;
+        }
+    if (m->n == MAX_STAT_VALUES || s.len > 256) {
+        m->other++;
+        return;
+    }
+    char *copy = (char *)sa_malloc(s.len + 1);
+    if (copy == NULL) {
+        m->other++;
+        return;
+    }
+    memcpy(copy, s.ptr, s.len);
+    m->e[m->n].name = copy;
+    m->e[m->n].len = s.len;
+    m->e[m->n].count = 1;
+    m->n++;
+}
+
+static int push_key(steparc_writer *w, int k, steparc_str s)
+{
+    if (s.ptr == NULL)
+        return 0;
+    if (w->npkeys[k] == w->cappkeys[k]) {
+        size_t nc = w->cappkeys[k] ? 2 * w->cappkeys[k] : 256;
+        uint32_t *nk = (uint32_t *)sa_realloc(w->pkeys[k], nc * sizeof(uint32_t));
+        if (nk == NULL)
+            return STEPARC_E_NOMEM;
+        w->pkeys[k] = nk;
+        w->cappkeys[k] = nc;
+    }
+    w->pkeys[k][w->npkeys[k]++] = sa_key32(s.ptr, s.len);
+    return 0;
+}
+
+int sa_writer_add_trusted(steparc_writer *w, const void *mp, size_t len)
+{
+    if (w->finished || w->failed)
+        return wfail(w, STEPARC_E_MISUSE, "writer is finished or has failed");
+    if (len > STEPARC_MAX_RECORD_SIZE)
+        return wfail(w, STEPARC_E_LIMIT, "record of %zu bytes exceeds the 64 MiB limit", len);
+    if (w->records >= (uint64_t)SA_MAX_RECORDS)
+        return wfail(w, STEPARC_E_LIMIT, "archive holds the maximum of 2^32-1 records");
+    sa_keyfields kf;
+    if (sa_mp_keyfields(mp, len, &kf) != 0)
+        return wfail(w, STEPARC_E_INPUT, "record is not a MessagePack map");
+    /* Close the block first if this record would overflow it. */
+    if (w->nends > 0 && (w->recs.len + len + 4 * (w->nends + 1) > w->opt.block_size ||
+                         w->nends >= STEPARC_MAX_BLOCK_RECORDS)) {
+        int rc = flush_block(w);
+        if (rc) {
+            w->failed = 1;
+            return rc;
+        }
+    }
+    if (w->nends == w->capends) {
+        size_t nc = w->capends ? 2 * w->capends : 1024;
+        uint32_t *ne = (uint32_t *)sa_realloc(w->ends, nc * sizeof(uint32_t));
+        if (ne == NULL)
+            return wfail(w, STEPARC_E_NOMEM, "out of memory");
+        w->ends = ne;
+        w->capends = nc;
+    }
+    if (sa_buf_append(&w->recs, mp, len) != 0)
+        return wfail(w, STEPARC_E_NOMEM, "out of memory");
+    w->ends[w->nends++] = (uint32_t)w->recs.len;
+    if (kf.has_created_at) {
+        if (kf.created_at < w->bmin)
+            w->bmin = kf.created_at;
+        if (kf.created_at > w->bmax)
+            w->bmax = kf.created_at;
+        if (kf.created_at < w->min_ts)
+            w->min_ts = kf.created_at;
+        if (kf.created_at > w->max_ts)
+            w->max_ts = kf.created_at;
+    }
+    if (kf.id.ptr && sa_sorter_push(w->ids, ((uint64_t)sa_key32(kf.id.ptr, kf.id.len) << 32) |
+                                                w->records) != 0) {
+        w->failed = 1;
+        return wfail(w, STEPARC_E_IO, "cannot spill index entries to a temporary file");
+    }
+    if (push_key(w, 0, kf.run_id) || push_key(w, 1, kf.thread_id) ||
+        push_key(w, 2, kf.assistant_id))
+        return wfail(w, STEPARC_E_NOMEM, "out of memory");
+    stat_add(&w->by_type, kf.type);
+    stat_add(&w->by_status, kf.status);
+    w->raw_bytes += len;
+    w->records++;
+    /* A record bigger than the target gets a block of its own. */
+    if (w->recs.len + 4 * w->nends >= w->opt.block_size) {
+        int rc = flush_block(w);
+        if (rc) {
+            w->failed = 1;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+int steparc_writer_add_msgpack(steparc_writer *w, const void *mp, size_t len)
+{
+    if (w == NULL || (mp == NULL && len))
+        return STEPARC_E_ARG;
+    char why[160];
+    int rc = sa_mp_validate(mp, len, why, sizeof why);
+    if (rc)
+        return wfail(w, rc, "record %llu: %s", (unsigned long long)w->records, why);
+    return sa_writer_add_trusted(w, mp, len);
+}
+
+int steparc_writer_add_json(steparc_writer *w, const char *json, size_t len,
+                            steparc_json_error *err)
+{
+    if (w == NULL || (json == NULL && len))
+        return STEPARC_E_ARG;
+    steparc_json_error local;
+    steparc_json_error *e = err ? err : &local;
+    steparc_buf mp = {0};
+    int rc = steparc_json_to_msgpack(json, len, STEPARC_JSON_REQUIRE_OBJECT, &mp, e);
+    if (rc == 0)
+        rc = sa_writer_add_trusted(w, mp.data, mp.len);
+    else
+        wfail(w, rc, "record %llu: line %zu, column %zu: %s", (unsigned long long)w->records,
+              e->line, e->column, e->reason);
+    steparc_buf_free(&mp);
+    return rc;
+}
+
+int steparc_writer_add_step(steparc_writer *w, const steparc_step *step)
+{
+    if (w == NULL || step == NULL)
+        return STEPARC_E_ARG;
+    steparc_buf mp = {0};
+    int rc = steparc_step_encode(step, &mp);
+    if (rc == 0)
+        rc = sa_writer_add_trusted(w, mp.data, mp.len);
+    else
+        wfail(w, rc, "record %llu: the step struct cannot be encoded (%s)",
+              (unsigned long long)w->records, steparc_strerror(rc));
+    steparc_buf_free(&mp);
+    return rc;
+}
+
+uint64_t steparc_writer_count(const steparc_writer *w)
+{
+    return w ? w->records : 0;
+}
+
+/* ---- finish --------------------------------------------------------------------- */
+
+typedef struct {
+    steparc_writer *w;
+    uint32_t crc;
+    uint64_t len;
+    int rc;
+} section_sink;
+
+static int emit_values(void *ctx, const uint64_t *v, size_t n)
+{
+    section_sink *s = (section_sink *)ctx;
+    unsigned char buf[8 * 512];
+    while (n) {
+        size_t k = n < 512 ? n : 512;
+        for (size_t i = 0; i < k; i++)
+            sa_put_u64(buf + 8 * i, v[i]);
+        s->crc = sa_crc32c(s->crc, buf, 8 * k);
+        s->len += 8 * k;
+        int rc = write_all(s->w, buf, 8 * k);
+        if (rc)
+            return rc;
+        v += k;
+        n -= k;
+    }
+    return 0;
+}
+
+static int mp_sink(void *data, const char *buf, size_t len)
+{
+    return sa_buf_append((steparc_buf *)data, buf, len) == 0 ? 0 : -1;
+}
+
+static void pack_cstr(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_statmap(msgpack_packer *pk, const stat_map *m)
+{
+    msgpack_pack_map(pk, m->n + (m->other ? 1 : 0));
+    for (size_t i = 0; i < m->n; i++) {
+        msgpack_pack_str(pk, m->e[i].len);
+        msgpack_pack_str_body(pk, m->e[i].name, m->e[i].len);
+        msgpack_pack_uint64(pk, m->e[i].count);
+    }
+    if (m->other) {
+        pack_cstr(pk, "(other)");
+        msgpack_pack_uint64(pk, m->other);
+    }
+}
+
+static int build_stats(steparc_writer *w, steparc_buf *b)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, b, mp_sink);
+    int have_ts = w->min_ts <= w->max_ts;
+    msgpack_pack_map(&pk, 7 + (have_ts ? 2 : 0));
+    pack_cstr(&pk, "records");
+    msgpack_pack_uint64(&pk, w->records);
+    pack_cstr(&pk, "blocks");
+    msgpack_pack_uint64(&pk, w->blocks_written);
+    pack_cstr(&pk, "raw_bytes");
+    msgpack_pack_uint64(&pk, w->raw_bytes);
+    pack_cstr(&pk, "stored_bytes");
+    msgpack_pack_uint64(&pk, w->stored_bytes);
+    if (have_ts) {
+        pack_cstr(&pk, "min_created_at");
+        msgpack_pack_int64(&pk, w->min_ts);
+        pack_cstr(&pk, "max_created_at");
+        msgpack_pack_int64(&pk, w->max_ts);
+    }
+    pack_cstr(&pk, "by_type");
+    pack_statmap(&pk, &w->by_type);
+    pack_cstr(&pk, "by_status");
+    pack_statmap(&pk, &w->by_status);
+    pack_cstr(&pk, "writer");
+    pack_cstr(&pk, "steparc " STEPARC_VERSION_STRING);
+    return b->data == NULL ? STEPARC_E_NOMEM : 0;
+}
+
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int steparc_writer_finish(steparc_writer *w)
+{
+    if (w == NULL)
+        return STEPARC_E_ARG;
+    if (w->finished || w->failed)
+        return wfail(w, STEPARC_E_MISUSE, "writer is finished or has failed");
+    int rc = flush_block(w);
+    if (rc == 0 && w->nthreads > 1)
+        rc = drain(w, 1, NULL);
+    sa_section secs[8];
+    unsigned nsec = 0;
+    if (rc == 0) {
+        secs[nsec].type = SA_SEC_BLOCK_INDEX;
+        secs[nsec].offset = w->file_off;
+        secs[nsec].length = w->bindex.len;
+        secs[nsec].crc = sa_crc32c(0, w->bindex.data, w->bindex.len);
+        nsec++;
+        rc = write_all(w, w->bindex.data, w->bindex.len);
+    }
+    static const uint32_t types[4] = {SA_SEC_ID_INDEX, SA_SEC_RUN_POSTINGS,
+                                      SA_SEC_THREAD_POSTINGS, SA_SEC_ASSISTANT_POSTINGS};
+    for (int k = 0; k < 4 && rc == 0; k++) {
+        sa_sorter *s = k == 0 ? w->ids : w->post[k - 1];
+        section_sink sk = {w, 0, 0, 0};
+        secs[nsec].type = types[k];
+        secs[nsec].offset = w->file_off;
+        rc = sa_sorter_finish(s, k != 0, emit_values, &sk);
+        if (rc && w->err[0] == 0)
+            wfail(w, rc, "cannot build the index: %s", steparc_strerror(rc));
+        secs[nsec].length = sk.len;
+        secs[nsec].crc = sk.crc;
+        nsec++;
+    }
+    if (rc == 0) {
+        steparc_buf st = {0};
+        rc = build_stats(w, &st);
+        if (rc == 0) {
+            secs[nsec].type = SA_SEC_STATS;
+            secs[nsec].offset = w->file_off;
+            secs[nsec].length = st.len;
+            secs[nsec].crc = sa_crc32c(0, st.data, st.len);
+            nsec++;
+            rc = write_all(w, st.data, st.len);
+        }
+        steparc_buf_free(&st);
+    }
+    if (rc == 0) {
+        unsigned char tbl[8 * SA_SECTION_ENTRY_SIZE];
+        for (unsigned i = 0; i < nsec; i++)
+            sa_section_encode(&secs[i], tbl + i * SA_SECTION_ENTRY_SIZE);
+        sa_footer f;
+        memset(&f, 0, sizeof f);
+        f.section_table_offset = w->file_off;
+        f.section_count = nsec;
+        f.section_table_crc = sa_crc32c(0, tbl, nsec * SA_SECTION_ENTRY_SIZE);
+        f.record_count = w->records;
+        f.block_count = w->blocks_written;
+        f.flags = w->time_ordered ? SA_FOOTER_TIME_ORDERED : 0;
+        unsigned char fb[SA_FOOTER_SIZE];
+        sa_footer_encode(&f, fb);
+        rc = write_all(w, tbl, nsec * SA_SECTION_ENTRY_SIZE);
+        if (rc == 0)
+            rc = write_all(w, fb, sizeof fb);
+    }
+    if (rc == 0 && !w->opt.no_fsync && fsync(w->fd) != 0)
+        rc = io_fail(w, "cannot fsync");
+    if (rc == 0) {
+        int fd = w->fd;
+        w->fd = -1;
+        if (close(fd) != 0)
+            rc = io_fail(w, "cannot close");
+    }
+    if (rc == 0 && rename(w->tmppath, w->path) != 0) {
+        int e = errno;
+        rc = wfail(w, STEPARC_E_IO, "cannot rename %s to %s: %s", w->tmppath, w->path,
+                   strerror(e));
+    }
+    if (rc == 0) {
+        if (!w->opt.no_fsync)
+            (void)fsync_dir(w->dir); /* best effort: some file systems refuse it */
+        w->finished = 1;
+        w->err[0] = 0;
+        return 0;
+    }
+    w->failed = 1;
+    return rc;
+}
+
+void steparc_writer_close(steparc_writer *w)
+{
+    if (w == NULL)
+        return;
+    if (w->nthreads > 1 && w->threads) {
+        pthread_mutex_lock(&w->mu);
+        w->stop = 1;
+        pthread_cond_broadcast(&w->cv_work);
+        pthread_mutex_unlock(&w->mu);
+        for (int i = 0; i < w->nthreads; i++)
+            pthread_join(w->threads[i], NULL);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv_work);
+        pthread_cond_destroy(&w->cv_done);
+    }
+    if (w->jobs) {
+        for (size_t i = 0; i < w->njobs; i++) {
+            steparc_buf_free(&w->jobs[i].raw);
+            steparc_buf_free(&w->jobs[i].out);
+        }
+        sa_free(w->jobs);
+    }
+    sa_free(w->threads);
+    if (w->fd >= 0)
+        close(w->fd);
+    if (!w->finished && w->created)
+        unlink(w->tmppath);
+    ZSTD_freeCCtx(w->cctx);
+    sa_sorter_close(w->ids);
+    for (int k = 0; k < 3; k++) {
+        sa_sorter_close(w->post[k]);
+        sa_free(w->pkeys[k]);
+    }
+    for (size_t i = 0; i < w->by_type.n; i++)
+        sa_free(w->by_type.e[i].name);
+    for (size_t i = 0; i < w->by_status.n; i++)
+        sa_free(w->by_status.e[i].name);
+    steparc_buf_free(&w->recs);
+    steparc_buf_free(&w->bindex);
+    steparc_buf_free(&w->rawbuf);
+    steparc_buf_free(&w->outbuf);
+    sa_free(w->ends);
+    sa_free(w->path);
+    sa_free(w->tmppath);
+    sa_free(w->dir);
+    sa_free(w);
+}
+
+const char *steparc_writer_errmsg(const steparc_writer *w)
+{
+    return w ? w->err : "no writer";
+}

@@ -1,0 +1,76 @@
+/* common.h - internal helpers shared by format/, converter/, reader/ and the
+ * library's public glue. Not installed. */
+#ifndef STEPARC_COMMON_H
+#define STEPARC_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "steparc.h"
+
+/* Allocation: every library allocation goes through these (see
+ * steparc_set_allocator), so tests can inject failures. */
+void *sa_malloc(size_t n);
+void *sa_calloc(size_t count, size_t size);
+void *sa_realloc(void *p, size_t n);
+void sa_free(void *p);
+
+/* Ensures b can hold `extra` more bytes. 0 or STEPARC_E_NOMEM. */
+int sa_buf_reserve(steparc_buf *b, size_t extra);
+int sa_buf_append(steparc_buf *b, const void *p, size_t n);
+
+static inline void sa_put_u16(unsigned char *p, uint16_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+}
+static inline void sa_put_u32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+static inline void sa_put_u64(unsigned char *p, uint64_t v)
+{
+    sa_put_u32(p, (uint32_t)v);
+    sa_put_u32(p + 4, (uint32_t)(v >> 32));
+}
+static inline uint16_t sa_get_u16(const unsigned char *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t sa_get_u32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
+           ((uint32_t)p[3] << 24);
+}
+static inline uint64_t sa_get_u64(const unsigned char *p)
+{
+    return (uint64_t)sa_get_u32(p) | ((uint64_t)sa_get_u32(p + 4) << 32);
+}
+
+/* CRC32C (Castagnoli), as in iSCSI/ext4: init 0xFFFFFFFF, final xor. */
+uint32_t sa_crc32c(uint32_t crc, const void *data, size_t n);
+
+/* 64-bit FNV-1a, the hash of ids in the index sections. */
+static inline uint64_t sa_hash64(const void *data, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data;
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+/* Formats into a fixed buffer, truncating. */
+void sa_fmt(char *dst, size_t cap, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif

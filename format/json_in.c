@@ -1,0 +1,749 @@
+/* json_in.c - JSON text -> MessagePack, exactly.
+ *
+ * Why our own parser: cJSON 1.7.15 truncates strings at \u0000, prints 1.0 as
+ * 1, rounds integers above 2^53 and keeps no key order guarantees for
+ * duplicates; and a transcoder that writes MessagePack directly, with no tree,
+ * is several times faster. RFC 8259 grammar, strictly: no comments, no
+ * trailing commas, no NaN/Infinity, no leading zeros. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <locale.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "record.h"
+
+/* ---- locale-independent strtod ---------------------------------------- */
+
+static locale_t g_c_locale;
+static pthread_once_t g_locale_once = PTHREAD_ONCE_INIT;
+
+static void init_locale(void)
+{
+    g_c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+}
+
+double sa_strtod(const char *s, char **end)
+{
+    pthread_once(&g_locale_once, init_locale);
+    if (g_c_locale != (locale_t)0)
+        return strtod_l(s, end, g_c_locale);
+    return strtod(s, end); /* newlocale failed: only possible out of memory */
+}
+
+/* ---- UTF-8 -------------------------------------------------------------- */
+
+size_t sa_utf8_valid(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF)
+            need = 1;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            if (c == 0xE0)
+                lo = 0xA0;
+            else if (c == 0xED)
+                hi = 0x9F; /* no UTF-16 surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            if (c == 0xF0)
+                lo = 0x90;
+            else if (c == 0xF4)
+                hi = 0x8F;
+        } else
+            return i;
+        if (n - i <= need)
+            return i;
+        if (s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t k = 2; k <= need; k++)
+            if ((s[i + k] & 0xC0) != 0x80)
+                return i;
+        i += need + 1;
+    }
+    return n;
+}
+
+/* ---- parser state ------------------------------------------------------- */
+
+typedef struct {
+    size_t off, len; /* a key's decoded bytes, as an offset into out */
+} keyspan;
+
+typedef struct {
+    const unsigned char *start, *p, *end;
+    steparc_buf *out;
+    steparc_json_error *err;
+    int incomplete;
+    int status;
+    keyspan *keys; /* stack of the keys of the objects being parsed */
+    size_t nkeys, capkeys;
+} parser;
+
+static int fail(parser *ps, const unsigned char *at, int status, const char *reason)
+{
+    if (ps->status == 0) {
+        ps->status = status;
+        if (ps->err) {
+            ps->err->offset = (size_t)(at - ps->start);
+            sa_fmt(ps->err->reason, sizeof ps->err->reason, "%s", reason);
+        }
+    }
+    return ps->status;
+}
+
+static int fail_eof(parser *ps, const char *reason)
+{
+    ps->incomplete = 1;
+    return fail(ps, ps->end, STEPARC_E_INPUT, reason);
+}
+
+static inline void skip_ws(parser *ps)
+{
+    const unsigned char *p = ps->p, *end = ps->end;
+    while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+        p++;
+    ps->p = p;
+}
+
+static inline int emit(parser *ps, const void *data, size_t n)
+{
+    if (sa_buf_append(ps->out, data, n) != 0)
+        return fail(ps, ps->p, STEPARC_E_NOMEM, "out of memory");
+    return 0;
+}
+
+/* Writes a str/array/map header of the smallest MessagePack form. */
+static size_t header_size(unsigned kind, size_t n)
+{
+    /* kind 0 = str, 1 = array, 2 = map */
+    if (kind == 0)
+        return n < 32 ? 1 : n < 256 ? 2 : n < 65536 ? 3 : 5;
+    return n < 16 ? 1 : n < 65536 ? 3 : 5;
+}
+
+static void write_header(unsigned char *d, unsigned kind, size_t n)
+{
+    size_t hs = header_size(kind, n);
+    if (kind == 0) {
+        if (hs == 1)
+            d[0] = (unsigned char)(0xA0 | n);
+        else if (hs == 2) {
+            d[0] = 0xD9;
+            d[1] = (unsigned char)n;
+        } else if (hs == 3) {
+            d[0] = 0xDA;
+            d[1] = (unsigned char)(n >> 8);
+            d[2] = (unsigned char)n;
+        } else {
+            d[0] = 0xDB;
+            d[1] = (unsigned char)(n >> 24);
+            d[2] = (unsigned char)(n >> 16);
+            d[3] = (unsigned char)(n >> 8);
+            d[4] = (unsigned char)n;
+        }
+        return;
+    }
+    unsigned char fix = kind == 1 ? 0x90 : 0x80;
+    unsigned char b16 = kind == 1 ? 0xDC : 0xDE;
+    if (hs == 1)
+        d[0] = (unsigned char)(fix | n);
+    else if (hs == 3) {
+        d[0] = b16;
+        d[1] = (unsigned char)(n >> 8);
+        d[2] = (unsigned char)n;
+    } else {
+        d[0] = (unsigned char)(b16 + 1);
+        d[1] = (unsigned char)(n >> 24);
+        d[2] = (unsigned char)(n >> 16);
+        d[3] = (unsigned char)(n >> 8);
+        d[4] = (unsigned char)n;
+    }
+}
+
+/* The body was written after a `reserved`-byte hole at `at`; put the real
+ * header there, shifting the body when the header is shorter. */
+static void fix_header(parser *ps, size_t at, size_t reserved, unsigned kind, size_t n)
+{
+    size_t hs = header_size(kind, n);
+    unsigned char *base = (unsigned char *)ps->out->data;
+    if (hs < reserved) {
+        memmove(base + at + hs, base + at + reserved, ps->out->len - at - reserved);
+        ps->out->len -= reserved - hs;
+    } else if (hs > reserved) {
+        /* caller reserved too little: make room (buffer reserved by caller) */
+        memmove(base + at + hs, base + at + reserved, ps->out->len - at - reserved);
+        ps->out->len += hs - reserved;
+    }
+    write_header(base + at, kind, n);
+}
+
+/* Character classes for the string fast path: 0 = copy, 1 = stop. */
+static const unsigned char g_str_stop[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
+static int hex4(const unsigned char *p, unsigned *v)
+{
+    unsigned r = 0;
+    for (int i = 0; i < 4; i++) {
+        unsigned c = p[i], d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
+        r = (r << 4) | d;
+    }
+    *v = r;
+    return 0;
+}
+
+/* Parses a string at ps->p (on the opening quote) and writes it as a
+ * MessagePack str. On return body_off and body_len locate the decoded bytes. */
+static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
+{
+    const unsigned char *q = ps->p + 1, *end = ps->end;
+    const unsigned char *run = q;
+    /* Fast path: find the closing quote with no escapes. */
+    while (q < end && !g_str_stop[*q])
+        q++;
+    size_t at = ps->out->len;
+    if (q < end && *q == '"') {
+        size_t n = (size_t)(q - run);
+        if (n > STEPARC_MAX_RECORD_SIZE)
+            return fail(ps, run, STEPARC_E_LIMIT, "string longer than the record size limit");
+        size_t hs = header_size(0, n);
+        if (sa_buf_reserve(ps->out, hs + n) != 0)
+            return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
+        write_header((unsigned char *)ps->out->data + at, 0, n);
+        memcpy(ps->out->data + at + hs, run, n);
+        ps->out->len = at + hs + n;
+        *body_off = at + hs;
+        *body_len = n;
+        ps->p = q + 1;
+        return 0;
+    }
+    /* Slow path: escapes, UTF-8 or control characters. The decoded string is
+     * never longer than its source, so reserve for the remaining source. */
+    const unsigned char *scan = q;
+    while (scan < end && *scan != '"') {
+        if (*scan == '\\' && scan + 1 < end)
+            scan++;
+        scan++;
+    }
+    if (scan >= end)
+        return fail_eof(ps, "unterminated string");
+    size_t srclen = (size_t)(scan - run);
+    if (srclen > STEPARC_MAX_RECORD_SIZE)
+        return fail(ps, run, STEPARC_E_LIMIT, "string longer than the record size limit");
+    size_t reserved = header_size(0, srclen);
+    if (sa_buf_reserve(ps->out, reserved + srclen) != 0)
+        return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
+    unsigned char *d = (unsigned char *)ps->out->data + at + reserved;
+    unsigned char *d0 = d;
+    memcpy(d, run, (size_t)(q - run));
+    d += q - run;
+    while (q < scan) {
+        unsigned c = *q;
+        if (c == '\\') {
+            unsigned e = q[1];
+            const unsigned char *esc = q;
+            q += 2;
+            switch (e) {
+            case '"': *d++ = '"'; break;
+            case '\\': *d++ = '\\'; break;
+            case '/': *d++ = '/'; break;
+            case 'b': *d++ = '\b'; break;
+            case 'f': *d++ = '\f'; break;
+            case 'n': *d++ = '\n'; break;
+            case 'r': *d++ = '\r'; break;
+            case 't': *d++ = '\t'; break;
+            case 'u': {
+                unsigned cp, lo;
+                if (scan - q < 4 || hex4(q, &cp) != 0)
+                    return fail(ps, esc, STEPARC_E_INPUT, "invalid \\u escape");
+                q += 4;
+                if (cp >= 0xD800 && cp <= 0xDBFF) {
+                    if (scan - q < 6 || q[0] != '\\' || q[1] != 'u' || hex4(q + 2, &lo) != 0 ||
+                        lo < 0xDC00 || lo > 0xDFFF)
+                        return fail(ps, esc, STEPARC_E_INPUT,
+                                    "lone UTF-16 surrogate in \\u escape (cannot be UTF-8)");
+                    q += 6;
+                    cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+                } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+                    return fail(ps, esc, STEPARC_E_INPUT,
+                                "lone UTF-16 surrogate in \\u escape (cannot be UTF-8)");
+                }
+                if (cp < 0x80)
+                    *d++ = (unsigned char)cp;
+                else if (cp < 0x800) {
+                    *d++ = (unsigned char)(0xC0 | (cp >> 6));
+                    *d++ = (unsigned char)(0x80 | (cp & 0x3F));
+                } else if (cp < 0x10000) {
+                    *d++ = (unsigned char)(0xE0 | (cp >> 12));
+                    *d++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+                    *d++ = (unsigned char)(0x80 | (cp & 0x3F));
+                } else {
+                    *d++ = (unsigned char)(0xF0 | (cp >> 18));
+                    *d++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+                    *d++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+                    *d++ = (unsigned char)(0x80 | (cp & 0x3F));
+                }
+                break;
+            }
+            default:
+                return fail(ps, esc, STEPARC_E_INPUT, "invalid escape in string");
+            }
+        } else if (c < 0x20) {
+            return fail(ps, q, STEPARC_E_INPUT, "unescaped control character in string");
+        } else if (c < 0x80) {
+            *d++ = (unsigned char)c;
+            q++;
+        } else {
+            size_t room = (size_t)(scan - q);
+            size_t ok = sa_utf8_valid(q, room < 4 ? room : 4);
+            if (ok == 0)
+                return fail(ps, q, STEPARC_E_INPUT, "invalid UTF-8 in string");
+            /* copy the whole valid sequence starting here */
+            size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            memcpy(d, q, len);
+            d += len;
+            q += len;
+        }
+    }
+    size_t n = (size_t)(d - d0);
+    ps->out->len = at + reserved + n;
+    fix_header(ps, at, reserved, 0, n);
+    *body_off = at + header_size(0, n);
+    *body_len = n;
+    ps->p = scan + 1;
+    return 0;
+}
+
+static int parse_number(parser *ps)
+{
+    const unsigned char *s = ps->p, *q = s, *end = ps->end;
+    int neg = 0, is_float = 0;
+    if (q < end && *q == '-') {
+        neg = 1;
+        q++;
+    }
+    if (q >= end)
+        return fail_eof(ps, "truncated number");
+    if (*q == '0') {
+        q++;
+        if (q < end && *q >= '0' && *q <= '9')
+            return fail(ps, s, STEPARC_E_INPUT, "leading zero in number");
+    } else if (*q >= '1' && *q <= '9') {
+        while (q < end && *q >= '0' && *q <= '9')
+            q++;
+    } else {
+        return fail(ps, s, STEPARC_E_INPUT, "invalid number");
+    }
+    const unsigned char *int_end = q;
+    if (q < end && *q == '.') {
+        is_float = 1;
+        q++;
+        if (q >= end)
+            return fail_eof(ps, "truncated number");
+        if (!(*q >= '0' && *q <= '9'))
+            return fail(ps, s, STEPARC_E_INPUT, "digit expected after decimal point");
+        while (q < end && *q >= '0' && *q <= '9')
+            q++;
+    }
+    if (q < end && (*q == 'e' || *q == 'E')) {
+        is_float = 1;
+        q++;
+        if (q < end && (*q == '+' || *q == '-'))
+            q++;
+        if (q >= end)
+            return fail_eof(ps, "truncated number");
+        if (!(*q >= '0' && *q <= '9'))
+            return fail(ps, s, STEPARC_E_INPUT, "digit expected in exponent");
+        while (q < end && *q >= '0' && *q <= '9')
+            q++;
+    }
+    unsigned char buf[9];
+    if (!is_float) {
+        uint64_t v = 0;
+        for (const unsigned char *d = s + neg; d < int_end; d++) {
+            unsigned dig = (unsigned)(*d - '0');
+            if (v > (UINT64_MAX - dig) / 10)
+                return fail(ps, s, STEPARC_E_INPUT,
+                            "integer does not fit in 64 bits (would lose precision)");
+            v = v * 10 + dig;
+        }
+        if (neg) {
+            if (v > (uint64_t)INT64_MAX + 1)
+                return fail(ps, s, STEPARC_E_INPUT,
+                            "integer does not fit in 64 bits (would lose precision)");
+            if (v == 0) {
+                buf[0] = 0; /* -0 is the integer 0, as Python reads it */
+                ps->p = q;
+                return emit(ps, buf, 1);
+            }
+            int64_t iv = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
+            size_t n;
+            if (iv >= -32) {
+                buf[0] = (unsigned char)(int8_t)iv;
+                n = 1;
+            } else if (iv >= INT8_MIN) {
+                buf[0] = 0xD0;
+                buf[1] = (unsigned char)(int8_t)iv;
+                n = 2;
+            } else if (iv >= INT16_MIN) {
+                buf[0] = 0xD1;
+                uint16_t u = (uint16_t)(int16_t)iv;
+                buf[1] = (unsigned char)(u >> 8);
+                buf[2] = (unsigned char)u;
+                n = 3;
+            } else if (iv >= INT32_MIN) {
+                buf[0] = 0xD2;
+                uint32_t u = (uint32_t)(int32_t)iv;
+                for (int i = 0; i < 4; i++)
+                    buf[1 + i] = (unsigned char)(u >> (24 - 8 * i));
+                n = 5;
+            } else {
+                buf[0] = 0xD3;
+                uint64_t u = (uint64_t)iv;
+                for (int i = 0; i < 8; i++)
+                    buf[1 + i] = (unsigned char)(u >> (56 - 8 * i));
+                n = 9;
+            }
+            ps->p = q;
+            return emit(ps, buf, n);
+        }
+        size_t n;
+        if (v < 128) {
+            buf[0] = (unsigned char)v;
+            n = 1;
+        } else if (v <= UINT8_MAX) {
+            buf[0] = 0xCC;
+            buf[1] = (unsigned char)v;
+            n = 2;
+        } else if (v <= UINT16_MAX) {
+            buf[0] = 0xCD;
+            buf[1] = (unsigned char)(v >> 8);
+            buf[2] = (unsigned char)v;
+            n = 3;
+        } else if (v <= UINT32_MAX) {
+            buf[0] = 0xCE;
+            for (int i = 0; i < 4; i++)
+                buf[1 + i] = (unsigned char)(v >> (24 - 8 * i));
+            n = 5;
+        } else {
+            buf[0] = 0xCF;
+            for (int i = 0; i < 8; i++)
+                buf[1 + i] = (unsigned char)(v >> (56 - 8 * i));
+            n = 9;
+        }
+        ps->p = q;
+        return emit(ps, buf, n);
+    }
+    /* Float: strtod on a NUL-terminated copy. */
+    size_t tl = (size_t)(q - s);
+    char small[64];
+    char *tmp = small;
+    if (tl >= sizeof small) {
+        tmp = (char *)sa_malloc(tl + 1);
+        if (tmp == NULL)
+            return fail(ps, s, STEPARC_E_NOMEM, "out of memory");
+    }
+    memcpy(tmp, s, tl);
+    tmp[tl] = 0;
+    errno = 0;
+    double dv = sa_strtod(tmp, NULL);
+    int range = errno == ERANGE && (dv > 1.0 || dv < -1.0);
+    if (tmp != small)
+        sa_free(tmp);
+    if (range)
+        return fail(ps, s, STEPARC_E_INPUT, "number is beyond the range of a double");
+    uint64_t bits;
+    memcpy(&bits, &dv, 8);
+    buf[0] = 0xCB;
+    for (int i = 0; i < 8; i++)
+        buf[1 + i] = (unsigned char)(bits >> (56 - 8 * i));
+    ps->p = q;
+    return emit(ps, buf, 9);
+}
+
+static int cmp_keyspan_data(const steparc_buf *out, const keyspan *a, const keyspan *b)
+{
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(out->data + a->off, out->data + b->off, n);
+    if (c != 0)
+        return c;
+    return a->len < b->len ? -1 : a->len > b->len;
+}
+
+/* qsort has no context argument in C11: sort with a small merge sort. */
+static void sort_keys(const steparc_buf *out, keyspan *k, keyspan *tmp, size_t n)
+{
+    if (n < 2)
+        return;
+    size_t h = n / 2;
+    sort_keys(out, k, tmp, h);
+    sort_keys(out, k + h, tmp, n - h);
+    size_t i = 0, j = h, o = 0;
+    while (i < h && j < n)
+        tmp[o++] = cmp_keyspan_data(out, &k[j], &k[i]) < 0 ? k[j++] : k[i++];
+    while (i < h)
+        tmp[o++] = k[i++];
+    while (j < n)
+        tmp[o++] = k[j++];
+    memcpy(k, tmp, n * sizeof *k);
+}
+
+/* Reports whether keys[from..nkeys) holds a duplicate. */
+static int has_duplicate(parser *ps, size_t from, size_t *dup)
+{
+    size_t n = ps->nkeys - from;
+    keyspan *k = ps->keys + from;
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = 0; j < i; j++)
+                if (cmp_keyspan_data(ps->out, &k[i], &k[j]) == 0) {
+                    *dup = i;
+                    return 1;
+                }
+        return 0;
+    }
+    keyspan *copy = (keyspan *)sa_malloc(2 * n * sizeof *copy);
+    if (copy == NULL) {
+        fail(ps, ps->p, STEPARC_E_NOMEM, "out of memory");
+        return -1;
+    }
+    memcpy(copy, k, n * sizeof *k);
+    sort_keys(ps->out, copy, copy + n, n);
+    int found = 0;
+    for (size_t i = 1; i < n; i++)
+        if (cmp_keyspan_data(ps->out, &copy[i], &copy[i - 1]) == 0) {
+            for (size_t j = 0; j < n; j++)
+                if (k[j].off == copy[i].off)
+                    *dup = j;
+            found = 1;
+            break;
+        }
+    sa_free(copy);
+    return found;
+}
+
+static int parse_value(parser *ps, int depth);
+
+static int parse_container(parser *ps, int depth, int is_obj)
+{
+    if (depth >= STEPARC_MAX_DEPTH)
+        return fail(ps, ps->p, STEPARC_E_LIMIT, "nesting deeper than 64 levels");
+    const unsigned char *open = ps->p;
+    ps->p++;
+    size_t at = ps->out->len;
+    /* Most objects have under 16 keys: reserve the 1-byte fix header. */
+    if (sa_buf_reserve(ps->out, 1) != 0)
+        return fail(ps, ps->p, STEPARC_E_NOMEM, "out of memory");
+    ps->out->len += 1;
+    size_t count = 0, keys_from = ps->nkeys;
+    skip_ws(ps);
+    if (ps->p >= ps->end)
+        return fail_eof(ps, is_obj ? "unterminated object" : "unterminated array");
+    unsigned char close = is_obj ? '}' : ']';
+    if (*ps->p == close) {
+        ps->p++;
+    } else {
+        for (;;) {
+            if (count >= STEPARC_MAX_KEYS)
+                return fail(ps, ps->p, STEPARC_E_LIMIT,
+                            is_obj ? "more than 65535 keys in one object"
+                                   : "more than 65535 items in one array");
+            if (is_obj) {
+                skip_ws(ps);
+                if (ps->p >= ps->end)
+                    return fail_eof(ps, "unterminated object");
+                if (*ps->p != '"')
+                    return fail(ps, ps->p, STEPARC_E_INPUT, "object key (a string) expected");
+                size_t koff, klen;
+                if (parse_string(ps, &koff, &klen) != 0)
+                    return ps->status;
+                if (ps->nkeys == ps->capkeys) {
+                    size_t nc = ps->capkeys ? ps->capkeys * 2 : 64;
+                    keyspan *nk = (keyspan *)sa_realloc(ps->keys, nc * sizeof *nk);
+                    if (nk == NULL)
+                        return fail(ps, ps->p, STEPARC_E_NOMEM, "out of memory");
+                    ps->keys = nk;
+                    ps->capkeys = nc;
+                }
+                ps->keys[ps->nkeys].off = koff;
+                ps->keys[ps->nkeys].len = klen;
+                ps->nkeys++;
+                skip_ws(ps);
+                if (ps->p >= ps->end)
+                    return fail_eof(ps, "unterminated object");
+                if (*ps->p != ':')
+                    return fail(ps, ps->p, STEPARC_E_INPUT, "':' expected after object key");
+                ps->p++;
+            }
+            if (parse_value(ps, depth + 1) != 0)
+                return ps->status;
+            count++;
+            skip_ws(ps);
+            if (ps->p >= ps->end)
+                return fail_eof(ps, is_obj ? "unterminated object" : "unterminated array");
+            if (*ps->p == ',') {
+                ps->p++;
+                continue;
+            }
+            if (*ps->p == close) {
+                ps->p++;
+                break;
+            }
+            return fail(ps, ps->p, STEPARC_E_INPUT,
+                        is_obj ? "',' or '}' expected in object" : "',' or ']' expected in array");
+        }
+    }
+    if (is_obj && count > 1) {
+        size_t dup = 0;
+        int d = has_duplicate(ps, keys_from, &dup);
+        if (d < 0)
+            return ps->status;
+        if (d) {
+            char msg[160];
+            keyspan *k = &ps->keys[keys_from + dup];
+            int shown = k->len > 60 ? 60 : (int)k->len;
+            sa_fmt(msg, sizeof msg, "duplicate key \"%.*s\" in object (its value would be ambiguous)",
+                   shown, ps->out->data + k->off);
+            return fail(ps, open, STEPARC_E_INPUT, msg);
+        }
+    }
+    ps->nkeys = keys_from;
+    size_t hs = header_size(is_obj ? 2 : 1, count);
+    if (hs > 1 && sa_buf_reserve(ps->out, hs - 1) != 0)
+        return fail(ps, ps->p, STEPARC_E_NOMEM, "out of memory");
+    fix_header(ps, at, 1, is_obj ? 2 : 1, count);
+    return 0;
+}
+
+static int expect_word(parser *ps, const char *w, size_t n, unsigned char code)
+{
+    size_t avail = (size_t)(ps->end - ps->p);
+    if (avail < n) {
+        if (memcmp(ps->p, w, avail) == 0)
+            return fail_eof(ps, "truncated literal");
+        return fail(ps, ps->p, STEPARC_E_INPUT, "invalid literal");
+    }
+    if (memcmp(ps->p, w, n) != 0)
+        return fail(ps, ps->p, STEPARC_E_INPUT, "invalid literal");
+    ps->p += n;
+    return emit(ps, &code, 1);
+}
+
+static int parse_value(parser *ps, int depth)
+{
+    skip_ws(ps);
+    if (ps->p >= ps->end)
+        return fail_eof(ps, "value expected");
+    size_t a, b;
+    switch (*ps->p) {
+    case '{': return parse_container(ps, depth, 1);
+    case '[': return parse_container(ps, depth, 0);
+    case '"': return parse_string(ps, &a, &b);
+    case 't': return expect_word(ps, "true", 4, 0xC3);
+    case 'f': return expect_word(ps, "false", 5, 0xC2);
+    case 'n': return expect_word(ps, "null", 4, 0xC0);
+    default:
+        if (*ps->p == '-' || (*ps->p >= '0' && *ps->p <= '9'))
+            return parse_number(ps);
+        if (*ps->p == 'N' || *ps->p == 'I')
+            return fail(ps, ps->p, STEPARC_E_INPUT, "NaN and Infinity are not JSON");
+        return fail(ps, ps->p, STEPARC_E_INPUT, "value expected");
+    }
+}
+
+void sa_json_locate(const char *json, size_t len, steparc_json_error *err)
+{
+    size_t line = 1, col = 1;
+    size_t off = err->offset < len ? err->offset : len;
+    for (size_t i = 0; i < off; i++) {
+        if (json[i] == '\n') {
+            line++;
+            col = 1;
+        } else {
+            col++;
+        }
+    }
+    err->line = line;
+    err->column = col;
+}
+
+int sa_json_parse(const char *json, size_t len, unsigned flags, steparc_buf *out,
+                  size_t *consumed, int *incomplete, steparc_json_error *err)
+{
+    parser ps;
+    memset(&ps, 0, sizeof ps);
+    ps.start = ps.p = (const unsigned char *)json;
+    ps.end = ps.start + len;
+    ps.out = out;
+    ps.err = err;
+    size_t at = out->len;
+    *incomplete = 0;
+    skip_ws(&ps);
+    if ((flags & STEPARC_JSON_REQUIRE_OBJECT) && ps.p < ps.end && *ps.p != '{') {
+        fail(&ps, ps.p, STEPARC_E_INPUT, "a JSON object was expected");
+    } else {
+        parse_value(&ps, 0);
+    }
+    if (ps.status == 0 && out->len - at > STEPARC_MAX_RECORD_SIZE)
+        fail(&ps, ps.start, STEPARC_E_LIMIT, "record larger than 64 MiB once encoded");
+    sa_free(ps.keys);
+    *consumed = (size_t)(ps.p - ps.start);
+    if (ps.status != 0) {
+        out->len = at;
+        *incomplete = ps.incomplete;
+        if (err)
+            sa_json_locate(json, len, err);
+    }
+    return ps.status;
+}
+
+int steparc_json_to_msgpack(const char *json, size_t len, unsigned flags, steparc_buf *out,
+                            steparc_json_error *err)
+{
+    if (out == NULL || (json == NULL && len > 0))
+        return STEPARC_E_ARG;
+    size_t used = 0;
+    int inc = 0;
+    out->len = 0;
+    int rc = sa_json_parse(json, len, flags, out, &used, &inc, err);
+    if (rc != 0)
+        return rc;
+    while (used < len && (json[used] == ' ' || json[used] == '\n' || json[used] == '\r' ||
+                          json[used] == '\t'))
+        used++;
+    if (used < len) {
+        out->len = 0;
+        if (err) {
+            err->offset = used;
+            sa_fmt(err->reason, sizeof err->reason, "unexpected text after the JSON value");
+            sa_json_locate(json, len, err);
+        }
+        return STEPARC_E_INPUT;
+    }
+    return 0;
+}

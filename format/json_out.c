@@ -1,0 +1,378 @@
+/* json_out.c - MessagePack -> canonical JSON.
+ *
+ * Canonical means: byte for byte what Python's
+ *   json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+ * prints for the parsed value (indent=2 for the pretty form), so any tool can
+ * check an export. Floats use the shortest digits that read back to the same
+ * double, laid out as Python's repr(). */
+#include <stdio.h>
+
+#include "record.h"
+
+/* ---- doubles ---------------------------------------------------------------- */
+
+/* Digits and decimal exponent of d (> 0) at `prec` significant digits, via
+ * %.*e; returns the digit count, decpt = position of the decimal point. */
+static int digits_at(double d, int prec, char *dig, int *decpt)
+{
+    char tmp[48];
+    snprintf(tmp, sizeof tmp, "%.*e", prec - 1, d);
+    int n = 0;
+    const char *s = tmp;
+    /* the decimal separator depends on the locale: take digits only */
+    while (*s && *s != 'e') {
+        if (*s >= '0' && *s <= '9')
+            dig[n++] = *s;
+        s++;
+    }
+    int e = 0, neg = 0;
+    if (*s == 'e') {
+        s++;
+        if (*s == '-') {
+            neg = 1;
+            s++;
+        } else if (*s == '+') {
+            s++;
+        }
+        while (*s >= '0' && *s <= '9')
+            e = e * 10 + (*s++ - '0');
+    }
+    *decpt = (neg ? -e : e) + 1;
+    return n;
+}
+
+static int roundtrips(const char *dig, int n, int decpt, double d)
+{
+    char tmp[48];
+    int k = 0;
+    tmp[k++] = dig[0];
+    tmp[k++] = '.';
+    for (int i = 1; i < n; i++)
+        tmp[k++] = dig[i];
+    if (n == 1)
+        tmp[k++] = '0';
+    snprintf(tmp + k, sizeof tmp - (size_t)k, "e%d", decpt - 1);
+    return sa_strtod(tmp, NULL) == d;
+}
+
+/* Adds one unit in the last place of a digit string (returns 0 on carry-out). */
+static int bump(char *dig, int n, int dir)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        if (dir > 0) {
+            if (dig[i] < '9') {
+                dig[i]++;
+                return 1;
+            }
+            dig[i] = '0';
+        } else {
+            if (dig[i] > '0') {
+                dig[i]--;
+                return dig[0] != '0';
+            }
+            dig[i] = '9';
+        }
+    }
+    return 0;
+}
+
+static int shortest(double d, char *dig, int *decpt)
+{
+    int n;
+    if (d >= 2.2250738585072014e-308) {
+        /* Normal doubles: the correctly rounded 15-digit form, trailing zeros
+         * stripped, is the shortest whenever one of <= 15 digits exists (the
+         * 15-digit spacing exceeds an ulp). Otherwise 16 or 17 digits. */
+        n = digits_at(d, 15, dig, decpt);
+        if (roundtrips(dig, n, *decpt, d))
+            goto strip;
+        n = digits_at(d, 16, dig, decpt);
+        if (roundtrips(dig, n, *decpt, d))
+            goto strip;
+        /* At a power of two the round-trip interval is lopsided: a 16-digit
+         * neighbour of the nearest may still read back. */
+        for (int dir = 1; dir >= -1; dir -= 2) {
+            char alt[20];
+            memcpy(alt, dig, (size_t)n);
+            if (bump(alt, n, dir) && roundtrips(alt, n, *decpt, d)) {
+                memcpy(dig, alt, (size_t)n);
+                goto strip;
+            }
+        }
+        n = digits_at(d, 17, dig, decpt);
+        goto strip;
+    }
+    /* Subnormals have fewer significant bits: search upwards. */
+    for (int p = 1; p <= 17; p++) {
+        n = digits_at(d, p, dig, decpt);
+        if (roundtrips(dig, n, *decpt, d))
+            break;
+    }
+strip:
+    while (n > 1 && dig[n - 1] == '0')
+        n--;
+    return n;
+}
+
+size_t sa_format_double(double d, char *out)
+{
+    char *o = out;
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    if (bits >> 63) {
+        *o++ = '-';
+        d = -d;
+    }
+    if (d == 0.0) {
+        memcpy(o, "0.0", 3);
+        return (size_t)(o + 3 - out);
+    }
+    char dig[24];
+    int decpt;
+    int n = shortest(d, dig, &decpt);
+    if (decpt > -4 && decpt <= 16) {
+        if (decpt <= 0) {
+            *o++ = '0';
+            *o++ = '.';
+            for (int i = 0; i < -decpt; i++)
+                *o++ = '0';
+            memcpy(o, dig, (size_t)n);
+            o += n;
+        } else if (decpt < n) {
+            memcpy(o, dig, (size_t)decpt);
+            o += decpt;
+            *o++ = '.';
+            memcpy(o, dig + decpt, (size_t)(n - decpt));
+            o += n - decpt;
+        } else {
+            memcpy(o, dig, (size_t)n);
+            o += n;
+            for (int i = n; i < decpt; i++)
+                *o++ = '0';
+            *o++ = '.';
+            *o++ = '0';
+        }
+    } else {
+        *o++ = dig[0];
+        if (n > 1) {
+            *o++ = '.';
+            memcpy(o, dig + 1, (size_t)(n - 1));
+            o += n - 1;
+        }
+        int e = decpt - 1;
+        *o++ = 'e';
+        *o++ = e < 0 ? '-' : '+';
+        if (e < 0)
+            e = -e;
+        char eb[8];
+        int k = 0;
+        do {
+            eb[k++] = (char)('0' + e % 10);
+            e /= 10;
+        } while (e);
+        if (k < 2)
+            eb[k++] = '0';
+        while (k)
+            *o++ = eb[--k];
+    }
+    return (size_t)(o - out);
+}
+
+/* ---- strings ----------------------------------------------------------------- */
+
+static const char g_hex[] = "0123456789abcdef";
+
+/* 1 = needs escaping ('"', '\\', < 0x20); 2 = non-ASCII (validate). */
+static const unsigned char g_esc[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+
+/* Writes a JSON string. -1 on invalid UTF-8 (a damaged record). */
+static int put_string(steparc_buf *out, const unsigned char *s, size_t n)
+{
+    /* worst case: every byte becomes \u00XX */
+    if (n > (SIZE_MAX - 2) / 6 || sa_buf_reserve(out, n * 6 + 2) != 0)
+        return -2;
+    char *d = out->data + out->len;
+    *d++ = '"';
+    size_t i = 0;
+    while (i < n) {
+        size_t run = i;
+        while (i < n && g_esc[s[i]] == 0)
+            i++;
+        if (i > run) {
+            memcpy(d, s + run, i - run);
+            d += i - run;
+        }
+        if (i >= n)
+            break;
+        unsigned c = s[i];
+        if (g_esc[c] == 2) {
+            size_t ok = sa_utf8_valid(s + i, n - i < 4 ? n - i : 4);
+            if (ok == 0)
+                return -1;
+            size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+            memcpy(d, s + i, len);
+            d += len;
+            i += len;
+            continue;
+        }
+        *d++ = '\\';
+        switch (c) {
+        case '"': *d++ = '"'; break;
+        case '\\': *d++ = '\\'; break;
+        case '\b': *d++ = 'b'; break;
+        case '\f': *d++ = 'f'; break;
+        case '\n': *d++ = 'n'; break;
+        case '\r': *d++ = 'r'; break;
+        case '\t': *d++ = 't'; break;
+        default:
+            *d++ = 'u';
+            *d++ = '0';
+            *d++ = '0';
+            *d++ = g_hex[c >> 4];
+            *d++ = g_hex[c & 15];
+        }
+        i++;
+    }
+    *d++ = '"';
+    out->len = (size_t)(d - out->data);
+    return 0;
+}
+
+/* ---- values ------------------------------------------------------------------ */
+
+typedef struct {
+    steparc_buf *out;
+    int pretty;
+    int status;
+} jw;
+
+static int jfail(jw *w, int status)
+{
+    if (w->status == 0)
+        w->status = status;
+    return w->status;
+}
+
+static int put(jw *w, const char *s, size_t n)
+{
+    if (sa_buf_append(w->out, s, n) != 0)
+        return jfail(w, STEPARC_E_NOMEM);
+    return 0;
+}
+
+static int newline(jw *w, int depth)
+{
+    if (sa_buf_reserve(w->out, 1 + 2 * (size_t)depth) != 0)
+        return jfail(w, STEPARC_E_NOMEM);
+    char *d = w->out->data + w->out->len;
+    *d++ = '\n';
+    memset(d, ' ', 2 * (size_t)depth);
+    w->out->len += 1 + 2 * (size_t)depth;
+    return 0;
+}
+
+int sa_json_put_int(steparc_buf *out, int64_t v)
+{
+    char tmp[24];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    return sa_buf_append(out, tmp, (size_t)n);
+}
+
+int sa_json_put_double(steparc_buf *out, double f)
+{
+    char tmp[40];
+    if (f != f || f - f != 0.0)
+        return STEPARC_E_CORRUPT; /* NaN/inf cannot be JSON */
+    size_t n = sa_format_double(f, tmp);
+    return sa_buf_append(out, tmp, n);
+}
+
+int sa_json_put_string(steparc_buf *out, const char *s, size_t n)
+{
+    int rc = put_string(out, (const unsigned char *)s, n);
+    return rc == 0 ? 0 : rc == -1 ? STEPARC_E_CORRUPT : STEPARC_E_NOMEM;
+}
+
+static int value(jw *w, sa_mpr *r, int depth)
+{
+    sa_mpitem it;
+    if (depth > STEPARC_MAX_DEPTH || sa_mp_read(r, &it) != 0)
+        return jfail(w, STEPARC_E_CORRUPT);
+    int rc;
+    switch (it.type) {
+    case SA_MP_NIL: return put(w, "null", 4);
+    case SA_MP_BOOL: return it.b ? put(w, "true", 4) : put(w, "false", 5);
+    case SA_MP_INT:
+        rc = sa_json_put_int(w->out, it.i);
+        return rc ? jfail(w, rc) : 0;
+    case SA_MP_UINT: {
+        char tmp[24];
+        int n = snprintf(tmp, sizeof tmp, "%llu", (unsigned long long)it.u);
+        return put(w, tmp, (size_t)n);
+    }
+    case SA_MP_FLOAT:
+        rc = sa_json_put_double(w->out, it.f);
+        return rc ? jfail(w, rc) : 0;
+    case SA_MP_STR:
+        rc = sa_json_put_string(w->out, it.s, it.n);
+        return rc ? jfail(w, rc) : 0;
+    case SA_MP_ARRAY:
+    case SA_MP_MAP: {
+        int is_map = it.type == SA_MP_MAP;
+        if (put(w, is_map ? "{" : "[", 1))
+            return w->status;
+        for (uint32_t i = 0; i < it.n; i++) {
+            if (i && put(w, ",", 1))
+                return w->status;
+            if (w->pretty && newline(w, depth + 1))
+                return w->status;
+            if (is_map) {
+                sa_mpitem k;
+                if (sa_mp_read(r, &k) != 0 || k.type != SA_MP_STR)
+                    return jfail(w, STEPARC_E_CORRUPT);
+                rc = sa_json_put_string(w->out, k.s, k.n);
+                if (rc)
+                    return jfail(w, rc);
+                if (put(w, w->pretty ? ": " : ":", w->pretty ? 2 : 1))
+                    return w->status;
+            }
+            if (value(w, r, depth + 1))
+                return w->status;
+        }
+        if (w->pretty && it.n && newline(w, depth))
+            return w->status;
+        return put(w, is_map ? "}" : "]", 1);
+    }
+    }
+    return jfail(w, STEPARC_E_CORRUPT);
+}
+
+int sa_json_append(const void *mp, size_t len, unsigned flags, steparc_buf *out)
+{
+    jw w = {out, (flags & STEPARC_JSON_PRETTY) != 0, 0};
+    sa_mpr r = {(const unsigned char *)mp, (const unsigned char *)mp + len};
+    size_t at = out->len;
+    value(&w, &r, 0);
+    if (w.status == 0 && r.p != r.end)
+        w.status = STEPARC_E_CORRUPT;
+    if (w.status != 0)
+        out->len = at;
+    return w.status;
+}
+
+int steparc_msgpack_to_json(const void *mp, size_t len, unsigned flags, steparc_buf *out)
+{
+    if (out == NULL || (mp == NULL && len > 0))
+        return STEPARC_E_ARG;
+    out->len = 0;
+    return sa_json_append(mp, len, flags, out);
+}

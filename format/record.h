@@ -1,0 +1,86 @@
+/* record.h - the record codec (internal): JSON -> MessagePack, MessagePack ->
+ * JSON, validation, and the top-level fields the indexes need. Pure functions
+ * over buffers. */
+#ifndef STEPARC_RECORD_H
+#define STEPARC_RECORD_H
+
+#include "common.h"
+
+/* Parses one JSON value starting at json[0] (leading whitespace allowed) and
+ * appends its MessagePack encoding to out. *consumed is set to the bytes used,
+ * up to the end of the value (trailing whitespace not included).
+ * When the text ends before the value does, returns STEPARC_E_INPUT with
+ * *incomplete = 1 (callers that stream may read more and retry).
+ * Error offsets in err are relative to json. */
+int sa_json_parse(const char *json, size_t len, unsigned flags, steparc_buf *out,
+                  size_t *consumed, int *incomplete, steparc_json_error *err);
+
+/* Fills line/column of err from its offset. */
+void sa_json_locate(const char *json, size_t len, steparc_json_error *err);
+
+/* Length of the valid UTF-8 prefix of s (n when all valid). */
+size_t sa_utf8_valid(const unsigned char *s, size_t n);
+
+/* Checks that mp[0..len) is exactly one record: a map, string keys, valid
+ * UTF-8, only the types JSON produces (nil, bool, int, float64/32, str, array,
+ * map), depth and counts within limits, no duplicate keys.
+ * 0, STEPARC_E_INPUT or STEPARC_E_LIMIT; reason (may be NULL) explains. */
+int sa_mp_validate(const void *mp, size_t len, char *reason, size_t reason_cap);
+
+/* Fields the indexes and filters need, read from a record's top-level map
+ * without decoding the rest. Strings point into the record. A field whose
+ * value is not a string is reported absent (ptr NULL). */
+typedef struct {
+    steparc_str id, object, run_id, thread_id, assistant_id, type, status;
+    int has_created_at;
+    int64_t created_at;
+} sa_keyfields;
+
+/* 0 or STEPARC_E_CORRUPT (not a map / truncated). */
+int sa_mp_keyfields(const void *mp, size_t len, sa_keyfields *kf);
+
+/* Float formatting as Python's repr: shortest round-trip digits. Writes at
+ * most 32 bytes, returns the length. */
+size_t sa_format_double(double d, char *out);
+
+/* Locale-independent strtod of a NUL-terminated JSON number. */
+double sa_strtod(const char *s, char **end);
+
+#endif
+
+/* ---- MessagePack reading (bounds-checked, zero-copy) -------------------- */
+
+typedef enum {
+    SA_MP_NIL, SA_MP_BOOL, SA_MP_INT, SA_MP_UINT, SA_MP_FLOAT, SA_MP_STR,
+    SA_MP_ARRAY, SA_MP_MAP
+} sa_mptype;
+
+typedef struct {
+    sa_mptype type;
+    int b;
+    int64_t i;      /* SA_MP_INT (also set for UINT values <= INT64_MAX, which are INT) */
+    uint64_t u;     /* SA_MP_UINT: > INT64_MAX */
+    double f;
+    const char *s;  /* SA_MP_STR bytes (checked to lie inside the buffer) */
+    uint32_t n;     /* str length, array items or map pairs */
+} sa_mpitem;
+
+typedef struct {
+    const unsigned char *p, *end;
+} sa_mpr;
+
+/* Reads one item header (a whole scalar, a str with its bytes, or the count of
+ * an array/map). 0, or -1 on truncation or a type JSON cannot produce (bin,
+ * ext, reserved 0xC1). Positive integers are SA_MP_INT when they fit int64. */
+int sa_mp_read(sa_mpr *r, sa_mpitem *it);
+
+/* Skips one complete value, up to depth levels deep. 0 or -1. */
+int sa_mp_skip(sa_mpr *r, int depth);
+
+/* ---- JSON writing pieces (json_out.c), shared with the struct writer ----- */
+
+/* Appends (does not replace) the canonical JSON of one MessagePack value. */
+int sa_json_append(const void *mp, size_t len, unsigned flags, steparc_buf *out);
+int sa_json_put_int(steparc_buf *out, int64_t v);
+int sa_json_put_double(steparc_buf *out, double f);     /* STEPARC_E_CORRUPT for NaN/inf */
+int sa_json_put_string(steparc_buf *out, const char *s, size_t n); /* E_CORRUPT: bad UTF-8 */

@@ -1,0 +1,255 @@
+/* cursor.c - filtered iteration in archive order. The candidate blocks come
+ * from the postings (run, thread, assistant) and the zone maps (created_at);
+ * each record of a candidate block is then checked exactly, so hash
+ * collisions in the indexes never produce a wrong match. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "reader_internal.h"
+
+struct steparc_cursor {
+    steparc_reader *r;
+    steparc_filter f;
+    char *strings;      /* owned copies of the filter's strings */
+    uint64_t *blocks;   /* candidate blocks, ascending; NULL = every block */
+    uint64_t nblocks, pos;
+    sa_cblock *cur;
+    uint32_t idx;
+    uint64_t blocks_read;
+    char err[512];
+};
+
+static int cfail(steparc_cursor *c, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int cfail(steparc_cursor *c, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->err, sizeof c->err, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+/* Blocks listed for `s` in a postings section, ascending. *out NULL and *n 0
+ * when none. */
+static int posting_blocks(steparc_reader *r, int slot, steparc_str s, uint64_t **out, uint64_t *n)
+{
+    const unsigned char *p;
+    uint64_t len;
+    *out = NULL;
+    *n = 0;
+    int rc = sa_section_get(r, slot, &p, &len);
+    if (rc)
+        return rc;
+    size_t cnt = (size_t)(len / 8);
+    uint32_t key = sa_key32(s.ptr, s.len);
+    size_t i = sa_lower_bound(p, cnt, (uint64_t)key << 32), j = i;
+    while (j < cnt && (uint32_t)(sa_get_u64(p + 8 * j) >> 32) == key)
+        j++;
+    if (j == i)
+        return 0;
+    uint64_t *b = (uint64_t *)sa_malloc((j - i) * sizeof(uint64_t));
+    if (b == NULL)
+        return STEPARC_E_NOMEM;
+    uint64_t m = 0;
+    for (size_t k = i; k < j; k++) {
+        uint64_t blk = sa_get_u64(p + 8 * k) & 0xffffffffu;
+        if (blk >= r->nblocks) {
+            sa_free(b);
+            return sa_rfail(r, STEPARC_E_CORRUPT, "postings entry points past the last block");
+        }
+        if (m == 0 || b[m - 1] < blk)
+            b[m++] = blk;
+        else if (b[m - 1] > blk) {
+            sa_free(b);
+            return sa_rfail(r, STEPARC_E_CORRUPT, "postings section is not sorted");
+        }
+    }
+    *out = b;
+    *n = m;
+    return 0;
+}
+
+static void intersect(uint64_t *a, uint64_t *na, const uint64_t *b, uint64_t nb)
+{
+    uint64_t i = 0, j = 0, o = 0;
+    while (i < *na && j < nb) {
+        if (a[i] < b[j])
+            i++;
+        else if (a[i] > b[j])
+            j++;
+        else {
+            a[o++] = a[i];
+            i++;
+            j++;
+        }
+    }
+    *na = o;
+}
+
+int steparc_cursor_open(steparc_reader *r, const steparc_filter *f, steparc_cursor **out)
+{
+    if (r == NULL || out == NULL)
+        return STEPARC_E_ARG;
+    *out = NULL;
+    steparc_cursor *c = (steparc_cursor *)sa_calloc(1, sizeof *c);
+    if (c == NULL)
+        return STEPARC_E_NOMEM;
+    c->r = r;
+    if (f)
+        c->f = *f;
+    /* copy the strings: the caller's may go away */
+    steparc_str *strs[3] = {&c->f.run_id, &c->f.thread_id, &c->f.assistant_id};
+    size_t total = 0;
+    for (int k = 0; k < 3; k++) {
+        if (strs[k]->ptr == NULL && strs[k]->len)
+            strs[k]->len = 0;
+        total += strs[k]->ptr ? strs[k]->len : 0;
+    }
+    c->strings = (char *)sa_malloc(total + 1);
+    if (c->strings == NULL) {
+        sa_free(c);
+        return STEPARC_E_NOMEM;
+    }
+    size_t at = 0;
+    for (int k = 0; k < 3; k++) {
+        if (strs[k]->ptr == NULL)
+            continue;
+        memcpy(c->strings + at, strs[k]->ptr, strs[k]->len);
+        strs[k]->ptr = c->strings + at;
+        at += strs[k]->len;
+    }
+    /* candidate blocks from the postings */
+    static const int slots[3] = {SEC_RUNS, SEC_THREADS, SEC_ASSISTANTS};
+    int have_list = 0;
+    for (int k = 0; k < 3; k++) {
+        if (strs[k]->ptr == NULL || !r->sec[slots[k]].present)
+            continue; /* no postings: filter record by record */
+        uint64_t *b, nb;
+        int rc = posting_blocks(r, slots[k], *strs[k], &b, &nb);
+        if (rc) {
+            steparc_cursor_close(c);
+            return rc;
+        }
+        if (!have_list) {
+            c->blocks = b ? b : (uint64_t *)sa_malloc(sizeof(uint64_t));
+            c->nblocks = nb;
+            have_list = 1;
+            if (c->blocks == NULL) {
+                steparc_cursor_close(c);
+                return STEPARC_E_NOMEM;
+            }
+        } else {
+            intersect(c->blocks, &c->nblocks, b, nb);
+            sa_free(b);
+        }
+    }
+    if (!have_list)
+        c->nblocks = r->nblocks;
+    *out = c;
+    return 0;
+}
+
+static int block_may_match(steparc_cursor *c, uint64_t b)
+{
+    if (!c->f.has_since && !c->f.has_until)
+        return 1;
+    sa_block_entry e;
+    sa_block_entry_at(c->r, b, &e);
+    if (e.min_created_at > e.max_created_at)
+        return 0; /* no record with a timestamp */
+    if (c->f.has_since && e.max_created_at < c->f.since)
+        return 0;
+    if (c->f.has_until && e.min_created_at > c->f.until)
+        return 0;
+    return 1;
+}
+
+static int str_eq(steparc_str a, steparc_str b)
+{
+    return a.ptr != NULL && a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
+}
+
+static int record_matches(const steparc_filter *f, const unsigned char *p, size_t len, int *ok)
+{
+    sa_keyfields kf;
+    if (sa_mp_keyfields(p, len, &kf) != 0)
+        return STEPARC_E_CORRUPT;
+    *ok = 0;
+    if (f->run_id.ptr && !str_eq(kf.run_id, f->run_id))
+        return 0;
+    if (f->thread_id.ptr && !str_eq(kf.thread_id, f->thread_id))
+        return 0;
+    if (f->assistant_id.ptr && !str_eq(kf.assistant_id, f->assistant_id))
+        return 0;
+    if ((f->has_since || f->has_until) && !kf.has_created_at)
+        return 0;
+    if (f->has_since && kf.created_at < f->since)
+        return 0;
+    if (f->has_until && kf.created_at > f->until)
+        return 0;
+    *ok = 1;
+    return 0;
+}
+
+int steparc_cursor_next(steparc_cursor *c, uint64_t *ordinal, const void **mp, size_t *mp_len)
+{
+    if (c == NULL || ordinal == NULL || mp == NULL || mp_len == NULL)
+        return STEPARC_E_ARG;
+    for (;;) {
+        if (c->cur == NULL) {
+            uint64_t b;
+            do {
+                if (c->pos >= c->nblocks)
+                    return STEPARC_END;
+                b = c->blocks ? c->blocks[c->pos] : c->pos;
+                c->pos++;
+            } while (!block_may_match(c, b));
+            int rc = sa_block_pin(c->r, b, &c->cur);
+            if (rc) {
+                c->cur = NULL;
+                return cfail(c, rc, "%s", steparc_reader_errmsg(c->r));
+            }
+            c->blocks_read++;
+            c->idx = 0;
+        }
+        while (c->idx < c->cur->count) {
+            const unsigned char *p;
+            size_t len;
+            uint32_t k = c->idx++;
+            sa_rows_get(c->cur->raw, c->cur->count, k, &p, &len);
+            int ok;
+            if (record_matches(&c->f, p, len, &ok) != 0)
+                return cfail(c, STEPARC_E_CORRUPT, "record %llu is not a MessagePack map",
+                             (unsigned long long)(c->cur->first + k));
+            if (ok) {
+                *ordinal = c->cur->first + k;
+                *mp = p;
+                *mp_len = len;
+                return 0;
+            }
+        }
+        sa_block_unpin(c->r, c->cur);
+        c->cur = NULL;
+    }
+}
+
+uint64_t steparc_cursor_blocks_read(const steparc_cursor *c)
+{
+    return c ? c->blocks_read : 0;
+}
+
+const char *steparc_cursor_errmsg(const steparc_cursor *c)
+{
+    return c ? c->err : "no cursor";
+}
+
+void steparc_cursor_close(steparc_cursor *c)
+{
+    if (c == NULL)
+        return;
+    sa_block_unpin(c->r, c->cur);
+    sa_free(c->blocks);
+    sa_free(c->strings);
+    sa_free(c);
+}

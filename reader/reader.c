@@ -1,0 +1,671 @@
+/* reader.c - open an archive, look records up, keep a small block cache.
+ *
+ * Open reads the footer (the last 64 bytes), the section table and the block
+ * index, and checks their checksums and every offset against the file size.
+ * The other sections are checked on first use. Nothing read from the file is
+ * trusted before it has been checked. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+#include "reader_internal.h"
+
+/* ---- per-thread error text --------------------------------------------------- */
+
+static _Thread_local struct {
+    const void *handle;
+    char msg[512];
+} tls_err;
+
+int sa_rfail(const steparc_reader *r, int status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tls_err.msg, sizeof tls_err.msg, fmt, ap);
+    va_end(ap);
+    tls_err.handle = r;
+    return status;
+}
+
+const char *steparc_reader_errmsg(const steparc_reader *r)
+{
+    return (r != NULL && tls_err.handle == r) ? tls_err.msg : "";
+}
+
+void steparc_reader_options_init(steparc_reader_options *opt)
+{
+    if (opt)
+        opt->cache_blocks = 4;
+}
+
+/* ---- open ---------------------------------------------------------------------- */
+
+static int open_fail(char *errbuf, size_t cap, int status, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int open_fail(char *errbuf, size_t cap, int status, const char *fmt, ...)
+{
+    if (errbuf && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(errbuf, cap, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+static int section_in_file(const sa_section *s, uint64_t limit)
+{
+    return s->offset <= limit && s->length <= limit - s->offset;
+}
+
+static int setup(steparc_reader *r, char *errbuf, size_t cap)
+{
+    const unsigned char *b = r->base;
+    uint64_t size = r->size;
+    const char *why = NULL;
+    if (size < SA_FILE_HEADER_SIZE + SA_FOOTER_SIZE)
+        return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
+                         "file of %llu bytes is too small to be an archive",
+                         (unsigned long long)size);
+    int rc = sa_file_header_decode(b, &r->hdr);
+    if (rc == STEPARC_E_VERSION)
+        return open_fail(errbuf, cap, rc,
+                         "archive format %u.%u is newer than this library reads (%d.x)",
+                         r->hdr.major, r->hdr.minor, STEPARC_FORMAT_MAJOR);
+    if (rc)
+        return open_fail(errbuf, cap, rc,
+                         "file header is damaged or this is not a steparc archive "
+                         "(try 'steparc recover')");
+    if (sa_footer_decode(b + size - SA_FOOTER_SIZE, &r->ft, &why) != 0)
+        return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "%s (try 'steparc recover')", why);
+    uint64_t body_end = size - SA_FOOTER_SIZE;
+    uint64_t tlen = (uint64_t)r->ft.section_count * SA_SECTION_ENTRY_SIZE;
+    if (r->ft.section_table_offset < SA_FILE_HEADER_SIZE || r->ft.section_table_offset > body_end ||
+        tlen > body_end - r->ft.section_table_offset)
+        return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section table lies outside the file");
+    const unsigned char *tbl = b + r->ft.section_table_offset;
+    if (sa_crc32c(0, tbl, (size_t)tlen) != r->ft.section_table_crc)
+        return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section table checksum mismatch");
+    for (uint32_t i = 0; i < r->ft.section_count; i++) {
+        sa_section s;
+        sa_section_decode(tbl + (size_t)i * SA_SECTION_ENTRY_SIZE, &s);
+        if (!section_in_file(&s, r->ft.section_table_offset) || s.offset < SA_FILE_HEADER_SIZE)
+            return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section %u lies outside the file", i);
+        int slot = -1;
+        switch (s.type) {
+        case SA_SEC_BLOCK_INDEX: slot = SEC_BLOCKS; break;
+        case SA_SEC_ID_INDEX: slot = SEC_IDS; break;
+        case SA_SEC_RUN_POSTINGS: slot = SEC_RUNS; break;
+        case SA_SEC_THREAD_POSTINGS: slot = SEC_THREADS; break;
+        case SA_SEC_ASSISTANT_POSTINGS: slot = SEC_ASSISTANTS; break;
+        case SA_SEC_STATS: slot = SEC_STATS; break;
+        default: break; /* unknown section types are skipped */
+        }
+        if (slot < 0)
+            continue;
+        if (r->sec[slot].present)
+            return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section type %u appears twice",
+                             s.type);
+        r->sec[slot].present = 1;
+        r->sec[slot].s = s;
+        r->nsections++;
+    }
+    if (!r->sec[SEC_BLOCKS].present)
+        return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "block index section is missing");
+    const sa_section *bi = &r->sec[SEC_BLOCKS].s;
+    if (bi->length != r->ft.block_count * SA_BLOCK_INDEX_ENTRY_SIZE)
+        return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
+                         "block index size does not match the block count");
+    r->bindex = b + bi->offset;
+    if (sa_crc32c(0, r->bindex, (size_t)bi->length) != bi->crc)
+        return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "block index checksum mismatch");
+    r->sec[SEC_BLOCKS].verified = 1;
+    r->nblocks = r->ft.block_count;
+    /* Block entries: inside the data area, contiguous ordinals, sane sizes. */
+    uint64_t ord = 0, prev_end = SA_FILE_HEADER_SIZE;
+    for (uint64_t i = 0; i < r->nblocks; i++) {
+        sa_block_entry e;
+        sa_block_entry_decode(r->bindex + i * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
+        if (e.first_ordinal != ord || e.record_count == 0 ||
+            e.record_count > STEPARC_MAX_BLOCK_RECORDS || e.raw_size > STEPARC_MAX_BLOCK_RAW ||
+            e.offset < prev_end || e.offset > r->ft.section_table_offset ||
+            SA_BLOCK_HEADER_SIZE + (uint64_t)e.stored_size > r->ft.section_table_offset - e.offset)
+            return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "block index entry %llu is invalid",
+                             (unsigned long long)i);
+        ord += e.record_count;
+        prev_end = e.offset + SA_BLOCK_HEADER_SIZE + e.stored_size;
+    }
+    if (ord != r->ft.record_count)
+        return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
+                         "block index counts %llu records, footer says %llu",
+                         (unsigned long long)ord, (unsigned long long)r->ft.record_count);
+    for (int k = SEC_IDS; k <= SEC_ASSISTANTS; k++)
+        if (r->sec[k].present && r->sec[k].s.length % 8 != 0)
+            return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
+                             "index section of type %u has a size that is not a multiple of 8",
+                             r->sec[k].s.type);
+    return 0;
+}
+
+static int reader_new(steparc_reader **out, const steparc_reader_options *opt)
+{
+    steparc_reader *r = (steparc_reader *)sa_calloc(1, sizeof *r);
+    if (r == NULL)
+        return STEPARC_E_NOMEM;
+    steparc_reader_options o;
+    steparc_reader_options_init(&o);
+    if (opt)
+        o = *opt;
+    if (o.cache_blocks > 1024)
+        o.cache_blocks = 1024;
+    r->cache_cap = o.cache_blocks;
+    r->fd = -1;
+    if (r->cache_cap) {
+        r->cache = (sa_cblock **)sa_calloc(r->cache_cap, sizeof(sa_cblock *));
+        if (r->cache == NULL) {
+            sa_free(r);
+            return STEPARC_E_NOMEM;
+        }
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    *out = r;
+    return 0;
+}
+
+int steparc_reader_open_memory(steparc_reader **out, const void *data, size_t len,
+                               const steparc_reader_options *opt, char *errbuf, size_t cap)
+{
+    if (out == NULL)
+        return STEPARC_E_ARG;
+    *out = NULL;
+    if (data == NULL && len)
+        return STEPARC_E_ARG;
+    steparc_reader *r;
+    int rc = reader_new(&r, opt);
+    if (rc)
+        return open_fail(errbuf, cap, rc, "out of memory");
+    r->base = (const unsigned char *)data;
+    r->size = len;
+    rc = setup(r, errbuf, cap);
+    if (rc) {
+        steparc_reader_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+int steparc_reader_open(steparc_reader **out, const char *path, const steparc_reader_options *opt,
+                        char *errbuf, size_t cap)
+{
+    if (out == NULL)
+        return STEPARC_E_ARG;
+    *out = NULL;
+    if (path == NULL)
+        return STEPARC_E_ARG;
+    steparc_reader *r;
+    int rc = reader_new(&r, opt);
+    if (rc)
+        return open_fail(errbuf, cap, rc, "out of memory");
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (r->fd < 0 || fstat(r->fd, &st) != 0) {
+        int e = errno;
+        steparc_reader_close(r);
+        return open_fail(errbuf, cap, STEPARC_E_IO, "cannot open %s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        steparc_reader_close(r);
+        return open_fail(errbuf, cap, STEPARC_E_IO, "%s is not a regular file", path);
+    }
+    r->size = (uint64_t)st.st_size;
+    if (r->size > 0) {
+        void *m = mmap(NULL, (size_t)r->size, PROT_READ, MAP_PRIVATE, r->fd, 0);
+        if (m == MAP_FAILED) {
+            int e = errno;
+            steparc_reader_close(r);
+            return open_fail(errbuf, cap, STEPARC_E_IO, "cannot map %s: %s", path, strerror(e));
+        }
+        r->base = (const unsigned char *)m;
+        r->mapped = 1;
+    }
+    rc = setup(r, errbuf, cap);
+    if (rc) {
+        char tmp[400];
+        if (errbuf && cap) {
+            snprintf(tmp, sizeof tmp, "%s", errbuf);
+            snprintf(errbuf, cap, "%s: %s", path, tmp);
+        }
+        steparc_reader_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+static void cblock_free(sa_cblock *b)
+{
+    if (b) {
+        sa_free(b->raw);
+        sa_free(b);
+    }
+}
+
+void steparc_reader_close(steparc_reader *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->cache_cap; i++)
+        cblock_free(r->cache[i]);
+    sa_free(r->cache);
+    for (size_t i = 0; i < r->ndctx; i++)
+        ZSTD_freeDCtx(r->dctx[i]);
+    if (r->mapped)
+        munmap((void *)(uintptr_t)r->base, (size_t)r->size);
+    if (r->fd >= 0)
+        close(r->fd);
+    pthread_mutex_destroy(&r->mu);
+    sa_free(r);
+}
+
+uint64_t steparc_reader_count(const steparc_reader *r)
+{
+    return r ? r->ft.record_count : 0;
+}
+
+/* ---- sections ------------------------------------------------------------------ */
+
+int sa_section_get(steparc_reader *r, int slot, const unsigned char **p, uint64_t *len)
+{
+    sa_rsection *s = &r->sec[slot];
+    if (!s->present)
+        return STEPARC_E_NOTFOUND;
+    pthread_mutex_lock(&r->mu);
+    if (!s->verified && !s->bad) {
+        if (sa_crc32c(0, r->base + s->s.offset, (size_t)s->s.length) == s->s.crc)
+            s->verified = 1;
+        else
+            s->bad = 1;
+    }
+    int bad = s->bad;
+    pthread_mutex_unlock(&r->mu);
+    if (bad)
+        return sa_rfail(r, STEPARC_E_CORRUPT,
+                        "index section of type %u at offset %llu fails its checksum", s->s.type,
+                        (unsigned long long)s->s.offset);
+    *p = r->base + s->s.offset;
+    *len = s->s.length;
+    return 0;
+}
+
+/* ---- blocks -------------------------------------------------------------------- */
+
+void sa_block_entry_at(const steparc_reader *r, uint64_t b, sa_block_entry *e)
+{
+    sa_block_entry_decode(r->bindex + b * SA_BLOCK_INDEX_ENTRY_SIZE, e);
+}
+
+static ZSTD_DCtx *get_dctx(steparc_reader *r)
+{
+    ZSTD_DCtx *d = NULL;
+    pthread_mutex_lock(&r->mu);
+    if (r->ndctx)
+        d = r->dctx[--r->ndctx];
+    pthread_mutex_unlock(&r->mu);
+    return d ? d : ZSTD_createDCtx();
+}
+
+static void put_dctx(steparc_reader *r, ZSTD_DCtx *d)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&r->mu);
+    if (r->ndctx < SA_MAX_DCTX) {
+        r->dctx[r->ndctx++] = d;
+        d = NULL;
+    }
+    pthread_mutex_unlock(&r->mu);
+    ZSTD_freeDCtx(d);
+}
+
+/* Reads, checks and decompresses block b. */
+int sa_block_load(steparc_reader *r, uint64_t b, sa_cblock **out)
+{
+    sa_block_entry e;
+    sa_block_header h;
+    const char *why = NULL;
+    *out = NULL;
+    sa_block_entry_at(r, b, &e);
+    const unsigned char *hp = r->base + e.offset;
+    if (sa_block_header_decode(r->hdr.sync, hp, &h, &why) != 0)
+        return sa_rfail(r, STEPARC_E_CORRUPT, "block %llu at offset %llu: %s",
+                        (unsigned long long)b, (unsigned long long)e.offset, why);
+    if (h.first_ordinal != e.first_ordinal || h.record_count != e.record_count ||
+        h.stored_size != e.stored_size || h.raw_size != e.raw_size ||
+        h.min_created_at != e.min_created_at || h.max_created_at != e.max_created_at)
+        return sa_rfail(r, STEPARC_E_CORRUPT,
+                        "block %llu at offset %llu: header disagrees with the block index",
+                        (unsigned long long)b, (unsigned long long)e.offset);
+    const unsigned char *payload = hp + SA_BLOCK_HEADER_SIZE;
+    if (sa_crc32c(0, payload, h.stored_size) != h.payload_crc)
+        return sa_rfail(r, STEPARC_E_CORRUPT, "block %llu at offset %llu: payload checksum mismatch",
+                        (unsigned long long)b, (unsigned long long)e.offset);
+    sa_cblock *cb = (sa_cblock *)sa_calloc(1, sizeof *cb);
+    if (cb == NULL)
+        return sa_rfail(r, STEPARC_E_NOMEM, "out of memory");
+    cb->raw = (unsigned char *)sa_malloc(h.raw_size);
+    if (cb->raw == NULL) {
+        sa_free(cb);
+        return sa_rfail(r, STEPARC_E_NOMEM, "out of memory");
+    }
+    cb->block = b;
+    cb->count = h.record_count;
+    cb->first = h.first_ordinal;
+    cb->raw_size = h.raw_size;
+    if (h.codec == SA_CODEC_NONE) {
+        memcpy(cb->raw, payload, h.raw_size);
+    } else {
+        unsigned long long fcs = ZSTD_getFrameContentSize(payload, h.stored_size);
+        if (fcs != h.raw_size) {
+            cblock_free(cb);
+            return sa_rfail(r, STEPARC_E_CORRUPT,
+                            "block %llu at offset %llu: frame content size differs from the header",
+                            (unsigned long long)b, (unsigned long long)e.offset);
+        }
+        ZSTD_DCtx *d = get_dctx(r);
+        if (d == NULL) {
+            cblock_free(cb);
+            return sa_rfail(r, STEPARC_E_NOMEM, "out of memory");
+        }
+        size_t n = ZSTD_decompressDCtx(d, cb->raw, h.raw_size, payload, h.stored_size);
+        put_dctx(r, d);
+        if (ZSTD_isError(n) || n != h.raw_size) {
+            cblock_free(cb);
+            return sa_rfail(r, STEPARC_E_CORRUPT, "block %llu at offset %llu: cannot decompress: %s",
+                            (unsigned long long)b, (unsigned long long)e.offset,
+                            ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output");
+        }
+    }
+    if (sa_rows_check(cb->raw, cb->raw_size, cb->count) != 0) {
+        cblock_free(cb);
+        return sa_rfail(r, STEPARC_E_CORRUPT, "block %llu at offset %llu: record table is invalid",
+                        (unsigned long long)b, (unsigned long long)e.offset);
+    }
+    *out = cb;
+    return 0;
+}
+
+int sa_block_pin(steparc_reader *r, uint64_t b, sa_cblock **out)
+{
+    if (r->cache_cap) {
+        pthread_mutex_lock(&r->mu);
+        for (size_t i = 0; i < r->cache_cap; i++) {
+            sa_cblock *c = r->cache[i];
+            if (c && c->block == b) {
+                c->pins++;
+                c->last_use = ++r->clock;
+                pthread_mutex_unlock(&r->mu);
+                *out = c;
+                return 0;
+            }
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+    sa_cblock *nb;
+    int rc = sa_block_load(r, b, &nb);
+    if (rc)
+        return rc;
+    nb->pins = 1;
+    if (r->cache_cap) {
+        pthread_mutex_lock(&r->mu);
+        size_t victim = r->cache_cap;
+        for (size_t i = 0; i < r->cache_cap; i++) {
+            sa_cblock *c = r->cache[i];
+            if (c && c->block == b) { /* another thread loaded it meanwhile */
+                c->pins++;
+                c->last_use = ++r->clock;
+                pthread_mutex_unlock(&r->mu);
+                cblock_free(nb);
+                *out = c;
+                return 0;
+            }
+            if (c == NULL) {
+                if (victim == r->cache_cap || r->cache[victim] != NULL)
+                    victim = i;
+            } else if (c->pins == 0 &&
+                       (victim == r->cache_cap ||
+                        (r->cache[victim] != NULL && c->last_use < r->cache[victim]->last_use))) {
+                victim = i;
+            }
+        }
+        if (victim < r->cache_cap) {
+            sa_cblock *old = r->cache[victim];
+            nb->cached = 1;
+            nb->last_use = ++r->clock;
+            r->cache[victim] = nb;
+            pthread_mutex_unlock(&r->mu);
+            cblock_free(old);
+            *out = nb;
+            return 0;
+        }
+        pthread_mutex_unlock(&r->mu);
+    }
+    *out = nb;
+    return 0;
+}
+
+void sa_block_unpin(steparc_reader *r, sa_cblock *c)
+{
+    if (c == NULL)
+        return;
+    if (!c->cached) {
+        cblock_free(c);
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    c->pins--;
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* Block holding ordinal n (n < count). */
+uint64_t sa_block_of(const steparc_reader *r, uint64_t n)
+{
+    uint64_t lo = 0, hi = r->nblocks;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        uint64_t first = sa_get_u64(r->bindex + mid * SA_BLOCK_INDEX_ENTRY_SIZE + 8);
+        if (first <= n)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* ---- lookups -------------------------------------------------------------------- */
+
+/* Calls fn with record n's bytes while its block is pinned. */
+static int with_record(steparc_reader *r, uint64_t n,
+                       int (*fn)(void *ctx, const unsigned char *p, size_t len), void *ctx)
+{
+    if (r == NULL)
+        return STEPARC_E_ARG;
+    if (n >= r->ft.record_count)
+        return sa_rfail(r, STEPARC_E_NOTFOUND, "record %llu does not exist (the archive has %llu)",
+                        (unsigned long long)n, (unsigned long long)r->ft.record_count);
+    sa_cblock *c;
+    int rc = sa_block_pin(r, sa_block_of(r, n), &c);
+    if (rc)
+        return rc;
+    const unsigned char *p;
+    size_t len;
+    sa_rows_get(c->raw, c->count, (uint32_t)(n - c->first), &p, &len);
+    rc = fn(ctx, p, len);
+    sa_block_unpin(r, c);
+    return rc;
+}
+
+static int copy_mp(void *ctx, const unsigned char *p, size_t len)
+{
+    steparc_buf *b = (steparc_buf *)ctx;
+    b->len = 0;
+    return sa_buf_append(b, p, len);
+}
+
+typedef struct {
+    steparc_buf *out;
+    unsigned flags;
+} json_ctx;
+
+static int to_json(void *ctx, const unsigned char *p, size_t len)
+{
+    json_ctx *j = (json_ctx *)ctx;
+    j->out->len = 0;
+    return sa_json_append(p, len, j->flags, j->out);
+}
+
+static int to_step(void *ctx, const unsigned char *p, size_t len)
+{
+    int rc = steparc_step_decode(p, len, (steparc_step **)ctx);
+    return rc == STEPARC_E_INPUT ? STEPARC_E_CORRUPT : rc;
+}
+
+int steparc_reader_get_msgpack(steparc_reader *r, uint64_t n, steparc_buf *out)
+{
+    if (out == NULL)
+        return STEPARC_E_ARG;
+    int rc = with_record(r, n, copy_mp, out);
+    if (rc == STEPARC_E_NOMEM)
+        sa_rfail(r, rc, "out of memory");
+    return rc;
+}
+
+int steparc_reader_get_json(steparc_reader *r, uint64_t n, unsigned flags, steparc_buf *out)
+{
+    if (out == NULL)
+        return STEPARC_E_ARG;
+    json_ctx j = {out, flags};
+    int rc = with_record(r, n, to_json, &j);
+    if (rc == STEPARC_E_CORRUPT && tls_err.handle != r)
+        sa_rfail(r, rc, "record %llu is not valid JSON-compatible MessagePack",
+                 (unsigned long long)n);
+    return rc;
+}
+
+int steparc_reader_get_step(steparc_reader *r, uint64_t n, steparc_step **out)
+{
+    if (out == NULL)
+        return STEPARC_E_ARG;
+    *out = NULL;
+    tls_err.handle = NULL;
+    int rc = with_record(r, n, to_step, out);
+    if (rc != 0 && tls_err.handle != r)
+        sa_rfail(r, rc, "record %llu cannot be decoded: %s", (unsigned long long)n,
+                 steparc_strerror(rc));
+    return rc;
+}
+
+/* First index position whose value is >= key. */
+size_t sa_lower_bound(const unsigned char *p, size_t n, uint64_t key)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sa_get_u64(p + 8 * mid) < key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+typedef struct {
+    const char *id;
+    size_t len;
+    int match;
+} id_ctx;
+
+static int id_matches(void *ctx, const unsigned char *p, size_t len)
+{
+    id_ctx *c = (id_ctx *)ctx;
+    sa_keyfields kf;
+    if (sa_mp_keyfields(p, len, &kf) != 0)
+        return STEPARC_E_CORRUPT;
+    c->match = kf.id.ptr != NULL && kf.id.len == c->len && memcmp(kf.id.ptr, c->id, c->len) == 0;
+    return 0;
+}
+
+int steparc_reader_find_id(steparc_reader *r, const char *id, size_t len, uint64_t *ordinal)
+{
+    if (r == NULL || ordinal == NULL || (id == NULL && len))
+        return STEPARC_E_ARG;
+    const unsigned char *p;
+    uint64_t slen;
+    int rc = sa_section_get(r, SEC_IDS, &p, &slen);
+    if (rc == STEPARC_E_NOTFOUND)
+        return sa_rfail(r, STEPARC_E_NOTFOUND, "the archive has no id index");
+    if (rc)
+        return rc;
+    size_t n = (size_t)(slen / 8);
+    uint32_t key = sa_key32(id, len);
+    for (size_t i = sa_lower_bound(p, n, (uint64_t)key << 32); i < n; i++) {
+        uint64_t v = sa_get_u64(p + 8 * i);
+        if ((uint32_t)(v >> 32) != key)
+            break;
+        uint64_t ord = v & 0xffffffffu;
+        if (ord >= r->ft.record_count)
+            return sa_rfail(r, STEPARC_E_CORRUPT, "id index entry points past the last record");
+        id_ctx c = {id, len, 0};
+        rc = with_record(r, ord, id_matches, &c);
+        if (rc)
+            return rc;
+        if (c.match) {
+            *ordinal = ord;
+            return 0;
+        }
+    }
+    return sa_rfail(r, STEPARC_E_NOTFOUND, "no record has id \"%.*s\"", (int)(len > 100 ? 100 : len),
+                    id);
+}
+
+/* ---- info ----------------------------------------------------------------------- */
+
+int steparc_reader_info(const steparc_reader *r, steparc_info *info)
+{
+    if (r == NULL || info == NULL)
+        return STEPARC_E_ARG;
+    memset(info, 0, sizeof *info);
+    info->format_major = r->hdr.major;
+    info->format_minor = r->hdr.minor;
+    info->records = r->ft.record_count;
+    info->blocks = r->nblocks;
+    info->file_size = r->size;
+    info->min_created_at = INT64_MAX;
+    info->max_created_at = INT64_MIN;
+    for (uint64_t b = 0; b < r->nblocks; b++) {
+        sa_block_entry e;
+        sa_block_entry_at(r, b, &e);
+        info->stored_bytes += e.stored_size;
+        info->raw_bytes += e.raw_size - 4 * (uint64_t)e.record_count;
+        if (e.min_created_at <= e.max_created_at) {
+            if (e.min_created_at < info->min_created_at)
+                info->min_created_at = e.min_created_at;
+            if (e.max_created_at > info->max_created_at)
+                info->max_created_at = e.max_created_at;
+        }
+    }
+    info->time_ordered = (r->ft.flags & SA_FOOTER_TIME_ORDERED) != 0;
+    info->sections = r->ft.section_count;
+    info->has_id_index = r->sec[SEC_IDS].present;
+    info->has_run_index = r->sec[SEC_RUNS].present;
+    info->has_thread_index = r->sec[SEC_THREADS].present;
+    info->has_stats = r->sec[SEC_STATS].present;
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* reader_internal.h - the reader's state, shared by reader.c, cursor.c and
+ * verify.c. */
+#ifndef STEPARC_READER_INTERNAL_H
+#define STEPARC_READER_INTERNAL_H
+
+#include <pthread.h>
+#include <zstd.h>
+
+#include "layout.h"
+#include "record.h"
+
+enum { SEC_BLOCKS, SEC_IDS, SEC_RUNS, SEC_THREADS, SEC_ASSISTANTS, SEC_STATS, SEC_COUNT };
+
+typedef struct {
+    int present, verified, bad;
+    sa_section s;
+} sa_rsection;
+
+/* A decompressed block. In the cache when `cached`; pinned while in use. */
+typedef struct {
+    uint64_t block, first;
+    uint32_t count, raw_size;
+    unsigned char *raw;
+    int pins, cached;
+    uint64_t last_use;
+} sa_cblock;
+
+#define SA_MAX_DCTX 16
+
+struct steparc_reader {
+    const unsigned char *base;
+    uint64_t size;
+    int fd, mapped;
+    sa_file_header hdr;
+    sa_footer ft;
+    sa_rsection sec[SEC_COUNT];
+    unsigned nsections;
+    const unsigned char *bindex;
+    uint64_t nblocks;
+
+    pthread_mutex_t mu; /* guards the cache, the dctx pool, section checks */
+    sa_cblock **cache;
+    size_t cache_cap;
+    uint64_t clock;
+    ZSTD_DCtx *dctx[SA_MAX_DCTX];
+    size_t ndctx;
+};
+
+int sa_rfail(const steparc_reader *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+int sa_section_get(steparc_reader *r, int slot, const unsigned char **p, uint64_t *len);
+void sa_block_entry_at(const steparc_reader *r, uint64_t b, sa_block_entry *e);
+int sa_block_load(steparc_reader *r, uint64_t b, sa_cblock **out);
+int sa_block_pin(steparc_reader *r, uint64_t b, sa_cblock **out);
+void sa_block_unpin(steparc_reader *r, sa_cblock *c);
+uint64_t sa_block_of(const steparc_reader *r, uint64_t n);
+size_t sa_lower_bound(const unsigned char *p, size_t n, uint64_t key);
+
+#endif
