@@ -640,6 +640,11 @@ typedef struct {
 } steparc_info;
 STEPARC_API int steparc_reader_info(const steparc_reader *r, steparc_info *info);
 
+/* Block cache counters since open: lookups served from the cache (hits) and
+ * blocks read and decompressed (misses). */
+STEPARC_API void steparc_reader_cache_stats(const steparc_reader *r, uint64_t *hits,
+                                            uint64_t *misses);
+
 /* Record n (0-based ordinal) as MessagePack bytes, canonical JSON or a typed
  * step. Buffers are replaced; *out is the caller's to free with steparc_step_free.
  * @return 0, STEPARC_E_NOTFOUND (n >= count), STEPARC_E_CORRUPT (its block is

@@ -275,6 +275,19 @@ void steparc_reader_close(steparc_reader *r)
     sa_free(r);
 }
 
+void steparc_reader_cache_stats(const steparc_reader *r, uint64_t *hits, uint64_t *misses)
+{
+    steparc_reader *m = (steparc_reader *)(uintptr_t)r;
+    if (r == NULL)
+        return;
+    pthread_mutex_lock(&m->mu);
+    if (hits)
+        *hits = r->hits;
+    if (misses)
+        *misses = r->misses;
+    pthread_mutex_unlock(&m->mu);
+}
+
 uint64_t steparc_reader_count(const steparc_reader *r)
 {
     return r ? r->ft.record_count : 0;
@@ -411,11 +424,17 @@ int sa_block_pin(steparc_reader *r, uint64_t b, sa_cblock **out)
             if (c && c->block == b) {
                 c->pins++;
                 c->last_use = ++r->clock;
+                r->hits++;
                 pthread_mutex_unlock(&r->mu);
                 *out = c;
                 return 0;
             }
         }
+        r->misses++;
+        pthread_mutex_unlock(&r->mu);
+    } else {
+        pthread_mutex_lock(&r->mu);
+        r->misses++;
         pthread_mutex_unlock(&r->mu);
     }
     sa_cblock *nb;

@@ -42,6 +42,7 @@ struct steparc_reader {
     sa_cblock **cache;
     size_t cache_cap;
     uint64_t clock;
+    uint64_t hits, misses;
     ZSTD_DCtx *dctx[SA_MAX_DCTX];
     size_t ndctx;
 };

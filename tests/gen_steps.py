@@ -177,7 +177,7 @@ NASTY_FLOATS = [
 
 # raw number spellings Python's json cannot emit; substituted textually
 RAW_NUMBERS = ["-0", "1E2", "1.50", "2.5e-3", "0e0", "-0.0e0", "1e+2", "100E-2",
-               "0.1e1", "1E+30", "-0E-0", "10.0", "5E-324"]
+               "0.1e1", "1E+30", "-0E-0", "10.0", "5E-324", "1.7976931348623157e308"]
 RAW_PLACEHOLDER = ["\x00RAW%d\x00" % i for i in range(len(RAW_NUMBERS))]
 RAW_ENCODED = ['"\\u0000RAW%d\\u0000"' % i for i in range(len(RAW_NUMBERS))]
 
@@ -301,6 +301,10 @@ class Gen:
             return {"id": cid, "type": "file_search", "file_search": {}}
         ranker = "default_2024_08_21" if r.random() < 0.6 else "auto"
         thr = 0.0 if r.random() < 0.85 else r.choice([0.2, 0.3, 0.5, 0.75])
+        if self.nasty and r.random() < 0.3:
+            ranker = "default-2024-08-21"       # seen in a real 2025-03 capture
+            if r.random() < 0.5:
+                thr = 0                         # integer, seen from Azure
         fs = {"ranking_options": {"ranker": ranker, "score_threshold": thr}}
         results = []
         if status == "completed":

@@ -1,0 +1,396 @@
+/* test_format.c - unit tests of format/: CRC32C, layout structures, the
+ * JSON <-> MessagePack codec, float formatting, validation. */
+#include "harness.h"
+#include "layout.h"
+#include "record.h"
+#include "steparc.h"
+
+uint32_t sa_crc32c_soft(uint32_t crc, const void *data, size_t n);
+
+static void test_crc32c_vectors(void)
+{
+    CHECK_EQ_INT(sa_crc32c(0, "123456789", 9), 0xE3069283u);
+    CHECK_EQ_INT(sa_crc32c_soft(0, "123456789", 9), 0xE3069283u);
+    CHECK_EQ_INT(sa_crc32c(0, "", 0), 0);
+    /* hardware and portable paths agree on every length and alignment */
+    unsigned char buf[300];
+    h_rng_state = 7;
+    for (size_t i = 0; i < sizeof buf; i++)
+        buf[i] = (unsigned char)h_rand();
+    for (size_t off = 0; off < 9; off++)
+        for (size_t n = 0; n + off <= sizeof buf; n += 7)
+            CHECK_EQ_INT(sa_crc32c(0, buf + off, n), sa_crc32c_soft(0, buf + off, n));
+    /* incremental equals one-shot */
+    uint32_t a = sa_crc32c(sa_crc32c(0, buf, 100), buf + 100, 200);
+    CHECK_EQ_INT(a, sa_crc32c(0, buf, 300));
+}
+
+static void test_layout_roundtrip(void)
+{
+    unsigned char sync[SA_SYNC_SIZE] = "0123456789abcde";
+    sa_block_header h = {SA_BLOCK_DATA, SA_LAYOUT_ROWS, SA_CODEC_ZSTD, 0, 3, 42, -5, 99, 100, 200, 0xdeadbeef};
+    unsigned char buf[SA_BLOCK_HEADER_SIZE];
+    sa_block_header_encode(sync, &h, buf);
+    sa_block_header g;
+    const char *why;
+    CHECK_EQ_INT(sa_block_header_decode(sync, buf, &g, &why), 0);
+    CHECK(g.record_count == 3 && g.first_ordinal == 42 && g.min_created_at == -5 &&
+          g.max_created_at == 99 && g.stored_size == 100 && g.raw_size == 200 &&
+          g.payload_crc == 0xdeadbeef && g.codec == SA_CODEC_ZSTD);
+    /* every single bit flip is caught */
+    for (size_t i = 0; i < sizeof buf; i++)
+        for (int bit = 0; bit < 8; bit++) {
+            buf[i] ^= (unsigned char)(1 << bit);
+            CHECK(sa_block_header_decode(sync, buf, &g, &why) != 0);
+            buf[i] ^= (unsigned char)(1 << bit);
+        }
+    sa_footer f = {1000, 6, 77, 5, 2, 0, SA_FOOTER_TIME_ORDERED}, f2;
+    unsigned char fb[SA_FOOTER_SIZE];
+    sa_footer_encode(&f, fb);
+    CHECK_EQ_INT(sa_footer_decode(fb, &f2, &why), 0);
+    CHECK(f2.section_table_offset == 1000 && f2.section_count == 6 && f2.section_table_crc == 77 &&
+          f2.record_count == 5 && f2.block_count == 2 && f2.flags == SA_FOOTER_TIME_ORDERED);
+    for (size_t i = 0; i < sizeof fb; i++) {
+        fb[i] ^= 0x10;
+        CHECK(sa_footer_decode(fb, &f2, &why) != 0);
+        fb[i] ^= 0x10;
+    }
+    sa_file_header fh = {1, 0, 0, {0}, 1 << 20}, fh2;
+    memcpy(fh.sync, sync, SA_SYNC_SIZE);
+    unsigned char hb[SA_FILE_HEADER_SIZE];
+    sa_file_header_encode(&fh, hb);
+    CHECK_EQ_INT(sa_file_header_decode(hb, &fh2), 0);
+    CHECK(memcmp(fh2.sync, sync, SA_SYNC_SIZE) == 0 && fh2.block_size == 1u << 20);
+    /* a newer major version is refused as such */
+    fh.major = 2;
+    sa_file_header_encode(&fh, hb);
+    CHECK_EQ_INT(sa_file_header_decode(hb, &fh2), STEPARC_E_VERSION);
+    sa_block_entry e = {123456789, 77, 5, 1000, 2000, INT64_MIN, INT64_MAX}, e2;
+    unsigned char eb[SA_BLOCK_INDEX_ENTRY_SIZE];
+    sa_block_entry_encode(&e, eb);
+    sa_block_entry_decode(eb, &e2);
+    CHECK(memcmp(&e, &e2, sizeof e) == 0);
+}
+
+static void test_rows_check(void)
+{
+    unsigned char raw[4 * 3 + 6];
+    sa_put_u32(raw, 1);
+    sa_put_u32(raw + 4, 3);
+    sa_put_u32(raw + 8, 6);
+    memset(raw + 12, 0x80, 6);
+    CHECK_EQ_INT(sa_rows_check(raw, sizeof raw, 3), 0);
+    const unsigned char *p;
+    size_t n;
+    sa_rows_get(raw, 3, 1, &p, &n);
+    CHECK(p == raw + 13 && n == 2);
+    sa_put_u32(raw + 4, 1); /* empty record */
+    CHECK(sa_rows_check(raw, sizeof raw, 3) != 0);
+    sa_put_u32(raw + 4, 7); /* past the end */
+    CHECK(sa_rows_check(raw, sizeof raw, 3) != 0);
+    sa_put_u32(raw + 4, 3);
+    sa_put_u32(raw + 8, 5); /* does not end at the end */
+    CHECK(sa_rows_check(raw, sizeof raw, 3) != 0);
+    CHECK(sa_rows_check(raw, 8, 3) != 0);
+}
+
+/* JSON -> MessagePack -> JSON, expecting `want` (canonical form). */
+static void rt(const char *in, const char *want)
+{
+    steparc_buf mp = {0}, js = {0};
+    steparc_json_error e;
+    int rc = steparc_json_to_msgpack(in, strlen(in), 0, &mp, &e);
+    CHECK_EQ_INT(rc, 0);
+    if (rc == 0) {
+        CHECK_EQ_INT(steparc_msgpack_to_json(mp.data, mp.len, 0, &js), 0);
+        js.data = realloc(js.data, js.len + 1);
+        js.data[js.len] = 0;
+        CHECK_STR(js.data, want);
+    } else {
+        fprintf(stderr, "  input %s: %s\n", in, e.reason);
+    }
+    steparc_buf_free(&mp);
+    steparc_buf_free(&js);
+}
+
+static void test_json_canonical(void)
+{
+    rt("{}", "{}");
+    rt("[]", "[]");
+    rt(" { \"a\" : [ 1 , 2 ] } ", "{\"a\":[1,2]}");
+    rt("{\"b\":1,\"a\":2}", "{\"b\":1,\"a\":2}"); /* key order kept */
+    rt("1.0", "1.0");
+    rt("-0.0", "-0.0");
+    rt("-0", "0");
+    rt("0.1", "0.1");
+    rt("1e-07", "1e-07");
+    rt("1E+16", "1e+16");
+    rt("1e15", "1000000000000000.0");
+    rt("0.0001", "0.0001");
+    rt("0.00001", "1e-05");
+    rt("5e-324", "5e-324");
+    rt("1.7976931348623157e308", "1.7976931348623157e+308");
+    rt("0.7051032442882943", "0.7051032442882943");
+    rt("0.03201844170689583", "0.03201844170689583");
+    rt("123456789.123", "123456789.123");
+    rt("1.5e300", "1.5e+300");
+    rt("100.0", "100.0");
+    rt("2.5e-5", "2.5e-05");
+    rt("9007199254740993", "9007199254740993");
+    rt("18446744073709551615", "18446744073709551615");
+    rt("-9223372036854775808", "-9223372036854775808");
+    rt("9223372036854775807", "9223372036854775807");
+    rt("true", "true");
+    rt("null", "null");
+    rt("\"\\u0000a\\u001f\\u007f\\b\\f\\n\\r\\t\\/\\\"\\\\\"", "\"\\u0000a\\u001f\x7f\\b\\f\\n\\r\\t/\\\"\\\\\"");
+    rt("\"\\ud83d\\ude00 \xc3\xa9 \xe2\x80\xa8\"", "\"\xf0\x9f\x98\x80 \xc3\xa9 \xe2\x80\xa8\"");
+    rt("\"\\u00e9\\u4e2d\"", "\"\xc3\xa9\xe4\xb8\xad\"");
+    rt("\"\\uFFFF\"", "\"\xef\xbf\xbf\"");
+}
+
+static void test_json_pretty(void)
+{
+    const char *in = "{\"a\":[1,{\"b\":null}],\"c\":{},\"d\":[]}";
+    steparc_buf mp = {0}, js = {0};
+    CHECK_EQ_INT(steparc_json_to_msgpack(in, strlen(in), 0, &mp, NULL), 0);
+    CHECK_EQ_INT(steparc_msgpack_to_json(mp.data, mp.len, STEPARC_JSON_PRETTY, &js), 0);
+    const char *want = "{\n  \"a\": [\n    1,\n    {\n      \"b\": null\n    }\n  ],\n  \"c\": {},\n  \"d\": []\n}";
+    CHECK(js.len == strlen(want) && memcmp(js.data, want, js.len) == 0);
+    steparc_buf_free(&mp);
+    steparc_buf_free(&js);
+}
+
+/* Expects a parse failure with this reason at this line:column. */
+static void bad(const char *in, int status, size_t line, size_t col, const char *reason)
+{
+    steparc_buf mp = {0};
+    steparc_json_error e;
+    memset(&e, 0, sizeof e);
+    int rc = steparc_json_to_msgpack(in, strlen(in), STEPARC_JSON_REQUIRE_OBJECT, &mp, &e);
+    CHECK_EQ_INT(rc, status);
+    CHECK_EQ_INT(e.line, line);
+    CHECK_EQ_INT(e.column, col);
+    CHECK(strstr(e.reason, reason) != NULL);
+    if (strstr(e.reason, reason) == NULL)
+        fprintf(stderr, "  for %s: reason \"%s\"\n", in, e.reason);
+    CHECK_EQ_INT(mp.len, 0);
+    steparc_buf_free(&mp);
+}
+
+static void test_json_errors(void)
+{
+    bad("{\"a\":1,\"a\":2}", STEPARC_E_INPUT, 1, 1, "duplicate key \"a\"");
+    bad("{\"a\":18446744073709551616}", STEPARC_E_INPUT, 1, 6, "does not fit in 64 bits");
+    bad("{\"a\":-9223372036854775809}", STEPARC_E_INPUT, 1, 6, "does not fit in 64 bits");
+    bad("{\"a\":\"\\ud800\"}", STEPARC_E_INPUT, 1, 7, "lone UTF-16 surrogate");
+    bad("{\"a\":\"\\udc00x\"}", STEPARC_E_INPUT, 1, 7, "lone UTF-16 surrogate");
+    bad("{\"a\":1e400}", STEPARC_E_INPUT, 1, 6, "beyond the range of a double");
+    bad("{\"a\":NaN}", STEPARC_E_INPUT, 1, 6, "NaN and Infinity");
+    bad("{\"a\":01}", STEPARC_E_INPUT, 1, 6, "leading zero");
+    bad("{\"a\":1.}", STEPARC_E_INPUT, 1, 6, "digit expected after decimal point");
+    bad("{\"a\":1,}", STEPARC_E_INPUT, 1, 8, "object key (a string) expected");
+    bad("{\n  \"a\": [1,\n 2,,3]}", STEPARC_E_INPUT, 3, 4, "value expected");
+    bad("{\"a\":\"x\ny\"}", STEPARC_E_INPUT, 1, 8, "unescaped control character");
+    bad("{\"a\":\"\xff\"}", STEPARC_E_INPUT, 1, 7, "invalid UTF-8");
+    bad("{\"a\":\"\xc0\xaf\"}", STEPARC_E_INPUT, 1, 7, "invalid UTF-8");
+    bad("{\"a\":\"\xed\xa0\x80\"}", STEPARC_E_INPUT, 1, 7, "invalid UTF-8");
+    bad("{\"a\":\"\\x\"}", STEPARC_E_INPUT, 1, 7, "invalid escape");
+    bad("{\"a\":tru}", STEPARC_E_INPUT, 1, 6, "invalid literal");
+    bad("{\"a\":1", STEPARC_E_INPUT, 1, 7, "unterminated object");
+    bad("{\"a\":1} x", STEPARC_E_INPUT, 1, 9, "unexpected text after");
+    bad("[1]", STEPARC_E_INPUT, 1, 1, "a JSON object was expected");
+    /* nesting limit */
+    char deep[200];
+    size_t k = 0;
+    deep[k++] = '{';
+    deep[k++] = '"';
+    deep[k++] = 'a';
+    deep[k++] = '"';
+    deep[k++] = ':';
+    for (int i = 0; i < 70; i++)
+        deep[k++] = '[';
+    deep[k] = 0;
+    bad(deep, STEPARC_E_LIMIT, 1, 69, "nesting deeper than 64");
+    /* 64 levels is fine */
+    char ok[300];
+    k = 0;
+    for (int i = 0; i < 64; i++)
+        ok[k++] = '[';
+    for (int i = 0; i < 64; i++)
+        ok[k++] = ']';
+    steparc_buf mp = {0};
+    CHECK_EQ_INT(steparc_json_to_msgpack(ok, k, 0, &mp, NULL), 0);
+    CHECK_EQ_INT(sa_mp_validate(mp.data, mp.len, NULL, 0), STEPARC_E_INPUT); /* not a map */
+    steparc_buf_free(&mp);
+}
+
+static void test_duplicate_keys_many(void)
+{
+    /* the sorted path (more than 16 keys) finds a duplicate anywhere */
+    char buf[4096];
+    size_t k = 0;
+    buf[k++] = '{';
+    for (int i = 0; i < 100; i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s\"k%d\":%d", i ? "," : "", i == 77 ? 3 : i, i);
+    buf[k++] = '}';
+    steparc_buf mp = {0};
+    steparc_json_error e;
+    CHECK_EQ_INT(steparc_json_to_msgpack(buf, k, 0, &mp, &e), STEPARC_E_INPUT);
+    CHECK(strstr(e.reason, "duplicate key \"k3\"") != NULL);
+    buf[k - 1] = ',';
+    k--;
+    k = 0;
+    buf[k++] = '{';
+    for (int i = 0; i < 100; i++)
+        k += (size_t)snprintf(buf + k, sizeof buf - k, "%s\"k%d\":%d", i ? "," : "", i, i);
+    buf[k++] = '}';
+    CHECK_EQ_INT(steparc_json_to_msgpack(buf, k, 0, &mp, &e), 0);
+    CHECK_EQ_INT(sa_mp_validate(mp.data, mp.len, NULL, 0), 0);
+    steparc_buf_free(&mp);
+}
+
+static void test_msgpack_encoding_minimal(void)
+{
+    /* the transcoder uses the smallest MessagePack forms, like msgpack-c */
+    struct {
+        const char *json;
+        const char *hex;
+    } cases[] = {
+        {"{\"a\":0}", "81a16100"},
+        {"{\"a\":-32}", "81a161e0"},
+        {"{\"a\":-33}", "81a161d0df"},
+        {"{\"a\":127}", "81a1617f"},
+        {"{\"a\":128}", "81a161cc80"},
+        {"{\"a\":65536}", "81a161ce00010000"},
+        {"{\"a\":1.0}", "81a161cb3ff0000000000000"},
+        {"{\"a\":\"\"}", "81a161a0"},
+        {"{\"a\":[]}", "81a16190"},
+        {"{\"a\":null,\"b\":true,\"c\":false}", "83a161c0a162c3a163c2"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        steparc_buf mp = {0};
+        CHECK_EQ_INT(steparc_json_to_msgpack(cases[i].json, strlen(cases[i].json), 0, &mp, NULL), 0);
+        char hex[128] = "";
+        for (size_t j = 0; j < mp.len && j < 60; j++)
+            snprintf(hex + 2 * j, 3, "%02x", (unsigned char)mp.data[j]);
+        CHECK_STR(hex, cases[i].hex);
+        steparc_buf_free(&mp);
+    }
+    /* long string and many keys use 16-bit headers */
+    char big[70000];
+    big[0] = '"';
+    memset(big + 1, 'x', 65535);
+    big[65536] = '"';
+    steparc_buf mp = {0};
+    CHECK_EQ_INT(steparc_json_to_msgpack(big, 65537, 0, &mp, NULL), 0);
+    CHECK((unsigned char)mp.data[0] == 0xDA && mp.len == 65538);
+    steparc_buf_free(&mp);
+}
+
+static void test_validate(void)
+{
+    /* bin, ext, non-string keys, bad UTF-8, trailing bytes, NaN */
+    const unsigned char bin[] = {0x81, 0xa1, 'a', 0xc4, 0x01, 0x00};
+    const unsigned char intkey[] = {0x81, 0x01, 0x02};
+    const unsigned char badutf[] = {0x81, 0xa1, 'a', 0xa1, 0xff};
+    const unsigned char trailing[] = {0x80, 0x00};
+    const unsigned char nan[] = {0x81, 0xa1, 'a', 0xcb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0};
+    const unsigned char dup[] = {0x82, 0xa1, 'a', 0x01, 0xa1, 'a', 0x02};
+    const unsigned char bigcount[] = {0xdf, 0xff, 0xff, 0xff, 0xff};
+    const unsigned char f32[] = {0x81, 0xa1, 'a', 0xca, 0x3f, 0xc0, 0, 0};
+    char why[160];
+    CHECK_EQ_INT(sa_mp_validate(bin, sizeof bin, why, sizeof why), STEPARC_E_INPUT);
+    CHECK_EQ_INT(sa_mp_validate(intkey, sizeof intkey, why, sizeof why), STEPARC_E_INPUT);
+    CHECK_EQ_INT(sa_mp_validate(badutf, sizeof badutf, why, sizeof why), STEPARC_E_INPUT);
+    CHECK_EQ_INT(sa_mp_validate(trailing, sizeof trailing, why, sizeof why), STEPARC_E_INPUT);
+    CHECK_EQ_INT(sa_mp_validate(nan, sizeof nan, why, sizeof why), STEPARC_E_INPUT);
+    CHECK_EQ_INT(sa_mp_validate(dup, sizeof dup, why, sizeof why), STEPARC_E_INPUT);
+    CHECK_EQ_INT(sa_mp_validate(bigcount, sizeof bigcount, why, sizeof why), STEPARC_E_INPUT);
+    CHECK_EQ_INT(sa_mp_validate(f32, sizeof f32, why, sizeof why), 0);
+    steparc_buf js = {0};
+    CHECK_EQ_INT(steparc_msgpack_to_json(f32, sizeof f32, 0, &js), 0);
+    CHECK(js.len == 9 && memcmp(js.data, "{\"a\":1.5}", 9) == 0);
+    CHECK_EQ_INT(steparc_msgpack_to_json(badutf, sizeof badutf, 0, &js), STEPARC_E_CORRUPT);
+    CHECK_EQ_INT(steparc_msgpack_to_json(bin, sizeof bin, 0, &js), STEPARC_E_CORRUPT);
+    CHECK_EQ_INT(steparc_msgpack_to_json(bigcount, sizeof bigcount, 0, &js), STEPARC_E_CORRUPT);
+    /* truncation at every length is refused, never read past the end */
+    const char *rec = "{\"id\":\"step_1\",\"x\":[1,2.5,\"abc\",{\"y\":null}]}";
+    steparc_buf mp = {0};
+    CHECK_EQ_INT(steparc_json_to_msgpack(rec, strlen(rec), 0, &mp, NULL), 0);
+    for (size_t n = 0; n < mp.len; n++) {
+        char *copy = malloc(n ? n : 1);
+        memcpy(copy, mp.data, n);
+        CHECK(sa_mp_validate(copy, n, NULL, 0) != 0);
+        CHECK(steparc_msgpack_to_json(copy, n, 0, &js) != 0);
+        free(copy);
+    }
+    steparc_buf_free(&mp);
+    steparc_buf_free(&js);
+}
+
+static void test_double_property(void)
+{
+    /* every double's text reads back to the same bits; integers-valued floats
+     * keep ".0"; checked on random bit patterns */
+    uint64_t seed = h_seed();
+    h_rng_state = seed;
+    char txt[40];
+    int bad = 0;
+    for (int i = 0; i < 200000; i++) {
+        uint64_t bits = h_rand();
+        double d;
+        memcpy(&d, &bits, 8);
+        if (d != d || d - d != 0.0)
+            continue;
+        size_t n = sa_format_double(d, txt);
+        txt[n] = 0;
+        double back = sa_strtod(txt, NULL);
+        uint64_t bb;
+        memcpy(&bb, &back, 8);
+        if (bb != bits && bad++ < 5)
+            fprintf(stderr, "  seed %" PRIu64 ": %016" PRIx64 " printed %s reads back %016" PRIx64 "\n",
+                    seed, bits, txt, bb);
+        /* at most 17 significant digits (leading and trailing zeros aside) */
+        char dig[40];
+        int nd = 0;
+        for (char *p = txt; *p && *p != 'e'; p++)
+            if (*p >= '0' && *p <= '9' && (nd > 0 || *p != '0'))
+                dig[nd++] = *p;
+        while (nd > 0 && dig[nd - 1] == '0')
+            nd--;
+        CHECK(nd <= 17);
+    }
+    CHECK_EQ_INT(bad, 0);
+}
+
+static void test_keyfields(void)
+{
+    const char *rec = "{\"id\":\"step_1\",\"object\":\"thread.run.step\",\"created_at\":-5,"
+                      "\"run_id\":\"run_1\",\"thread_id\":7,\"step_details\":{\"id\":\"no\"},"
+                      "\"assistant_id\":\"asst_1\",\"status\":\"completed\"}";
+    steparc_buf mp = {0};
+    CHECK_EQ_INT(steparc_json_to_msgpack(rec, strlen(rec), 0, &mp, NULL), 0);
+    sa_keyfields kf;
+    CHECK_EQ_INT(sa_mp_keyfields(mp.data, mp.len, &kf), 0);
+    CHECK(kf.id.len == 6 && memcmp(kf.id.ptr, "step_1", 6) == 0);
+    CHECK(kf.has_created_at && kf.created_at == -5);
+    CHECK(kf.run_id.len == 5 && kf.thread_id.ptr == NULL);
+    CHECK(kf.assistant_id.len == 6 && kf.status.len == 9);
+    steparc_buf_free(&mp);
+}
+
+int main(void)
+{
+    RUN(test_crc32c_vectors);
+    RUN(test_layout_roundtrip);
+    RUN(test_rows_check);
+    RUN(test_json_canonical);
+    RUN(test_json_pretty);
+    RUN(test_json_errors);
+    RUN(test_duplicate_keys_many);
+    RUN(test_msgpack_encoding_minimal);
+    RUN(test_validate);
+    RUN(test_double_property);
+    RUN(test_keyfields);
+    return h_done();
+}
