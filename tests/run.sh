@@ -6,6 +6,11 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/steparc-test.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 export STEPARC_BIN="$B/steparc" STEPARC_TMP="$T" STEPARC_SAMPLES="${STEPARC_SAMPLES:-$(cd "$(dirname "$0")/.." && pwd)/../shared/samples}"
 export STEPARC_TESTS="$(cd "$(dirname "$0")" && pwd)"
+# generated records for the C property tests (the C tests skip without python3)
+if command -v python3 >/dev/null 2>&1; then
+    python3 "$STEPARC_TESTS/gen_steps.py" --seed "${STEPARC_SEED:-7}" --count 4000 > "$T/gen.jsonl" &&
+        export STEPARC_GEN="$T/gen.jsonl"
+fi
 out="$T/results"
 : > "$out"
 for t in "$B"/tests/test_*; do
