@@ -177,8 +177,6 @@ static int vfail(vctx *v, int status, const char *why)
 static int validate(sa_mpr *r, int depth, vctx *v)
 {
     sa_mpitem it;
-    if (depth > STEPARC_MAX_DEPTH)
-        return vfail(v, STEPARC_E_LIMIT, "nesting deeper than 64 levels");
     if (sa_mp_read(r, &it) != 0)
         return vfail(v, STEPARC_E_INPUT, "truncated MessagePack or a type JSON cannot hold (bin, ext)");
     switch (it.type) {
@@ -191,6 +189,8 @@ static int validate(sa_mpr *r, int depth, vctx *v)
             return vfail(v, STEPARC_E_INPUT, "NaN or infinity cannot be written as JSON");
         return 0;
     case SA_MP_ARRAY:
+        if (depth >= STEPARC_MAX_DEPTH) /* the same 64 levels the JSON parser allows */
+            return vfail(v, STEPARC_E_LIMIT, "nesting deeper than 64 levels");
         if (it.n > STEPARC_MAX_KEYS)
             return vfail(v, STEPARC_E_LIMIT, "more than 65535 items in one array");
         for (uint32_t i = 0; i < it.n; i++) {
@@ -200,6 +200,8 @@ static int validate(sa_mpr *r, int depth, vctx *v)
         }
         return 0;
     case SA_MP_MAP: {
+        if (depth >= STEPARC_MAX_DEPTH)
+            return vfail(v, STEPARC_E_LIMIT, "nesting deeper than 64 levels");
         if (it.n > STEPARC_MAX_KEYS)
             return vfail(v, STEPARC_E_LIMIT, "more than 65535 keys in one object");
         kspan small[16];

@@ -72,6 +72,17 @@ static void test_layout_roundtrip(void)
     CHECK(memcmp(&e, &e2, sizeof e) == 0);
 }
 
+static void test_key32_vectors(void)
+{
+    /* the test vectors of docs/FORMAT.md, "key32" */
+    CHECK(sa_hash64("", 0) == 0xcbf29ce484222325ULL);
+    CHECK(sa_hash64("step_abc123", 11) == 0x9d022b0223160a60ULL);
+    CHECK_EQ_INT(sa_key32("", 0), 0xefd01f60u);
+    CHECK_EQ_INT(sa_key32("step_abc123", 11), 0x292cfdf2u);
+    CHECK_EQ_INT(sa_key32("run_abc123", 10), 0x515dfd05u);
+    CHECK_EQ_INT(sa_key32("thread_abc123", 13), 0xbfdf97f7u);
+}
+
 static void test_rows_check(void)
 {
     unsigned char raw[4 * 3 + 6];
@@ -383,6 +394,7 @@ int main(void)
 {
     RUN(test_crc32c_vectors);
     RUN(test_layout_roundtrip);
+    RUN(test_key32_vectors);
     RUN(test_rows_check);
     RUN(test_json_canonical);
     RUN(test_json_pretty);
