@@ -112,3 +112,6 @@ uninstall:
 
 clean:
 	rm -rf build
+
+# Optional parts (fuzzing, benchmarks, bindings, man page) keep their rules in mk/.
+-include $(wildcard mk/*.mk)

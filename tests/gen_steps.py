@@ -873,7 +873,7 @@ def step_deltas(f, rec):
             out.append(first)
             a = fn.get("arguments")
             if isinstance(a, str):
-                for c in chunks(f, a, 12)[:200]:
+                for c in chunks(f, a, 40)[:40]:
                     out.append({"index": idx, "type": "function", "function": {"arguments": c}})
         elif t == "code_interpreter" and isinstance(tc.get("code_interpreter"), dict):
             out.append({"index": idx, "id": tc.get("id"), "type": "code_interpreter",
@@ -899,7 +899,7 @@ def message_events(f, rec, run):
             "completed_at": None, "role": "assistant", "content": [], "attachments": [], "metadata": {}}
     ev = [("thread.message.created", base), ("thread.message.in_progress", base)]
     text = f.choice(MESSAGE_TEXTS)
-    for c in chunks(f, text, 10):
+    for c in chunks(f, text, 24):
         ev.append(("thread.message.delta", {"id": mid, "object": "thread.message.delta", "delta": {
             "content": [{"index": 0, "type": "text", "text": {"value": c, "annotations": []}}]}}))
     done = dict(base)
