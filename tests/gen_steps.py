@@ -873,7 +873,7 @@ def step_deltas(f, rec):
             out.append(first)
             a = fn.get("arguments")
             if isinstance(a, str):
-                for c in chunks(f, a, 40)[:40]:
+                for c in chunks(f, a, max(40, len(a) // 40)):
                     out.append({"index": idx, "type": "function", "function": {"arguments": c}})
         elif t == "code_interpreter" and isinstance(tc.get("code_interpreter"), dict):
             out.append({"index": idx, "id": tc.get("id"), "type": "code_interpreter",
