@@ -127,7 +127,8 @@ static const char *const g_help_convert =
     "  --rejects FILE           with --skip-invalid, write the skipped text to FILE\n"
     "  --level N                zstd level, 1..22 (default 3)\n"
     "  --block-size BYTES       target uncompressed block size (default 1048576)\n"
-    "  -j, --threads N          compression threads (default: the number of cores)\n"
+    "  -j, --threads N          parsing and compression threads (default: the number of\n"
+    "                           cores); the archive is the same for every N\n"
     "  --report FILE            write the summary as JSON to FILE\n"
     "  -q, --quiet              no summary on standard error\n";
 
@@ -274,6 +275,7 @@ static int cmd_convert(int argc, char **argv)
     steparc_convert_options_init(&co);
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     wo.threads = nproc > 0 ? (int)nproc : 1;
+    co.threads = wo.threads;
     int quiet = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:j:q", opts, NULL)) != -1) {
@@ -306,6 +308,7 @@ static int cmd_convert(int argc, char **argv)
             if (parse_u64(optarg, &v) != 0 || v < 1 || v > 256)
                 return usage_error("convert", "-j takes 1..256");
             wo.threads = (int)v;
+            co.threads = (int)v;
             break;
         case 'P': report = optarg; break;
         case 'q': quiet = 1; break;

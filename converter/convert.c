@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,14 @@ struct steparc_converter {
     uint64_t line_off;   /* absolute offset of that line's first byte */
     uint64_t abs_start;  /* absolute offset of buf[start] */
     uint64_t next_progress;
+    /* records parsed from a batch are located by line, not by window offset */
+    int fixed_loc;
+    uint64_t fixed_line, fixed_col;
+    /* parallel JSONL parsing */
+    struct pool *pool;
 };
+
+static void pool_free(struct pool *pl);
 
 void steparc_convert_options_init(steparc_convert_options *opt)
 {
@@ -77,6 +85,7 @@ void steparc_converter_close(steparc_converter *c)
 {
     if (c == NULL)
         return;
+    pool_free(c->pool);
     steparc_buf_free(&c->mp);
     ZSTD_freeDStream(c->zs);
     sa_free(c->zin);
@@ -237,6 +246,11 @@ static void consume(steparc_converter *c, size_t n)
 /* Line and column of buf[start + rel]. */
 static void locate(const steparc_converter *c, size_t rel, uint64_t *line, uint64_t *col)
 {
+    if (c->fixed_loc) {
+        *line = c->fixed_line;
+        *col = c->fixed_col;
+        return;
+    }
     uint64_t l = c->line, lo = c->line_off;
     const unsigned char *p = c->buf + c->start;
     for (size_t i = 0; i < rel && c->start + i < c->end; i++)
@@ -295,11 +309,14 @@ static int str_is(steparc_str s, const char *lit)
 }
 
 /* One JSON value found at record level (rel = its position in the window). */
-static int handle_item(steparc_converter *c, const unsigned char *mp, size_t len, size_t rel)
+static int handle_item(steparc_converter *c, const unsigned char *mp, size_t len, size_t rel,
+                       const sa_keyfields *known)
 {
     sa_keyfields kf;
     c->st.objects++;
-    if (len == 0 || sa_mp_keyfields(mp, len, &kf) != 0) {
+    if (known)
+        kf = *known;
+    if (len == 0 || (!known && sa_mp_keyfields(mp, len, &kf) != 0)) {
         if (c->opt.strict) {
             uint64_t l, col;
             locate(c, rel, &l, &col);
@@ -320,7 +337,7 @@ static int handle_item(steparc_converter *c, const unsigned char *mp, size_t len
             report_skip(c, STEPARC_SKIP_NO_ID, rel, "run step without a string id", NULL, 0);
             return 0;
         }
-        int rc = sa_writer_add_trusted(c->w, mp, len);
+        int rc = sa_writer_add_kf(c->w, mp, len, &kf);
         if (rc)
             return cfail(c, rc, "%s: %s", c->name, steparc_writer_errmsg(c->w));
         c->st.records++;
@@ -358,17 +375,19 @@ static int handle_value(steparc_converter *c, const unsigned char *mp, size_t le
             const unsigned char *s = r.p;
             if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
                 return cfail(c, STEPARC_E_INPUT, "internal: bad MessagePack");
-            int rc = handle_item(c, s, (size_t)(r.p - s), rel);
+            int rc = handle_item(c, s, (size_t)(r.p - s), rel, NULL);
             if (rc)
                 return rc;
         }
         return 0;
     }
     if (m.type != SA_MP_MAP)
-        return handle_item(c, mp, len, rel);
+        return handle_item(c, mp, len, rel, NULL);
     sa_keyfields kf;
-    if (sa_mp_keyfields(mp, len, &kf) != 0 || !str_is(kf.object, "list"))
-        return handle_item(c, mp, len, rel);
+    if (sa_mp_keyfields(mp, len, &kf) != 0)
+        return handle_item(c, mp, len, rel, NULL);
+    if (!str_is(kf.object, "list"))
+        return handle_item(c, mp, len, rel, &kf);
     for (uint32_t i = 0; i < m.n; i++) {
         if (sa_mp_read(&r, &k) != 0)
             break;
@@ -379,7 +398,7 @@ static int handle_value(steparc_converter *c, const unsigned char *mp, size_t le
                 const unsigned char *s = r.p;
                 if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
                     return cfail(c, STEPARC_E_INPUT, "internal: bad MessagePack");
-                int rc = handle_item(c, s, (size_t)(r.p - s), rel);
+                int rc = handle_item(c, s, (size_t)(r.p - s), rel, NULL);
                 if (rc)
                     return rc;
             }
@@ -389,7 +408,7 @@ static int handle_value(steparc_converter *c, const unsigned char *mp, size_t le
         if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
             break;
     }
-    return handle_item(c, mp, len, rel); /* "list" without data: not a step */
+    return handle_item(c, mp, len, rel, &kf); /* "list" without data: not a step */
 }
 
 /* Formats a parse failure at window position rel with an excerpt. */
@@ -540,7 +559,7 @@ static int stream_array(steparc_converter *c)
             return rc;
         if (rc == 1)
             continue;
-        rc = handle_item(c, (const unsigned char *)c->mp.data, c->mp.len, 0);
+        rc = handle_item(c, (const unsigned char *)c->mp.data, c->mp.len, 0, NULL);
         if (rc)
             return rc;
         consume(c, used);
@@ -682,7 +701,7 @@ static int run_sse(steparc_converter *c)
                         return rc;
                 }
             }
-        } else if (l[0] == ':' || (ll >= 3 && memcmp(l, "id:", 3) == 0) ||
+        } else if (l[0] == ':' || l[0] == '#' || (ll >= 3 && memcmp(l, "id:", 3) == 0) ||
                    (ll >= 6 && memcmp(l, "retry:", 6) == 0)) {
             /* comment or a field we do not need */
         } else if (c->opt.skip_invalid) {
@@ -696,6 +715,425 @@ static int run_sse(steparc_converter *c)
         }
         consume(c, nl ? len + 1 : len);
     }
+}
+
+/* ---- JSONL in parallel ------------------------------------------------------------
+ *
+ * Line-oriented input is cut into batches of whole lines; batches are parsed
+ * on worker threads and their records handed to the writer strictly in input
+ * order, so the archive is the same for every thread count. */
+
+#define BATCH_BYTES (256u * 1024)
+
+typedef struct {
+    uint64_t line;
+    size_t col, off, len;   /* column of the error; the line's span in text */
+    size_t before;          /* records of the batch that precede it */
+    int status, incomplete;
+    char reason[160];
+} badline;
+
+typedef struct {
+    char *text;
+    size_t len, cap;
+    uint64_t first_line;
+    int last;               /* the batch ends the input without a final newline */
+    int skip_invalid;
+    steparc_buf mp;
+    size_t *ends;
+    uint64_t *lines;
+    size_t n, capn;
+    badline *bad;
+    size_t nbad, capbad;
+    int state;              /* 0 free, 1 queued, 2 parsing, 3 done */
+    uint64_t seq;
+} batch;
+
+typedef struct pool {
+    pthread_t *th;
+    int n;
+    pthread_mutex_t mu;
+    pthread_cond_t cv_work, cv_done;
+    batch *b;
+    size_t nb;
+    uint64_t next_seq, next_out;
+    int stop;
+} pool;
+
+static int blank(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return 0;
+    return 1;
+}
+
+static int push_bad(batch *b, uint64_t line, size_t col, size_t off, size_t len, int status,
+                    int incomplete, const char *reason)
+{
+    if (b->nbad == b->capbad) {
+        size_t nc = b->capbad ? 2 * b->capbad : 8;
+        badline *nb = (badline *)sa_realloc(b->bad, nc * sizeof *nb);
+        if (nb == NULL)
+            return STEPARC_E_NOMEM;
+        b->bad = nb;
+        b->capbad = nc;
+    }
+    badline *x = &b->bad[b->nbad++];
+    x->line = line;
+    x->col = col;
+    x->off = off;
+    x->len = len;
+    x->before = b->n;
+    x->status = status;
+    x->incomplete = incomplete;
+    snprintf(x->reason, sizeof x->reason, "%s", reason);
+    return 0;
+}
+
+/* Parses every line of a batch. Stops at the first bad line unless
+ * skip_invalid. */
+static void parse_batch(batch *b)
+{
+    const char *p = b->text, *end = b->text + b->len;
+    uint64_t line = b->first_line;
+    b->mp.len = 0;
+    b->n = b->nbad = 0;
+    while (p < end) {
+        const char *nl = (const char *)memchr(p, '\n', (size_t)(end - p));
+        size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        if (!blank(p, ll)) {
+            size_t at = b->mp.len, used = 0;
+            int inc = 0;
+            steparc_json_error e;
+            int rc = sa_json_parse(p, ll, 0, &b->mp, &used, &inc, &e);
+            if (rc == 0 && !blank(p + used, ll - used)) {
+                b->mp.len = at;
+                rc = STEPARC_E_INPUT;
+                inc = 0;
+                e.offset = used;
+                while (e.offset < ll && (p[e.offset] == ' ' || p[e.offset] == '\t'))
+                    e.offset++;
+                e.column = e.offset + 1;
+                snprintf(e.reason, sizeof e.reason,
+                         "unexpected text after the JSON value on this line");
+            }
+            if (rc == 0) {
+                if (b->n == b->capn) {
+                    size_t nc = b->capn ? 2 * b->capn : 256;
+                    size_t *ne = (size_t *)sa_realloc(b->ends, nc * sizeof *ne);
+                    uint64_t *nli = ne ? (uint64_t *)sa_realloc(b->lines, nc * sizeof *nli) : NULL;
+                    if (ne)
+                        b->ends = ne;
+                    if (nli)
+                        b->lines = nli;
+                    if (ne == NULL || nli == NULL) {
+                        push_bad(b, line, 1, (size_t)(p - b->text), ll, STEPARC_E_NOMEM, 0,
+                                 "out of memory");
+                        return;
+                    }
+                    b->capn = nc;
+                }
+                b->ends[b->n] = b->mp.len;
+                b->lines[b->n] = line;
+                b->n++;
+            } else {
+                const char *reason = e.reason;
+                if (inc)
+                    reason = (b->last && !nl) ? "truncated record at the end of the input"
+                                              : "the JSON value does not end on its line (for "
+                                                "values that span lines use --input-format json)";
+                if (push_bad(b, line, inc ? 1 : e.column, (size_t)(p - b->text), ll, rc, inc, reason) != 0 ||
+                    !b->skip_invalid || rc == STEPARC_E_NOMEM)
+                    return;
+            }
+        }
+        line++;
+        p = nl ? nl + 1 : end;
+    }
+}
+
+static void *pool_worker(void *arg)
+{
+    pool *pl = (pool *)arg;
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        batch *b = NULL;
+        while (!pl->stop) {
+            for (size_t i = 0; i < pl->nb; i++)
+                if (pl->b[i].state == 1 && (b == NULL || pl->b[i].seq < b->seq))
+                    b = &pl->b[i];
+            if (b)
+                break;
+            pthread_cond_wait(&pl->cv_work, &pl->mu);
+        }
+        if (b == NULL)
+            break;
+        b->state = 2;
+        pthread_mutex_unlock(&pl->mu);
+        parse_batch(b);
+        pthread_mutex_lock(&pl->mu);
+        b->state = 3;
+        pthread_cond_broadcast(&pl->cv_done);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return NULL;
+}
+
+static void pool_free(pool *pl)
+{
+    if (pl == NULL)
+        return;
+    if (pl->th) {
+        pthread_mutex_lock(&pl->mu);
+        pl->stop = 1;
+        pthread_cond_broadcast(&pl->cv_work);
+        pthread_mutex_unlock(&pl->mu);
+        for (int i = 0; i < pl->n; i++)
+            pthread_join(pl->th[i], NULL);
+    }
+    for (size_t i = 0; i < pl->nb; i++) {
+        batch *b = &pl->b[i];
+        sa_free(b->text);
+        steparc_buf_free(&b->mp);
+        sa_free(b->ends);
+        sa_free(b->lines);
+        sa_free(b->bad);
+    }
+    pthread_mutex_destroy(&pl->mu);
+    pthread_cond_destroy(&pl->cv_work);
+    pthread_cond_destroy(&pl->cv_done);
+    sa_free(pl->b);
+    sa_free(pl->th);
+    sa_free(pl);
+}
+
+/* threads <= 1: one batch slot, parsed in the caller. */
+static int pool_new(steparc_converter *c, int threads)
+{
+    pool *pl = (pool *)sa_calloc(1, sizeof *pl);
+    if (pl == NULL)
+        return STEPARC_E_NOMEM;
+    pthread_mutex_init(&pl->mu, NULL);
+    pthread_cond_init(&pl->cv_work, NULL);
+    pthread_cond_init(&pl->cv_done, NULL);
+    pl->nb = threads > 1 ? (size_t)threads * 3 : 1;
+    pl->b = (batch *)sa_calloc(pl->nb, sizeof(batch));
+    if (pl->b == NULL) {
+        pool_free(pl);
+        return STEPARC_E_NOMEM;
+    }
+    if (threads > 1) {
+        pl->th = (pthread_t *)sa_calloc((size_t)threads, sizeof(pthread_t));
+        if (pl->th == NULL) {
+            pool_free(pl);
+            return STEPARC_E_NOMEM;
+        }
+        for (int i = 0; i < threads; i++) {
+            if (pthread_create(&pl->th[i], NULL, pool_worker, pl) != 0)
+                break;
+            pl->n++;
+        }
+        if (pl->n == 0) {
+            pool_free(pl);
+            return STEPARC_E_NOMEM;
+        }
+    }
+    c->pool = pl;
+    return 0;
+}
+
+/* Hands a parsed batch's records (and bad lines) to the writer, in order. */
+static int deliver(steparc_converter *c, batch *b)
+{
+    size_t bi = 0;
+    int rc = 0;
+    for (size_t i = 0; i <= b->n && rc == 0; i++) {
+        while (bi < b->nbad && b->bad[bi].before == i && rc == 0) {
+            badline *x = &b->bad[bi++];
+            if (c->opt.skip_invalid && x->status != STEPARC_E_NOMEM) {
+                c->st.skipped[STEPARC_SKIP_INVALID]++;
+                if (c->opt.skipped)
+                    c->opt.skipped(c->opt.skipped_ctx, STEPARC_SKIP_INVALID, c->name, x->line, x->col,
+                                   x->reason, b->text + x->off, x->len);
+                continue;
+            }
+            char ex[48];
+            size_t n = 0;
+            for (size_t k = x->col - 1; k < x->len && n < 40; k++) {
+                unsigned char ch = (unsigned char)b->text[x->off + k];
+                ex[n++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
+            }
+            ex[n] = 0;
+            rc = cfail(c, x->status == STEPARC_E_NOMEM ? STEPARC_E_NOMEM
+                          : x->status == STEPARC_E_LIMIT ? STEPARC_E_LIMIT : STEPARC_E_INPUT,
+                       "%s:%llu:%zu: %s (record %llu)%s%s%s", c->name, (unsigned long long)x->line,
+                       x->col, x->reason, (unsigned long long)(c->st.objects + 1), n ? ", near '" : "",
+                       ex, n ? "'" : "");
+        }
+        if (i == b->n || rc)
+            break;
+        size_t from = i ? b->ends[i - 1] : 0;
+        c->fixed_loc = 1;
+        c->fixed_line = b->lines[i];
+        c->fixed_col = 1;
+        rc = handle_value(c, (const unsigned char *)b->mp.data + from, b->ends[i] - from, 0);
+        c->fixed_loc = 0;
+    }
+    return rc;
+}
+
+/* Waits for the oldest batch in flight and delivers it. *more = 0 when none. */
+static int deliver_next(steparc_converter *c, int *more)
+{
+    pool *pl = c->pool;
+    batch *b = NULL;
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        b = NULL;
+        for (size_t i = 0; i < pl->nb; i++)
+            if (pl->b[i].state != 0 && pl->b[i].seq == pl->next_out)
+                b = &pl->b[i];
+        if (b == NULL || b->state == 3)
+            break;
+        pthread_cond_wait(&pl->cv_done, &pl->mu);
+    }
+    pthread_mutex_unlock(&pl->mu);
+    *more = b != NULL;
+    if (b == NULL)
+        return 0;
+    int rc = deliver(c, b);
+    pthread_mutex_lock(&pl->mu);
+    b->state = 0;
+    pl->next_out++;
+    pthread_mutex_unlock(&pl->mu);
+    return rc;
+}
+
+static int submit(steparc_converter *c, const unsigned char *text, size_t len, int last)
+{
+    pool *pl = c->pool;
+    batch *b = NULL;
+    for (;;) {
+        pthread_mutex_lock(&pl->mu);
+        for (size_t i = 0; i < pl->nb && b == NULL; i++)
+            if (pl->b[i].state == 0)
+                b = &pl->b[i];
+        pthread_mutex_unlock(&pl->mu);
+        if (b)
+            break;
+        int more, rc = deliver_next(c, &more);
+        if (rc)
+            return rc;
+    }
+    if (b->cap < len) {
+        char *nt = (char *)sa_realloc(b->text, len);
+        if (nt == NULL)
+            return cfail(c, STEPARC_E_NOMEM, "out of memory");
+        b->text = nt;
+        b->cap = len;
+    }
+    memcpy(b->text, text, len);
+    b->len = len;
+    b->first_line = c->line;
+    b->last = last;
+    b->skip_invalid = c->opt.skip_invalid;
+    if (pl->n == 0) { /* no workers: parse here */
+        b->seq = pl->next_seq++;
+        parse_batch(b);
+        b->state = 3;
+        int more;
+        return deliver_next(c, &more);
+    }
+    pthread_mutex_lock(&pl->mu);
+    b->seq = pl->next_seq++;
+    b->state = 1;
+    pthread_cond_signal(&pl->cv_work);
+    pthread_mutex_unlock(&pl->mu);
+    return 0;
+}
+
+static int run_jsonl(steparc_converter *c)
+{
+    int rc = 0;
+    if (c->pool == NULL && (rc = pool_new(c, c->opt.threads)) != 0)
+        return cfail(c, rc, "out of memory");
+    for (;;) {
+        rc = fill(c, BATCH_BYTES);
+        if (rc)
+            break;
+        size_t avail = c->end - c->start;
+        if (avail == 0)
+            break;
+        size_t take = avail < BATCH_BYTES ? avail : BATCH_BYTES;
+        const unsigned char *base = c->buf + c->start;
+        const unsigned char *nl = (const unsigned char *)memrchr(base, '\n', take);
+        size_t cut;
+        if (nl)
+            cut = (size_t)(nl - base) + 1;
+        else if (c->eof)
+            cut = avail;
+        else {
+            /* one line longer than a batch: read until its end */
+            nl = (const unsigned char *)memchr(base, '\n', avail);
+            if (nl == NULL) {
+                rc = fill(c, avail + (avail > READ_CHUNK ? avail : READ_CHUNK));
+                if (rc)
+                    break;
+                continue;
+            }
+            cut = (size_t)(nl - base) + 1;
+        }
+        int last = c->eof && cut == avail && base[cut - 1] != '\n';
+        rc = submit(c, base, cut, last);
+        if (rc)
+            break;
+        consume(c, cut);
+    }
+    /* deliver what is in flight, in order (even after an error, to stop cleanly) */
+    for (;;) {
+        int more;
+        int r2 = deliver_next(c, &more);
+        if (rc == 0)
+            rc = r2;
+        if (!more)
+            break;
+    }
+    return rc;
+}
+
+/* AUTO: JSONL when the first value is an object that ends on its first line. */
+static int looks_like_jsonl(steparc_converter *c)
+{
+    if (c->buf[c->start] != '{')
+        return 0;
+    size_t used;
+    steparc_json_error e;
+    int inc = 0;
+    c->mp.len = 0;
+    for (;;) {
+        int rc = sa_json_parse((const char *)c->buf + c->start, c->end - c->start, 0, &c->mp, &used,
+                               &inc, &e);
+        if (rc == 0)
+            break;
+        if (inc && !c->eof) {
+            size_t have = c->end - c->start;
+            if (fill(c, have + (have > READ_CHUNK ? have : READ_CHUNK)) != 0)
+                return 0;
+            continue;
+        }
+        return 0; /* let the general path report the error */
+    }
+    const unsigned char *p = c->buf + c->start;
+    if (memchr(p, '\n', used) != NULL)
+        return 0;
+    for (size_t i = used; i < c->end - c->start; i++) {
+        if (p[i] == '\n')
+            return 1;
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+            return 0;
+    }
+    return 1; /* the whole input is one line */
 }
 
 static int run_input(steparc_converter *c)
@@ -715,20 +1153,24 @@ static int run_input(steparc_converter *c)
         return cfail(c, STEPARC_E_INPUT, "%s: input is empty", c->name);
     if (f == STEPARC_IN_AUTO) {
         unsigned char ch = c->buf[c->start];
-        f = (ch == '{' || ch == '[') ? STEPARC_IN_JSON : STEPARC_IN_SSE;
-        if (f == STEPARC_IN_SSE) {
+        if (ch != '{' && ch != '[') {
+            f = STEPARC_IN_SSE;
             rc = fill(c, 6);
             if (rc)
                 return rc;
             const char *p = (const char *)c->buf + c->start;
             size_t n = c->end - c->start;
+            /* ':' starts an event-stream comment; '#' lines are annotations
+             * people add to saved captures */
             if (!((n >= 6 && memcmp(p, "event:", 6) == 0) || (n >= 5 && memcmp(p, "data:", 5) == 0) ||
-                  p[0] == ':'))
+                  p[0] == ':' || p[0] == '#'))
                 return parse_error(c, 0, STEPARC_E_INPUT,
                                    "not JSON and not an event stream (expected '{', '[' or 'event:')");
         }
     }
-    rc = f == STEPARC_IN_SSE ? run_sse(c) : run_json(c);
+    if (f == STEPARC_IN_AUTO || f == STEPARC_IN_JSON)
+        f = (f == STEPARC_IN_AUTO && looks_like_jsonl(c)) ? STEPARC_IN_JSONL : STEPARC_IN_JSON;
+    rc = f == STEPARC_IN_SSE ? run_sse(c) : f == STEPARC_IN_JSONL ? run_jsonl(c) : run_json(c);
     if (rc == 0 && c->opt.progress)
         c->opt.progress(c->opt.progress_ctx, &c->st, c->src_total);
     return rc;

@@ -505,15 +505,21 @@ static int push_key(steparc_writer *w, int k, steparc_str s)
 
 int sa_writer_add_trusted(steparc_writer *w, const void *mp, size_t len)
 {
+    sa_keyfields kf;
+    if (sa_mp_keyfields(mp, len, &kf) != 0)
+        return wfail(w, STEPARC_E_INPUT, "record is not a MessagePack map");
+    return sa_writer_add_kf(w, mp, len, &kf);
+}
+
+int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_keyfields *kfp)
+{
+    sa_keyfields kf = *kfp;
     if (w->finished || w->failed)
         return wfail(w, STEPARC_E_MISUSE, "writer is finished or has failed");
     if (len > STEPARC_MAX_RECORD_SIZE)
         return wfail(w, STEPARC_E_LIMIT, "record of %zu bytes exceeds the 64 MiB limit", len);
     if (w->records >= (uint64_t)SA_MAX_RECORDS)
         return wfail(w, STEPARC_E_LIMIT, "archive holds the maximum of 2^32-1 records");
-    sa_keyfields kf;
-    if (sa_mp_keyfields(mp, len, &kf) != 0)
-        return wfail(w, STEPARC_E_INPUT, "record is not a MessagePack map");
     /* Close the block first if this record would overflow it. */
     if (w->nends > 0 && (w->recs.len + len + 4 * (w->nends + 1) > w->opt.block_size ||
                          w->nends >= STEPARC_MAX_BLOCK_RECORDS)) {

@@ -76,6 +76,7 @@ size_t sa_utf8_valid(const unsigned char *s, size_t n)
 
 typedef struct {
     size_t off, len; /* a key's decoded bytes, as an offset into out */
+    uint32_t h;      /* a cheap hash of them: most pairs differ here */
 } keyspan;
 
 typedef struct {
@@ -223,7 +224,16 @@ static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
 {
     const unsigned char *q = ps->p + 1, *end = ps->end;
     const unsigned char *run = q;
-    /* Fast path: find the closing quote with no escapes. */
+    /* Fast path: find the closing quote with no escapes, 8 bytes at a time. */
+    while (end - q >= 8) {
+        uint64_t w, ones = 0x0101010101010101ULL;
+        memcpy(&w, q, 8);
+        uint64_t dq = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+        if ((w | ((w - ones * 0x20) & ~w) | ((dq - ones) & ~dq) | ((bs - ones) & ~bs)) &
+            0x8080808080808080ULL)
+            break;
+        q += 8;
+    }
     while (q < end && !g_str_stop[*q])
         q++;
     size_t at = ps->out->len;
@@ -244,10 +254,19 @@ static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
     }
     /* Slow path: escapes, UTF-8 or control characters. The decoded string is
      * never longer than its source, so reserve for the remaining source. */
+    /* the closing quote is the first '"' preceded by an even run of '\\' */
     const unsigned char *scan = q;
-    while (scan < end && *scan != '"') {
-        if (*scan == '\\' && scan + 1 < end)
-            scan++;
+    for (;;) {
+        scan = (const unsigned char *)memchr(scan, '"', (size_t)(end - scan));
+        if (scan == NULL) {
+            scan = end;
+            break;
+        }
+        size_t bs = 0;
+        while (scan - bs > run && scan[-1 - (ptrdiff_t)bs] == '\\')
+            bs++;
+        if ((bs & 1) == 0)
+            break;
         scan++;
     }
     if (scan >= end)
@@ -263,6 +282,20 @@ static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
     memcpy(d, run, (size_t)(q - run));
     d += q - run;
     while (q < scan) {
+        /* copy plain ASCII 8 bytes at a time between the special bytes */
+        while (scan - q >= 8) {
+            uint64_t w, ones = 0x0101010101010101ULL;
+            memcpy(&w, q, 8);
+            uint64_t dq = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+            if ((w | ((w - ones * 0x20) & ~w) | ((dq - ones) & ~dq) | ((bs - ones) & ~bs)) &
+                0x8080808080808080ULL)
+                break;
+            memcpy(d, &w, 8);
+            d += 8;
+            q += 8;
+        }
+        if (q >= scan)
+            break;
         unsigned c = *q;
         if (c == '\\') {
             unsigned e = q[1];
@@ -488,6 +521,8 @@ static int parse_number(parser *ps)
 
 static int cmp_keyspan_data(const steparc_buf *out, const keyspan *a, const keyspan *b)
 {
+    if (a->h != b->h)
+        return a->h < b->h ? -1 : 1;
     size_t n = a->len < b->len ? a->len : b->len;
     int c = memcmp(out->data + a->off, out->data + b->off, n);
     if (c != 0)
@@ -589,6 +624,14 @@ static int parse_container(parser *ps, int depth, int is_obj)
                         return fail(ps, ps->p, STEPARC_E_NOMEM, "out of memory");
                     ps->keys = nk;
                     ps->capkeys = nc;
+                }
+                {
+                    const unsigned char *kb = (const unsigned char *)ps->out->data + koff;
+                    uint32_t h = (uint32_t)klen * 0x9E3779B1u;
+                    if (klen) /* length, ends and middle: distinct in practice */
+                        h ^= (uint32_t)kb[0] | (uint32_t)kb[klen - 1] << 8 |
+                             (uint32_t)kb[klen / 2] << 16 | (uint32_t)kb[klen / 3] << 24;
+                    ps->keys[ps->nkeys].h = h;
                 }
                 ps->keys[ps->nkeys].off = koff;
                 ps->keys[ps->nkeys].len = klen;

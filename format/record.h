@@ -46,7 +46,6 @@ size_t sa_format_double(double d, char *out);
 /* Locale-independent strtod of a NUL-terminated JSON number. */
 double sa_strtod(const char *s, char **end);
 
-#endif
 
 /* ---- MessagePack reading (bounds-checked, zero-copy) -------------------- */
 
@@ -84,3 +83,5 @@ int sa_json_append(const void *mp, size_t len, unsigned flags, steparc_buf *out)
 int sa_json_put_int(steparc_buf *out, int64_t v);
 int sa_json_put_double(steparc_buf *out, double f);     /* STEPARC_E_CORRUPT for NaN/inf */
 int sa_json_put_string(steparc_buf *out, const char *s, size_t n); /* E_CORRUPT: bad UTF-8 */
+
+#endif

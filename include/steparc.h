@@ -554,6 +554,8 @@ typedef struct {
     steparc_input_format format;
     int strict;        /* objects that are not run steps are an error, not skipped */
     int skip_invalid;  /* skip malformed JSON (to the next line / record) instead of failing */
+    int threads;       /* parsing threads for line-oriented input (JSONL); 0 or 1 = parse in
+                          the caller. The records and their order do not depend on it. */
     /* Called now and then with progress; NULL for none. */
     void (*progress)(void *ctx, const steparc_convert_stats *s, uint64_t bytes_total);
     void *progress_ctx;

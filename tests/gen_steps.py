@@ -505,7 +505,9 @@ class Gen:
         if x < 0.25:
             return self.nstr()
         if x < 0.45:
-            return r.choice(NASTY_INTS) * (1 if r.random() < 0.8 else -1) if r.random() < 0.9 else r.randint(-10 ** 6, 10 ** 6)
+            v = r.choice(NASTY_INTS) * (1 if r.random() < 0.8 else -1) if r.random() < 0.9 else r.randint(-10 ** 6, 10 ** 6)
+            # JSON integers an archiver must keep exactly: int64 and uint64 only
+            return v if -2 ** 63 <= v < 2 ** 64 else -v
         if x < 0.65:
             return r.choice(NASTY_FLOATS) if r.random() < 0.8 else r.uniform(-1e6, 1e6)
         if x < 0.72:
