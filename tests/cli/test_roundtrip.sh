@@ -30,20 +30,19 @@ if ! command -v python3 >/dev/null 2>&1; then
     exit 0
 fi
 GEN="$TESTS/gen_steps.py"
-CANON="$TESTS/canon.py"
 
 # ---------------------------------------------------------------------------
-# helper.py filter SHAPE FILE: drop records holding integers outside
-#   [-2^63, 2^64-1] (steparc rejects them by design; gen_steps.py --nasty emits
-#   -(2^64-1)), keeping every other byte as generated; prints how many values
-#   (records, list pages or SSE data lines) were dropped.
+# helper.py prep SHAPE FILE TESTS_DIR: drops the records holding integers
+#   outside [-2^63, 2^64-1] (steparc rejects them by design; gen_steps.py
+#   --nasty emits -(2^64-1)), keeping every other byte as generated; writes how
+#   many values (records, list pages or SSE data lines) were dropped to
+#   FILE.drop; then runs canon.py --records FILE (its main(), in-process) > FILE.exp.
 # helper.py queries CANON DIR: writes DIR/qN.args (one argument per line) and
 #   DIR/qN.exp (the expected find output) and DIR/get.args / DIR/get.exp.
 cat > "$W/helper.py" <<'EOF'
 import json, os, re, sys
 
 LO, HI = -2 ** 63, 2 ** 64 - 1
-BIG = re.compile(rb"-?[0-9]{19,}")
 WS = re.compile(r"[ \t\n\r]*")
 
 
@@ -71,11 +70,8 @@ def fits(text):
 
 
 def filt(shape, path):
-    data = open(path, "rb").read()
-    if not any(not (LO <= int(m) <= HI) for m in BIG.findall(data)):
-        print(0)
-        return
-    text = data.decode("utf-8")
+    """Returns how many values were dropped; rewrites path only if any."""
+    text = open(path, "rb").read().decode("utf-8")
     dropped = 0
     out = []
     if shape == "sse":
@@ -119,8 +115,23 @@ def filt(shape, path):
                     dropped += 1
                 i = k
         res = "\n".join(out) + "\n"
-    open(path, "wb").write(res.encode("utf-8"))
-    print(dropped)
+    if dropped:
+        open(path, "wb").write(res.encode("utf-8"))
+    return dropped
+
+
+def prep(shape, path, tests):
+    """filter, then the expected output: canon.py --records path > path.exp"""
+    dropped = filt(shape, path)
+    with open(path + ".drop", "w") as f:
+        f.write("%d\n" % dropped)
+    sys.path.insert(0, tests)
+    import canon
+    out = open(path + ".exp", "w", encoding="utf-8")
+    sys.stdout = out
+    rc = canon.main(["--records", path])
+    out.close()
+    sys.exit(rc)
 
 
 def usable(s):
@@ -194,8 +205,8 @@ def queries(canon, d):
     print(q[0])
 
 
-if sys.argv[1] == "filter":
-    filt(sys.argv[2], sys.argv[3])
+if sys.argv[1] == "prep":
+    prep(sys.argv[2], sys.argv[3], sys.argv[4])
 else:
     queries(sys.argv[2], sys.argv[3])
 EOF
@@ -209,8 +220,7 @@ gen() {
     extra=""; [ "$5" = sse ] && extra=--sse-final-only
     {
         python3 "$GEN" --seed "$1" $2 $3 $4 --shape "$5" $extra > "$f" &&
-        python3 "$H" filter "$5" "$f" > "$f.drop" &&
-        python3 "$CANON" --records "$f" > "$f.exp"
+        python3 "$H" prep "$5" "$f" "$TESTS"
     } 2> "$f.err"
     echo $? > "$f.rc"
 }
