@@ -125,6 +125,9 @@ static const char *const g_help_convert =
     "  --strict                 objects that are not run steps are an error\n"
     "  --skip-invalid           skip malformed records (reported) instead of failing\n"
     "  --rejects FILE           with --skip-invalid, write the skipped text to FILE\n"
+    "  --keep-duplicates        keep every occurrence of a step id; by default one record\n"
+    "                           per id is kept, its most advanced state (a terminal status\n"
+    "                           beats in_progress; among equals the one seen last)\n"
     "  --level N                zstd level, 1..22 (default 3)\n"
     "  --block-size BYTES       target uncompressed block size (default 1048576)\n"
     "  -j, --threads N          parsing and compression threads (default: the number of\n"
@@ -265,6 +268,7 @@ static int cmd_convert(int argc, char **argv)
         {"rejects", required_argument, NULL, 'R'}, {"level", required_argument, NULL, 'L'},
         {"block-size", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'j'},
         {"report", required_argument, NULL, 'P'}, {"quiet", no_argument, NULL, 'q'},
+        {"keep-duplicates", no_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     if (want_help(argc, argv, g_help_convert))
         return 0;
@@ -276,8 +280,10 @@ static int cmd_convert(int argc, char **argv)
     long nproc = sysconf(_SC_NPROCESSORS_ONLN);
     wo.threads = nproc > 0 ? (int)nproc : 1;
     co.threads = wo.threads;
+    wo.dedup = 1;
     int quiet = 0, c;
     optind = 1;
+    opterr = 0;
     while ((c = getopt_long(argc, argv, "o:j:q", opts, NULL)) != -1) {
         uint64_t v;
         switch (c) {
@@ -312,7 +318,8 @@ static int cmd_convert(int argc, char **argv)
             break;
         case 'P': report = optarg; break;
         case 'q': quiet = 1; break;
-        default: return usage_error("convert", "invalid option");
+        case 'K': wo.dedup = 0; break;
+        default: return usage_error("convert", "invalid option '%s'", argv[optind - 1]);
         }
     }
     if (out == NULL)
@@ -385,11 +392,13 @@ static int cmd_convert(int argc, char **argv)
         uint64_t skipped = 0;
         for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
             skipped += st->skipped[k];
+        uint64_t dups = steparc_writer_duplicates(w);
         if (!quiet) {
             fprintf(stderr,
                     "%s: %" PRIu64 " input(s), %" PRIu64 " records written, %" PRIu64
+                    " duplicates merged, %" PRIu64
                     " skipped; %.1f MB in, %.1f MB out (ratio %.2f) in %.2fs\n",
-                    out, st->inputs, st->records, skipped, (double)st->input_bytes / 1e6,
+                    out, st->inputs, st->records - dups, dups, skipped, (double)st->input_bytes / 1e6,
                     (double)arch / 1e6, arch ? (double)st->input_bytes / (double)arch : 0.0, dt);
             for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
                 if (st->skipped[k])
@@ -399,7 +408,8 @@ static int cmd_convert(int argc, char **argv)
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "output", out);
             cJSON_AddNumberToObject(o, "inputs", (double)st->inputs);
-            cJSON_AddNumberToObject(o, "records", (double)st->records);
+            cJSON_AddNumberToObject(o, "records", (double)(st->records - dups));
+            cJSON_AddNumberToObject(o, "duplicates_merged", (double)dups);
             cJSON_AddNumberToObject(o, "objects", (double)st->objects);
             cJSON *sk = cJSON_AddObjectToObject(o, "skipped");
             for (int k = 0; k < STEPARC_SKIP_REASONS; k++)

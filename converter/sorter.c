@@ -1,4 +1,4 @@
-/* sorter.c - external sort of u64 values (see sorter.h). */
+/* sorter.c - external sort of fixed-size entries (see sorter.h). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -8,12 +8,12 @@
 #include "sorter.h"
 
 typedef struct {
-    uint64_t off, n; /* in values */
+    uint64_t off, n; /* in entries */
 } run;
 
 struct sa_sorter {
-    uint64_t *mem;
-    size_t n, limit;
+    unsigned char *mem;
+    size_t esize, n, limit; /* limit in entries */
     uint64_t total;
     int fd;
     char *dir;
@@ -21,17 +21,22 @@ struct sa_sorter {
     size_t nruns, capruns;
 };
 
-int sa_sorter_open(sa_sorter **out, const char *dir, size_t limit)
+int sa_sorter_open(sa_sorter **out, const char *dir, size_t esize, size_t limit)
 {
-    sa_sorter *s = (sa_sorter *)sa_calloc(1, sizeof *s);
     *out = NULL;
+    if (esize == 0 || esize > 256)
+        return STEPARC_E_ARG;
+    sa_sorter *s = (sa_sorter *)sa_calloc(1, sizeof *s);
     if (s == NULL)
         return STEPARC_E_NOMEM;
-    s->limit = limit ? limit : (size_t)1 << 20;
+    s->esize = esize;
+    s->limit = (limit ? limit : (size_t)8 << 20) / esize;
+    if (s->limit < 16)
+        s->limit = 16;
     s->fd = -1;
     size_t dl = strlen(dir ? dir : ".");
     s->dir = (char *)sa_malloc(dl + 1);
-    s->mem = (uint64_t *)sa_malloc(s->limit * sizeof(uint64_t));
+    s->mem = (unsigned char *)sa_malloc(s->limit * esize);
     if (s->dir == NULL || s->mem == NULL) {
         sa_sorter_close(s);
         return STEPARC_E_NOMEM;
@@ -41,10 +46,35 @@ int sa_sorter_open(sa_sorter **out, const char *dir, size_t limit)
     return 0;
 }
 
+static _Thread_local size_t g_cmp_size; /* qsort has no context argument */
+
 static int cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    return memcmp(a, b, g_cmp_size);
+}
+
+static void sort_mem(sa_sorter *s)
+{
+    if (s->esize == 8) {
+        /* the common case, compared as numbers: big-endian bytes order the same */
+        uint64_t *v = (uint64_t *)(void *)s->mem;
+        for (size_t i = 0; i < s->n; i++)
+            v[i] = sa_get_be64(s->mem + 8 * i);
+        qsort(v, s->n, 8, cmp_u64);
+        for (size_t i = 0; i < s->n; i++) {
+            uint64_t x = v[i];
+            sa_put_be64(s->mem + 8 * i, x);
+        }
+        return;
+    }
+    g_cmp_size = s->esize;
+    qsort(s->mem, s->n, s->esize, cmp_entry);
 }
 
 static int write_all(int fd, const void *p, size_t n)
@@ -86,14 +116,9 @@ static int spill(sa_sorter *s)
         s->runs = nr;
         s->capruns = nc;
     }
-    qsort(s->mem, s->n, sizeof(uint64_t), cmp_u64);
+    sort_mem(s);
     uint64_t off = s->nruns ? s->runs[s->nruns - 1].off + s->runs[s->nruns - 1].n : 0;
-    unsigned char *buf = (unsigned char *)s->mem; /* encode LE in place */
-    for (size_t i = 0; i < s->n; i++) {
-        uint64_t v = s->mem[i];
-        sa_put_u64(buf + 8 * i, v);
-    }
-    int rc = write_all(s->fd, buf, s->n * 8);
+    int rc = write_all(s->fd, s->mem, s->n * s->esize);
     if (rc)
         return rc;
     s->runs[s->nruns].off = off;
@@ -103,16 +128,24 @@ static int spill(sa_sorter *s)
     return 0;
 }
 
-int sa_sorter_push(sa_sorter *s, uint64_t v)
+int sa_sorter_push(sa_sorter *s, const void *entry)
 {
     if (s->n == s->limit) {
         int rc = spill(s);
         if (rc)
             return rc;
     }
-    s->mem[s->n++] = v;
+    memcpy(s->mem + s->n * s->esize, entry, s->esize);
+    s->n++;
     s->total++;
     return 0;
+}
+
+int sa_sorter_push_u64(sa_sorter *s, uint64_t v)
+{
+    unsigned char b[8];
+    sa_put_be64(b, v);
+    return sa_sorter_push(s, b);
 }
 
 uint64_t sa_sorter_count(const sa_sorter *s)
@@ -126,26 +159,23 @@ size_t sa_sorter_runs(const sa_sorter *s)
 }
 
 typedef struct {
-    uint64_t *buf;
-    size_t have, pos;
-    uint64_t next_off, left; /* file position (values) and values not yet read */
+    unsigned char *buf;
+    size_t have, pos; /* entries */
+    uint64_t next_off, left;
 } cursor;
 
 static int refill(sa_sorter *s, cursor *c, size_t cap)
 {
     size_t want = c->left < cap ? (size_t)c->left : cap;
-    unsigned char *raw = (unsigned char *)c->buf;
-    size_t got = 0;
-    while (got < want * 8) {
-        ssize_t r = pread(s->fd, raw + got, want * 8 - got, (off_t)(c->next_off * 8 + got));
+    size_t bytes = want * s->esize, got = 0;
+    while (got < bytes) {
+        ssize_t r = pread(s->fd, c->buf + got, bytes - got, (off_t)(c->next_off * s->esize + got));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
             return STEPARC_E_IO;
         got += (size_t)r;
     }
-    for (size_t i = 0; i < want; i++)
-        c->buf[i] = sa_get_u64(raw + 8 * i);
     c->have = want;
     c->pos = 0;
     c->next_off += want;
@@ -153,18 +183,22 @@ static int refill(sa_sorter *s, cursor *c, size_t cap)
     return 0;
 }
 
-int sa_sorter_finish(sa_sorter *s, int unique, int (*emit)(void *ctx, const uint64_t *v, size_t n),
-                     void *ctx)
+int sa_sorter_finish(sa_sorter *s, int unique,
+                     int (*emit)(void *ctx, const unsigned char *e, size_t n), void *ctx)
 {
+    size_t es = s->esize;
     int rc = 0;
     if (s->nruns == 0) {
-        qsort(s->mem, s->n, sizeof(uint64_t), cmp_u64);
+        sort_mem(s);
         size_t m = s->n;
         if (unique && m > 1) {
             size_t o = 1;
             for (size_t i = 1; i < s->n; i++)
-                if (s->mem[i] != s->mem[o - 1])
-                    s->mem[o++] = s->mem[i];
+                if (memcmp(s->mem + i * es, s->mem + (o - 1) * es, es) != 0) {
+                    if (o != i)
+                        memcpy(s->mem + o * es, s->mem + i * es, es);
+                    o++;
+                }
             m = o;
         }
         return m ? emit(ctx, s->mem, m) : 0;
@@ -174,14 +208,12 @@ int sa_sorter_finish(sa_sorter *s, int unique, int (*emit)(void *ctx, const uint
         if (rc)
             return rc;
     }
-    /* k-way merge; the in-memory array is reused as read buffers + output */
+    /* k-way merge; the in-memory array becomes k read buffers + 1 output */
     size_t k = s->nruns;
     size_t per = s->limit / (k + 1);
-    if (per < 512) {
-        /* too many runs for the buffer: grow it (runs are 8 MiB each, so this
-         * needs a very large input) */
-        per = 512;
-        uint64_t *nm = (uint64_t *)sa_realloc(s->mem, per * (k + 1) * sizeof(uint64_t));
+    if (per < 64) {
+        per = 64;
+        unsigned char *nm = (unsigned char *)sa_realloc(s->mem, per * (k + 1) * es);
         if (nm == NULL)
             return STEPARC_E_NOMEM;
         s->mem = nm;
@@ -190,15 +222,13 @@ int sa_sorter_finish(sa_sorter *s, int unique, int (*emit)(void *ctx, const uint
     if (cs == NULL)
         return STEPARC_E_NOMEM;
     for (size_t i = 0; i < k && rc == 0; i++) {
-        cs[i].buf = s->mem + i * per;
+        cs[i].buf = s->mem + i * per * es;
         cs[i].next_off = s->runs[i].off;
         cs[i].left = s->runs[i].n;
         rc = refill(s, &cs[i], per);
     }
-    uint64_t *outb = s->mem + k * per;
+    unsigned char *outb = s->mem + k * per * es;
     size_t on = 0;
-    int have_last = 0;
-    uint64_t last = 0;
     while (rc == 0) {
         size_t best = k;
         for (size_t i = 0; i < k; i++) {
@@ -208,20 +238,22 @@ int sa_sorter_finish(sa_sorter *s, int unique, int (*emit)(void *ctx, const uint
                     break;
             }
             if (cs[i].pos < cs[i].have &&
-                (best == k || cs[i].buf[cs[i].pos] < cs[best].buf[cs[best].pos]))
+                (best == k || memcmp(cs[i].buf + cs[i].pos * es, cs[best].buf + cs[best].pos * es, es) < 0))
                 best = i;
         }
         if (rc || best == k)
             break;
-        uint64_t v = cs[best].buf[cs[best].pos++];
-        if (unique && have_last && v == last)
+        const unsigned char *e = cs[best].buf + cs[best].pos * es;
+        cs[best].pos++;
+        if (unique && on && memcmp(outb + (on - 1) * es, e, es) == 0)
             continue;
-        have_last = 1;
-        last = v;
-        outb[on++] = v;
+        memcpy(outb + on * es, e, es);
+        on++;
         if (on == per) {
-            rc = emit(ctx, outb, on);
-            on = 0;
+            /* keep the last entry for the unique check */
+            rc = emit(ctx, outb, on - 1);
+            memcpy(outb, outb + (on - 1) * es, es);
+            on = 1;
         }
     }
     if (rc == 0 && on)

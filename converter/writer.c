@@ -28,6 +28,11 @@ static const unsigned char g_default_sync[SA_SYNC_SIZE] = "steparc-sync-v1";
 
 #define MAX_STAT_VALUES 64
 
+/* duplicate-detection entries (see "duplicates" below) */
+#define DD_SIZE 80
+#define DD_ID 64
+#define DD_GROUP (8 + 1 + DD_ID) /* bytes that identify an id */
+
 typedef struct {
     char *name;
     size_t len;
@@ -76,6 +81,8 @@ struct steparc_writer {
     uint64_t raw_bytes, stored_bytes;
     stat_map by_type, by_status;
     steparc_buf rawbuf, outbuf; /* block buffers when compressing inline */
+    sa_sorter *dd;              /* dedup entries (see dedup_entry) */
+    uint64_t duplicates;
     int created;                /* the temporary file exists */
 
     /* compression */
@@ -292,7 +299,7 @@ static int flush_block(steparc_writer *w)
         for (size_t i = 0; i < w->npkeys[k]; i++) {
             if (i && w->pkeys[k][i] == w->pkeys[k][i - 1])
                 continue;
-            if (sa_sorter_push(w->post[k], ((uint64_t)w->pkeys[k][i] << 32) | bno) != 0)
+            if (sa_sorter_push_u64(w->post[k], ((uint64_t)w->pkeys[k][i] << 32) | bno) != 0)
                 return wfail(w, STEPARC_E_IO, "cannot spill index entries to a temporary file");
         }
         w->npkeys[k] = 0;
@@ -402,10 +409,12 @@ int steparc_writer_open(steparc_writer **out, const char *path, const steparc_wr
         }
     }
     for (int k = 0; k < 3; k++) {
-        if (sa_sorter_open(&w->post[k], w->dir, 0) != 0)
+        if (sa_sorter_open(&w->post[k], w->dir, 8, 0) != 0)
             goto fail;
     }
-    if (sa_sorter_open(&w->ids, w->dir, 0) != 0)
+    if (sa_sorter_open(&w->ids, w->dir, 8, 0) != 0)
+        goto fail;
+    if (o.dedup && sa_sorter_open(&w->dd, w->dir, DD_SIZE, 16u << 20) != 0)
         goto fail;
     w->nthreads = o.threads;
     if (w->nthreads <= 1) {
@@ -415,6 +424,12 @@ int steparc_writer_open(steparc_writer **out, const char *path, const steparc_wr
     }
     w->fd = mkstemp(w->tmppath);
     w->created = w->fd >= 0;
+    if (w->fd >= 0) {
+        /* mkstemp makes 0600; give the archive the mode a new file gets */
+        mode_t um = umask(022);
+        umask(um);
+        (void)fchmod(w->fd, 0666 & ~um);
+    }
     if (w->fd < 0) {
         rc = io_fail(w, "cannot create");
         steparc_writer_close(w);
@@ -503,6 +518,53 @@ static int push_key(steparc_writer *w, int k, steparc_str s)
     return 0;
 }
 
+/* ---- duplicates ----------------------------------------------------------------------
+ *
+ * Each record with an id adds an 80-byte entry: a 64-bit hash of the id
+ * (big-endian, so that entries sort by it), the id's length and its first 64
+ * bytes, the ordinal (big-endian) and the status rank. Sorted, the entries of
+ * one id are adjacent and in input order; the winner of each group is known
+ * in one pass, with no random access. Ids longer than 64 bytes are compared
+ * in full by reading the records back. */
+
+
+static uint64_t hash_id64(const char *p, size_t n)
+{
+    uint64_t h = sa_hash64(p, n);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* 2 for a terminal status, 1 otherwise: "completed" beats "in_progress". */
+static unsigned char status_rank(steparc_str s)
+{
+    static const char *const terminal[] = {"completed", "failed", "cancelled", "expired"};
+    for (size_t i = 0; i < 4; i++)
+        if (s.ptr && s.len == strlen(terminal[i]) && memcmp(s.ptr, terminal[i], s.len) == 0)
+            return 2;
+    return 1;
+}
+
+static int push_dedup(steparc_writer *w, const sa_keyfields *kf)
+{
+    unsigned char e[DD_SIZE];
+    memset(e, 0, sizeof e);
+    sa_put_be64(e, hash_id64(kf->id.ptr, kf->id.len));
+    e[8] = (unsigned char)(kf->id.len > DD_ID ? 255 : kf->id.len);
+    memcpy(e + 9, kf->id.ptr, kf->id.len > DD_ID ? DD_ID : kf->id.len);
+    uint64_t o = w->records;
+    e[DD_GROUP] = (unsigned char)(o >> 24);
+    e[DD_GROUP + 1] = (unsigned char)(o >> 16);
+    e[DD_GROUP + 2] = (unsigned char)(o >> 8);
+    e[DD_GROUP + 3] = (unsigned char)o;
+    e[DD_GROUP + 4] = status_rank(kf->status);
+    return sa_sorter_push(w->dd, e);
+}
+
 int sa_writer_add_trusted(steparc_writer *w, const void *mp, size_t len)
 {
     sa_keyfields kf;
@@ -550,10 +612,15 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
         if (kf.created_at > w->max_ts)
             w->max_ts = kf.created_at;
     }
-    if (kf.id.ptr && sa_sorter_push(w->ids, ((uint64_t)sa_key32(kf.id.ptr, kf.id.len) << 32) |
-                                                w->records) != 0) {
+    if (kf.id.ptr && sa_sorter_push_u64(w->ids, ((uint64_t)sa_key32(kf.id.ptr, kf.id.len) << 32) |
+                                                    w->records) != 0) {
         w->failed = 1;
         return wfail(w, STEPARC_E_IO, "cannot spill index entries to a temporary file");
+    }
+    /* an empty id identifies nothing (third-party servers send ""): never merged */
+    if (w->dd && kf.id.ptr && kf.id.len > 0 && push_dedup(w, &kf) != 0) {
+        w->failed = 1;
+        return wfail(w, STEPARC_E_IO, "cannot spill duplicate-detection entries to a temporary file");
     }
     if (push_key(w, 0, kf.run_id) || push_key(w, 1, kf.thread_id) ||
         push_key(w, 2, kf.assistant_id))
@@ -631,20 +698,21 @@ typedef struct {
     int rc;
 } section_sink;
 
-static int emit_values(void *ctx, const uint64_t *v, size_t n)
+/* Writes sorted 8-byte entries (big-endian in the sorter) little-endian. */
+static int emit_values(void *ctx, const unsigned char *v, size_t n)
 {
     section_sink *s = (section_sink *)ctx;
     unsigned char buf[8 * 512];
     while (n) {
         size_t k = n < 512 ? n : 512;
         for (size_t i = 0; i < k; i++)
-            sa_put_u64(buf + 8 * i, v[i]);
+            sa_put_u64(buf + 8 * i, sa_get_be64(v + 8 * i));
         s->crc = sa_crc32c(s->crc, buf, 8 * k);
         s->len += 8 * k;
         int rc = write_all(s->w, buf, 8 * k);
         if (rc)
             return rc;
-        v += k;
+        v += 8 * k;
         n -= k;
     }
     return 0;
@@ -715,6 +783,210 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
+/* Reads block b of the temporary file back (for dedup). */
+static int read_block(steparc_writer *w, uint64_t b, ZSTD_DCtx *d, steparc_buf *stored,
+                      steparc_buf *raw, uint32_t *count, uint64_t *first)
+{
+    sa_block_entry e;
+    sa_block_entry_decode((const unsigned char *)w->bindex.data + b * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
+    unsigned char hb[SA_BLOCK_HEADER_SIZE];
+    sa_block_header h;
+    const char *why;
+    stored->len = raw->len = 0;
+    if (pread(w->fd, hb, sizeof hb, (off_t)e.offset) != (ssize_t)sizeof hb)
+        return io_fail(w, "cannot read back");
+    if (sa_block_header_decode(w->sync, hb, &h, &why) != 0)
+        return wfail(w, STEPARC_E_IO, "block %llu reads back damaged: %s", (unsigned long long)b, why);
+    if (sa_buf_reserve(stored, h.stored_size) != 0 || sa_buf_reserve(raw, h.raw_size) != 0)
+        return wfail(w, STEPARC_E_NOMEM, "out of memory");
+    size_t got = 0;
+    while (got < h.stored_size) {
+        ssize_t r = pread(w->fd, stored->data + got, h.stored_size - got,
+                          (off_t)(e.offset + SA_BLOCK_HEADER_SIZE + got));
+        if (r <= 0) {
+            if (r < 0 && errno == EINTR)
+                continue;
+            return io_fail(w, "cannot read back");
+        }
+        got += (size_t)r;
+    }
+    if (sa_crc32c(0, stored->data, h.stored_size) != h.payload_crc)
+        return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (checksum)", (unsigned long long)b);
+    if (h.codec == SA_CODEC_NONE) {
+        memcpy(raw->data, stored->data, h.raw_size);
+    } else {
+        size_t n = ZSTD_decompressDCtx(d, raw->data, h.raw_size, stored->data, h.stored_size);
+        if (ZSTD_isError(n) || n != h.raw_size)
+            return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (zstd)", (unsigned long long)b);
+    }
+    raw->len = h.raw_size;
+    if (sa_rows_check((const unsigned char *)raw->data, raw->len, h.record_count) != 0)
+        return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (rows)", (unsigned long long)b);
+    *count = h.record_count;
+    *first = h.first_ordinal;
+    return 0;
+}
+
+/* The id of record `ordinal`, copied into out (for ids longer than 64 bytes). */
+static int fetch_id(steparc_writer *w, uint64_t ordinal, steparc_buf *out)
+{
+    uint64_t lo = 0, hi = w->blocks_written;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (sa_get_u64((const unsigned char *)w->bindex.data + mid * SA_BLOCK_INDEX_ENTRY_SIZE + 8) <= ordinal)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    steparc_buf stored = {0}, raw = {0};
+    uint32_t count;
+    uint64_t first;
+    int rc = d ? read_block(w, lo, d, &stored, &raw, &count, &first) : STEPARC_E_NOMEM;
+    if (rc == 0) {
+        const unsigned char *p;
+        size_t n;
+        sa_keyfields kf;
+        sa_rows_get((const unsigned char *)raw.data, count, (uint32_t)(ordinal - first), &p, &n);
+        out->len = 0;
+        if (sa_mp_keyfields(p, n, &kf) != 0 || kf.id.ptr == NULL)
+            rc = wfail(w, STEPARC_E_IO, "record %llu reads back without its id", (unsigned long long)ordinal);
+        else if (sa_buf_append(out, kf.id.ptr, kf.id.len) != 0)
+            rc = STEPARC_E_NOMEM;
+    }
+    ZSTD_freeDCtx(d);
+    steparc_buf_free(&stored);
+    steparc_buf_free(&raw);
+    return rc;
+}
+
+typedef struct {
+    steparc_writer *w;
+    unsigned char *loser; /* bitmap by ordinal */
+    unsigned char cur[DD_SIZE];
+    int have;
+    uint64_t losers;
+    steparc_buf a, b;
+} ddstate;
+
+static uint32_t dd_ordinal(const unsigned char *e)
+{
+    return (uint32_t)e[DD_GROUP] << 24 | (uint32_t)e[DD_GROUP + 1] << 16 |
+           (uint32_t)e[DD_GROUP + 2] << 8 | e[DD_GROUP + 3];
+}
+
+static void mark(ddstate *s, uint32_t o)
+{
+    s->loser[o >> 3] |= (unsigned char)(1u << (o & 7));
+    s->losers++;
+}
+
+static int dd_emit(void *ctx, const unsigned char *e, size_t n)
+{
+    ddstate *s = (ddstate *)ctx;
+    for (size_t i = 0; i < n; i++, e += DD_SIZE) {
+        int same = s->have && memcmp(e, s->cur, DD_GROUP) == 0;
+        if (same && e[8] == 255) {
+            /* long ids: equal hashes and prefixes, compare them in full */
+            int rc = fetch_id(s->w, dd_ordinal(s->cur), &s->a);
+            if (rc == 0)
+                rc = fetch_id(s->w, dd_ordinal(e), &s->b);
+            if (rc)
+                return rc;
+            same = s->a.len == s->b.len && memcmp(s->a.data, s->b.data, s->a.len) == 0;
+        }
+        if (!same) {
+            memcpy(s->cur, e, DD_SIZE);
+            s->have = 1;
+            continue;
+        }
+        /* entries of a group come in input order: the later wins ties */
+        if (e[DD_GROUP + 4] >= s->cur[DD_GROUP + 4]) {
+            mark(s, dd_ordinal(s->cur));
+            memcpy(s->cur, e, DD_SIZE);
+        } else {
+            mark(s, dd_ordinal(e));
+        }
+    }
+    return 0;
+}
+
+/* Writes the final archive again without the losers, from the blocks of the
+ * temporary file, through a second writer that renames over the path. */
+static int rewrite_without(steparc_writer *w, const unsigned char *loser)
+{
+    steparc_writer_options o = w->opt;
+    o.dedup = 0;
+    steparc_writer *w2 = NULL;
+    int rc = steparc_writer_open(&w2, w->path, &o);
+    if (rc)
+        return wfail(w, rc, "cannot create the deduplicated archive next to %s", w->path);
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    steparc_buf stored = {0}, raw = {0};
+    if (d == NULL)
+        rc = wfail(w, STEPARC_E_NOMEM, "out of memory");
+    for (uint64_t b = 0; b < w->blocks_written && rc == 0; b++) {
+        uint32_t count;
+        uint64_t first;
+        rc = read_block(w, b, d, &stored, &raw, &count, &first);
+        for (uint32_t i = 0; i < count && rc == 0; i++) {
+            uint64_t o2 = first + i;
+            if (loser[o2 >> 3] & (1u << (o2 & 7)))
+                continue;
+            const unsigned char *p;
+            size_t n;
+            sa_rows_get((const unsigned char *)raw.data, count, i, &p, &n);
+            rc = sa_writer_add_trusted(w2, p, n);
+            if (rc)
+                wfail(w, rc, "%s", steparc_writer_errmsg(w2));
+        }
+    }
+    if (rc == 0) {
+        rc = steparc_writer_finish(w2);
+        if (rc)
+            wfail(w, rc, "%s", steparc_writer_errmsg(w2));
+    }
+    ZSTD_freeDCtx(d);
+    steparc_buf_free(&stored);
+    steparc_buf_free(&raw);
+    steparc_writer_close(w2);
+    return rc;
+}
+
+/* Finds the duplicates; when there are some, writes the archive again without
+ * them. *done = 1 when the final archive was written that way. */
+static int dedup_finish(steparc_writer *w, int *done)
+{
+    *done = 0;
+    if (w->dd == NULL || sa_sorter_count(w->dd) < 2)
+        return 0;
+    ddstate s;
+    memset(&s, 0, sizeof s);
+    s.w = w;
+    s.loser = (unsigned char *)sa_calloc((size_t)(w->records / 8 + 1), 1);
+    if (s.loser == NULL)
+        return wfail(w, STEPARC_E_NOMEM, "out of memory");
+    int rc = sa_sorter_finish(w->dd, 0, dd_emit, &s);
+    if (rc && w->err[0] == 0)
+        wfail(w, rc, "cannot sort the ids to find duplicates: %s", steparc_strerror(rc));
+    if (rc == 0 && s.losers > 0) {
+        rc = rewrite_without(w, s.loser);
+        if (rc == 0) {
+            w->duplicates = s.losers;
+            *done = 1;
+        }
+    }
+    sa_free(s.loser);
+    steparc_buf_free(&s.a);
+    steparc_buf_free(&s.b);
+    return rc;
+}
+
+uint64_t steparc_writer_duplicates(const steparc_writer *w)
+{
+    return w ? w->duplicates : 0;
+}
+
 int steparc_writer_finish(steparc_writer *w)
 {
     if (w == NULL)
@@ -724,6 +996,19 @@ int steparc_writer_finish(steparc_writer *w)
     int rc = flush_block(w);
     if (rc == 0 && w->nthreads > 1)
         rc = drain(w, 1, NULL);
+    if (rc == 0) {
+        int done;
+        rc = dedup_finish(w, &done);
+        if (rc == 0 && done) {
+            /* the archive went to the path through a second writer */
+            close(w->fd);
+            w->fd = -1;
+            unlink(w->tmppath);
+            w->finished = 1;
+            w->err[0] = 0;
+            return 0;
+        }
+    }
     sa_section secs[8];
     unsigned nsec = 0;
     if (rc == 0) {
@@ -832,6 +1117,7 @@ void steparc_writer_close(steparc_writer *w)
         unlink(w->tmppath);
     ZSTD_freeCCtx(w->cctx);
     sa_sorter_close(w->ids);
+    sa_sorter_close(w->dd);
     for (int k = 0; k < 3; k++) {
         sa_sorter_close(w->post[k]);
         sa_free(w->pkeys[k]);

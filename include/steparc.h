@@ -473,6 +473,10 @@ typedef struct {
     int threads;           /* compression threads; 0 or 1 = compress in the caller; output
                               bytes are identical for every value */
     int no_fsync;          /* skip fsync (tests only); default 0 */
+    int dedup;             /* keep one record per step id: the most advanced state (a terminal
+                              status beats in_progress; among equals the one added last), at
+                              the position of that record. Records without a string id, or
+                              with an empty one, are all kept. Default 0 (keep everything). */
 } steparc_writer_options;
 
 /* Fills *opt with the defaults. */
@@ -501,6 +505,9 @@ STEPARC_API int steparc_writer_add_step(steparc_writer *w, const steparc_step *s
 
 /* Records added so far. */
 STEPARC_API uint64_t steparc_writer_count(const steparc_writer *w);
+
+/* With dedup: records dropped as duplicates by a successful finish (0 before). */
+STEPARC_API uint64_t steparc_writer_duplicates(const steparc_writer *w);
 
 /* Flushes the last block, writes the indexes and footer, fsyncs and renames the
  * temporary file over the path. After it (success or failure) only
