@@ -403,6 +403,12 @@ static int cmd_convert(int argc, char **argv)
             for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
                 if (st->skipped[k])
                     fprintf(stderr, "  skipped %" PRIu64 " %s\n", st->skipped[k], g_skip_names[k]);
+            if (st->rebuilt)
+                fprintf(stderr, "  rebuilt %" PRIu64 " step(s) from their deltas (stream ended before "
+                        "the final object)\n", st->rebuilt);
+            if (st->unrebuilt)
+                fprintf(stderr, "  %" PRIu64 " step(s) had deltas that could not be applied\n",
+                        st->unrebuilt);
         }
         if (report) {
             cJSON *o = cJSON_CreateObject();
@@ -414,6 +420,8 @@ static int cmd_convert(int argc, char **argv)
             cJSON *sk = cJSON_AddObjectToObject(o, "skipped");
             for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
                 cJSON_AddNumberToObject(sk, g_skip_keys[k], (double)st->skipped[k]);
+            cJSON_AddNumberToObject(o, "rebuilt_from_deltas", (double)st->rebuilt);
+            cJSON_AddNumberToObject(o, "deltas_not_applied", (double)st->unrebuilt);
             cJSON_AddNumberToObject(o, "input_bytes", (double)st->input_bytes);
             cJSON_AddNumberToObject(o, "archive_bytes", (double)arch);
             cJSON_AddNumberToObject(o, "ratio", arch ? (double)st->input_bytes / (double)arch : 0);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "delta.h"
 #include "record.h"
 #include "writer_internal.h"
 
@@ -54,7 +55,19 @@ struct steparc_converter {
     uint64_t fixed_line, fixed_col;
     /* parallel JSONL parsing */
     struct pool *pool;
+    /* event streams: steps whose final object has not arrived yet */
+    struct pending *pend;
+    size_t npend, cappend;
 };
+
+typedef struct pending {
+    char *id;
+    size_t idlen;
+    steparc_buf base;    /* the last full object */
+    int have_base;
+    steparc_buf deltas;  /* delta events since, MessagePack, back to back */
+    size_t ndeltas;
+} pending;
 
 static void pool_free(struct pool *pl);
 
@@ -86,6 +99,12 @@ void steparc_converter_close(steparc_converter *c)
     if (c == NULL)
         return;
     pool_free(c->pool);
+    for (size_t i = 0; i < c->npend; i++) {
+        sa_free(c->pend[i].id);
+        steparc_buf_free(&c->pend[i].base);
+        steparc_buf_free(&c->pend[i].deltas);
+    }
+    sa_free(c->pend);
     steparc_buf_free(&c->mp);
     ZSTD_freeDStream(c->zs);
     sa_free(c->zin);
@@ -640,6 +659,159 @@ static int run_json(steparc_converter *c)
     }
 }
 
+/* ---- event streams: deltas ---------------------------------------------------------- */
+
+static pending *find_pending(steparc_converter *c, steparc_str id, int create)
+{
+    for (size_t i = 0; i < c->npend; i++)
+        if (c->pend[i].idlen == id.len && memcmp(c->pend[i].id, id.ptr, id.len) == 0)
+            return &c->pend[i];
+    if (!create)
+        return NULL;
+    if (c->npend == c->cappend) {
+        size_t nc = c->cappend ? 2 * c->cappend : 16;
+        pending *np = (pending *)sa_realloc(c->pend, nc * sizeof *np);
+        if (np == NULL)
+            return NULL;
+        c->pend = np;
+        c->cappend = nc;
+    }
+    pending *p = &c->pend[c->npend];
+    memset(p, 0, sizeof *p);
+    p->id = (char *)sa_malloc(id.len ? id.len : 1);
+    if (p->id == NULL)
+        return NULL;
+    memcpy(p->id, id.ptr, id.len);
+    p->idlen = id.len;
+    c->npend++;
+    return p;
+}
+
+static void drop_pending(steparc_converter *c, pending *p)
+{
+    sa_free(p->id);
+    steparc_buf_free(&p->base);
+    steparc_buf_free(&p->deltas);
+    size_t i = (size_t)(p - c->pend);
+    memmove(p, p + 1, (c->npend - i - 1) * sizeof *p);
+    c->npend--;
+}
+
+static int is_terminal(steparc_str s)
+{
+    static const char *const t[] = {"completed", "failed", "cancelled", "expired"};
+    for (size_t i = 0; i < 4; i++)
+        if (str_is(s, t[i]))
+            return 1;
+    return 0;
+}
+
+/* Notes a full step object (after it was archived). A terminal one ends the
+ * step: its final state is in the archive, deltas need no rebuild. */
+static int track_full(steparc_converter *c, const unsigned char *mp, size_t len)
+{
+    sa_keyfields kf;
+    if (sa_mp_keyfields(mp, len, &kf) != 0 || !str_is(kf.object, "thread.run.step") ||
+        kf.id.ptr == NULL || kf.id.len == 0)
+        return 0;
+    pending *p = find_pending(c, kf.id, !is_terminal(kf.status));
+    if (p == NULL)
+        return c->npend == c->cappend && !is_terminal(kf.status) ? cfail(c, STEPARC_E_NOMEM, "out of memory") : 0;
+    if (is_terminal(kf.status)) {
+        drop_pending(c, p);
+        return 0;
+    }
+    p->base.len = 0;
+    p->deltas.len = 0;
+    p->ndeltas = 0;
+    if (sa_buf_append(&p->base, mp, len) != 0)
+        return cfail(c, STEPARC_E_NOMEM, "out of memory");
+    p->have_base = 1;
+    return 0;
+}
+
+static int track_delta(steparc_converter *c, const unsigned char *mp, size_t len)
+{
+    sa_keyfields kf;
+    if (sa_mp_keyfields(mp, len, &kf) != 0 || kf.id.ptr == NULL || kf.id.len == 0)
+        return 0;
+    pending *p = find_pending(c, kf.id, 1);
+    if (p == NULL)
+        return cfail(c, STEPARC_E_NOMEM, "out of memory");
+    if (sa_buf_append(&p->deltas, mp, len) != 0)
+        return cfail(c, STEPARC_E_NOMEM, "out of memory");
+    p->ndeltas++;
+    return 0;
+}
+
+/* At the end of a stream: steps with deltas after their last full object are
+ * rebuilt from it and archived; deltas with no full object are reported. */
+static int rebuild_pending(steparc_converter *c)
+{
+    int rc = 0;
+    steparc_buf out = {0};
+    for (size_t i = 0; i < c->npend && rc == 0; i++) {
+        pending *p = &c->pend[i];
+        if (p->ndeltas == 0)
+            continue;
+        if (!p->have_base) {
+            char detail[200];
+            snprintf(detail, sizeof detail, "%zu delta(s) of step \"%.*s\" with no step object to apply them to",
+                     p->ndeltas, (int)(p->idlen > 60 ? 60 : p->idlen), p->id);
+            c->st.unrebuilt++;
+            if (c->opt.skipped)
+                c->opt.skipped(c->opt.skipped_ctx, STEPARC_SKIP_DELTA, c->name, c->line, 1, detail, NULL, 0);
+            continue;
+        }
+        sa_tree *base = NULL;
+        sa_tree **ds = (sa_tree **)sa_calloc(p->ndeltas, sizeof *ds);
+        rc = ds ? sa_tree_from_mp(&base, p->base.data, p->base.len) : STEPARC_E_NOMEM;
+        sa_mpr r = {(const unsigned char *)p->deltas.data, (const unsigned char *)p->deltas.data + p->deltas.len};
+        for (size_t k = 0; k < p->ndeltas && rc == 0; k++) {
+            const unsigned char *st = r.p;
+            if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0) {
+                rc = STEPARC_E_INPUT;
+                break;
+            }
+            rc = sa_tree_from_mp(&ds[k], st, (size_t)(r.p - st));
+            const steparc_value *dv = rc == 0 ? sa_value_get(sa_tree_root(ds[k]), "delta") : NULL;
+            if (dv && dv->type == STEPARC_V_OBJECT)
+                rc = sa_tree_merge(base, ds[k], dv);
+        }
+        if (rc == 0)
+            rc = sa_tree_to_mp(base, &out);
+        if (rc == 0) {
+            c->fixed_loc = 1;
+            c->fixed_line = c->line;
+            c->fixed_col = 1;
+            rc = handle_item(c, (const unsigned char *)out.data, out.len, 0, NULL);
+            c->fixed_loc = 0;
+            if (rc == 0)
+                c->st.rebuilt++;
+        } else if (rc != STEPARC_E_NOMEM) {
+            /* deltas that do not merge (or make a record the encoder refuses):
+             * the step stays as its last full object */
+            char detail[200];
+            snprintf(detail, sizeof detail, "deltas of step \"%.*s\" could not be applied",
+                     (int)(p->idlen > 60 ? 60 : p->idlen), p->id);
+            c->st.unrebuilt++;
+            if (c->opt.skipped)
+                c->opt.skipped(c->opt.skipped_ctx, STEPARC_SKIP_DELTA, c->name, c->line, 1, detail, NULL, 0);
+            rc = 0;
+        } else {
+            cfail(c, rc, "out of memory");
+        }
+        sa_tree_free(base);
+        for (size_t k = 0; ds && k < p->ndeltas; k++)
+            sa_tree_free(ds[k]);
+        sa_free(ds);
+    }
+    steparc_buf_free(&out);
+    while (c->npend)
+        drop_pending(c, &c->pend[c->npend - 1]);
+    return rc;
+}
+
 /* Event stream: "event: NAME" then "data: JSON", blank line between events. */
 static int run_sse(steparc_converter *c)
 {
@@ -683,6 +855,12 @@ static int run_sse(steparc_converter *c)
                 } else if (is_delta) {
                     c->st.objects++;
                     report_skip(c, STEPARC_SKIP_DELTA, s, event, NULL, 0);
+                    c->mp.len = 0;
+                    if (steparc_json_to_msgpack(l + s, ll - s, 0, &c->mp, NULL) == 0) {
+                        int rc = track_delta(c, (const unsigned char *)c->mp.data, c->mp.len);
+                        if (rc)
+                            return rc;
+                    }
                 } else {
                     steparc_json_error e;
                     c->mp.len = 0;
@@ -697,6 +875,8 @@ static int run_sse(steparc_converter *c)
                         return parse_error(c, s + e.offset, rc, e.reason);
                     }
                     rc = handle_value(c, (const unsigned char *)c->mp.data, c->mp.len, s);
+                    if (rc == 0)
+                        rc = track_full(c, (const unsigned char *)c->mp.data, c->mp.len);
                     if (rc)
                         return rc;
                 }
@@ -1171,6 +1351,8 @@ static int run_input(steparc_converter *c)
     if (f == STEPARC_IN_AUTO || f == STEPARC_IN_JSON)
         f = (f == STEPARC_IN_AUTO && looks_like_jsonl(c)) ? STEPARC_IN_JSONL : STEPARC_IN_JSON;
     rc = f == STEPARC_IN_SSE ? run_sse(c) : f == STEPARC_IN_JSONL ? run_jsonl(c) : run_json(c);
+    if (rc == 0 && f == STEPARC_IN_SSE)
+        rc = rebuild_pending(c);
     if (rc == 0 && c->opt.progress)
         c->opt.progress(c->opt.progress_ctx, &c->st, c->src_total);
     return rc;

@@ -554,6 +554,9 @@ typedef struct {
     uint64_t input_bytes;        /* bytes read (decompressed, for .zst inputs) */
     uint64_t objects;            /* JSON objects seen at record level */
     uint64_t records;            /* records handed to the writer */
+    uint64_t rebuilt;            /* of which: steps rebuilt from deltas (event streams cut
+                                    before a step's final object) */
+    uint64_t unrebuilt;          /* steps whose deltas could not be applied (no step object) */
     uint64_t skipped[STEPARC_SKIP_REASONS];
 } steparc_convert_stats;
 
