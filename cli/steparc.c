@@ -128,6 +128,8 @@ static const char *const g_help_convert =
     "  --keep-duplicates        keep every occurrence of a step id; by default one record\n"
     "                           per id is kept, its most advanced state (a terminal status\n"
     "                           beats in_progress; among equals the one seen last)\n"
+    "  --no-rebuild             event streams cut before a step's final object: do not\n"
+    "                           rebuild the step from its deltas (by default it is)\n"
     "  --level N                zstd level, 1..22 (default 3)\n"
     "  --block-size BYTES       target uncompressed block size (default 1048576)\n"
     "  -j, --threads N          parsing and compression threads (default: the number of\n"
@@ -268,7 +270,7 @@ static int cmd_convert(int argc, char **argv)
         {"rejects", required_argument, NULL, 'R'}, {"level", required_argument, NULL, 'L'},
         {"block-size", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'j'},
         {"report", required_argument, NULL, 'P'}, {"quiet", no_argument, NULL, 'q'},
-        {"keep-duplicates", no_argument, NULL, 'K'},
+        {"keep-duplicates", no_argument, NULL, 'K'}, {"no-rebuild", no_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     if (want_help(argc, argv, g_help_convert))
         return 0;
@@ -319,6 +321,7 @@ static int cmd_convert(int argc, char **argv)
         case 'P': report = optarg; break;
         case 'q': quiet = 1; break;
         case 'K': wo.dedup = 0; break;
+        case 'N': co.no_rebuild = 1; break;
         default: return usage_error("convert", "invalid option '%s'", argv[optind - 1]);
         }
     }

@@ -856,7 +856,8 @@ static int run_sse(steparc_converter *c)
                     c->st.objects++;
                     report_skip(c, STEPARC_SKIP_DELTA, s, event, NULL, 0);
                     c->mp.len = 0;
-                    if (steparc_json_to_msgpack(l + s, ll - s, 0, &c->mp, NULL) == 0) {
+                    if (!c->opt.no_rebuild &&
+                        steparc_json_to_msgpack(l + s, ll - s, 0, &c->mp, NULL) == 0) {
                         int rc = track_delta(c, (const unsigned char *)c->mp.data, c->mp.len);
                         if (rc)
                             return rc;
@@ -875,7 +876,7 @@ static int run_sse(steparc_converter *c)
                         return parse_error(c, s + e.offset, rc, e.reason);
                     }
                     rc = handle_value(c, (const unsigned char *)c->mp.data, c->mp.len, s);
-                    if (rc == 0)
+                    if (rc == 0 && !c->opt.no_rebuild)
                         rc = track_full(c, (const unsigned char *)c->mp.data, c->mp.len);
                     if (rc)
                         return rc;
@@ -1351,8 +1352,10 @@ static int run_input(steparc_converter *c)
     if (f == STEPARC_IN_AUTO || f == STEPARC_IN_JSON)
         f = (f == STEPARC_IN_AUTO && looks_like_jsonl(c)) ? STEPARC_IN_JSONL : STEPARC_IN_JSON;
     rc = f == STEPARC_IN_SSE ? run_sse(c) : f == STEPARC_IN_JSONL ? run_jsonl(c) : run_json(c);
-    if (rc == 0 && f == STEPARC_IN_SSE)
+    if (rc == 0 && f == STEPARC_IN_SSE && !c->opt.no_rebuild)
         rc = rebuild_pending(c);
+    while (c->npend)
+        drop_pending(c, &c->pend[c->npend - 1]);
     if (rc == 0 && c->opt.progress)
         c->opt.progress(c->opt.progress_ctx, &c->st, c->src_total);
     return rc;

@@ -122,11 +122,15 @@ int main(int argc, char **argv)
     }
     printf("thread %s\n", argv[2]);
     while (rc == STEPARC_OK && (rc = steparc_cursor_next(c, &ordinal, &mp, &len)) != STEPARC_END) {
-        steparc_step *step = NULL; /* owns copies: outlives the cursor's buffer */
-        if (rc == STEPARC_OK)
-            rc = steparc_step_decode(mp, len, &step);
         if (rc != STEPARC_OK) { /* a damaged block: say so and go on with the next */
             fprintf(stderr, "transcript: %s\n", steparc_cursor_errmsg(c));
+            failed++;
+            rc = STEPARC_OK;
+            continue;
+        }
+        steparc_step *step = NULL; /* owns copies: outlives the cursor's buffer */
+        if ((rc = steparc_step_decode(mp, len, &step)) != STEPARC_OK) {
+            fprintf(stderr, "transcript: #%" PRIu64 ": %s\n", ordinal, steparc_strerror(rc));
             failed++;
             rc = STEPARC_OK;
             continue;

@@ -564,6 +564,8 @@ typedef struct {
     steparc_input_format format;
     int strict;        /* objects that are not run steps are an error, not skipped */
     int skip_invalid;  /* skip malformed JSON (to the next line / record) instead of failing */
+    int no_rebuild;    /* event streams: do not rebuild steps from their deltas when the
+                          final object is missing (see steparc_convert_stats.rebuilt) */
     int threads;       /* parsing threads for line-oriented input (JSONL); 0 or 1 = parse in
                           the caller. The records and their order do not depend on it. */
     /* Called now and then with progress; NULL for none. */

@@ -247,7 +247,7 @@ for s in $SEEDS; do
             if [ "$drop" != 0 ]; then
                 echo "note: seed $s $m $sh: dropped $drop value(s) with integers beyond 64 bits (gen_steps.py)" >&2
             fi
-            if ! "$BIN" convert -q --keep-duplicates "$f" -o "$f.steparc" 2> "$f.cerr"; then
+            if ! "$BIN" convert -q --keep-duplicates --no-rebuild "$f" -o "$f.steparc" 2> "$f.cerr"; then
                 fail "${n}_convert" "seed $s: convert failed: $(head -c 300 "$f.cerr")"
                 continue
             fi
@@ -265,13 +265,13 @@ for s in $SEEDS; do
         # determinism: -j 1, -j 2, repeated, and many small blocks
         ok=1
         for j in 1 2 1 2; do
-            "$BIN" convert -q --keep-duplicates -j $j "$f" -o "$W/det.steparc" 2>/dev/null && same "$W/det.steparc" "$A" || ok=0
+            "$BIN" convert -q --keep-duplicates --no-rebuild -j $j "$f" -o "$W/det.steparc" 2>/dev/null && same "$W/det.steparc" "$A" || ok=0
         done
         check "deterministic_${n}" "seed $s: archives from $f differ between -j 1/-j 2/runs" [ $ok = 1 ]
         ok=1
-        "$BIN" convert -q --keep-duplicates -j 1 --block-size 65536 "$f" -o "$W/det1.steparc" 2>/dev/null || ok=0
+        "$BIN" convert -q --keep-duplicates --no-rebuild -j 1 --block-size 65536 "$f" -o "$W/det1.steparc" 2>/dev/null || ok=0
         for r in 1 2; do
-            "$BIN" convert -q --keep-duplicates -j 2 --block-size 65536 "$f" -o "$W/det2.steparc" 2>/dev/null &&
+            "$BIN" convert -q --keep-duplicates --no-rebuild -j 2 --block-size 65536 "$f" -o "$W/det2.steparc" 2>/dev/null &&
                 same "$W/det1.steparc" "$W/det2.steparc" || ok=0
         done
         "$BIN" cat "$W/det1.steparc" 2>/dev/null | cmp -s - "$f.exp" || ok=0
@@ -323,9 +323,9 @@ if command -v zstd >/dev/null 2>&1; then
         f="$d/$m.jsonl"
         if zstd -q -c "$f" > "$W/$m.jsonl.zst" && zstd -q -c "$d/$m.array" > "$W/$m.json.zst"; then
             ok=1
-            "$BIN" convert -q --keep-duplicates "$W/$m.jsonl.zst" -o "$W/zst.steparc" 2> "$W/zst.err" &&
+            "$BIN" convert -q --keep-duplicates --no-rebuild "$W/$m.jsonl.zst" -o "$W/zst.steparc" 2> "$W/zst.err" &&
                 "$BIN" cat "$W/zst.steparc" | cmp -s - "$f.exp" || ok=0
-            "$BIN" convert -q --keep-duplicates "$W/$m.json.zst" -o "$W/zst2.steparc" 2>> "$W/zst.err" &&
+            "$BIN" convert -q --keep-duplicates --no-rebuild "$W/$m.json.zst" -o "$W/zst2.steparc" 2>> "$W/zst.err" &&
                 "$BIN" cat "$W/zst2.steparc" | cmp -s - "$d/$m.array.exp" || ok=0
             check "zst_input_$m" "seed $s: .zst input: $(head -c 300 "$W/zst.err")" [ $ok = 1 ]
         else
@@ -353,7 +353,7 @@ if command -v zstd >/dev/null 2>&1; then
 fi
 # shellcheck disable=SC2086
 cat $exp_files > "$W/dir.exp"
-if "$BIN" convert -q --keep-duplicates "$D" -o "$W/dir.steparc" 2> "$W/dir.err"; then
+if "$BIN" convert -q --keep-duplicates --no-rebuild "$D" -o "$W/dir.steparc" 2> "$W/dir.err"; then
     "$BIN" cat "$W/dir.steparc" > "$W/dir.out" 2>> "$W/dir.err"
     check directory_input "seed $s: directory archive differs from the files' canonical records in name order" \
         same "$W/dir.out" "$W/dir.exp"
@@ -365,7 +365,7 @@ fi
 
 for sh in jsonl pretty sse; do
     f="$d/nasty.$sh"
-    if "$BIN" convert -q --keep-duplicates - -o "$W/stdin.steparc" < "$f" 2> "$W/stdin.err"; then
+    if "$BIN" convert -q --keep-duplicates --no-rebuild - -o "$W/stdin.steparc" < "$f" 2> "$W/stdin.err"; then
         "$BIN" cat "$W/stdin.steparc" > "$W/stdin.out" 2>/dev/null
         check "stdin_input_$sh" "seed $s: convert - < $f differs from canon.py" same "$W/stdin.out" "$f.exp"
     else
@@ -374,7 +374,7 @@ for sh in jsonl pretty sse; do
 done
 
 # two inputs in one archive keep input order
-if "$BIN" convert -q --keep-duplicates "$d/nasty.sse" "$d/plain.pretty" -o "$W/two.steparc" 2> "$W/two.err"; then
+if "$BIN" convert -q --keep-duplicates --no-rebuild "$d/nasty.sse" "$d/plain.pretty" -o "$W/two.steparc" 2> "$W/two.err"; then
     cat "$d/nasty.sse.exp" "$d/plain.pretty.exp" > "$W/two.exp"
     "$BIN" cat "$W/two.steparc" > "$W/two.out" 2>/dev/null
     check two_inputs_in_order "seed $s: archive of two inputs differs from their canonical records in order" \

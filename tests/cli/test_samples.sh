@@ -38,7 +38,7 @@ for f in "$S"/*.json "$S"/*.sse; do
         fail "$n" "canon.py --records $f failed: $(head -c 300 "$W/$b.canonerr")"
         continue
     fi
-    "$BIN" convert -q --keep-duplicates "$f" -o "$O" > "$W/$b.out" 2> "$W/$b.err"
+    "$BIN" convert -q --keep-duplicates --no-rebuild "$f" -o "$O" > "$W/$b.out" 2> "$W/$b.err"
     rc=$?
     if [ ! -s "$W/$b.exp" ]; then
         # no run step at all: a clear refusal and no archive
@@ -74,7 +74,7 @@ if ! python3 "$CANON" --samples "$S" > "$W/all.exp" 2> "$W/all.canonerr"; then
     fail samples_all_directory "canon.py --samples $S failed: $(head -c 300 "$W/all.canonerr")"
     exit 0
 fi
-"$BIN" convert -q --keep-duplicates "$S" -o "$W/all.steparc" 2> "$W/all.err"
+"$BIN" convert -q --keep-duplicates --no-rebuild "$S" -o "$W/all.steparc" 2> "$W/all.err"
 rc=$?
 if [ $rc -ne 0 ]; then
     fail samples_all_directory "convert $S exited $rc: $(head -c 300 "$W/all.err")"

@@ -1,0 +1,482 @@
+"""Tests of the Python binding (bindings/python/steparc.py) over libsteparc.so.
+
+Run through tests/cli/test_python.sh (which sets STEPARC_LIB and STEPARC_BIN),
+or directly: python3 -m unittest -v tests/python/test_binding.py
+Test methods carry no docstrings: the wrapper parses `unittest -v` lines.
+"""
+
+import ctypes
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "bindings", "python"))
+
+import steparc  # noqa: E402
+
+SEED = int(os.environ.get("STEPARC_SEED", "7"))
+COUNT = 500
+BIN = os.path.abspath(os.environ.get("STEPARC_BIN") or os.path.join(REPO, "build", "steparc"))
+
+
+def canonical(value):
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def fd_count():
+    return len(os.listdir("/proc/self/fd"))
+
+
+def map_count():
+    with open("/proc/self/maps") as f:
+        return sum(1 for _ in f)
+
+
+def is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+class Data:
+    """Generated records, their canonical JSON, and archives written three ways."""
+
+    tmp = None
+
+    @classmethod
+    def setup(cls):
+        if cls.tmp is not None:
+            return
+        base = os.environ.get("STEPARC_TMP") or None
+        cls.tmp = tempfile.mkdtemp(prefix="pybind.", dir=base)
+        cls.jsonl = os.path.join(cls.tmp, "gen.jsonl")
+        with open(cls.jsonl, "wb") as f:
+            subprocess.run([sys.executable, os.path.join(REPO, "tests", "gen_steps.py"),
+                            "--seed", str(SEED), "--count", str(COUNT)], stdout=f, check=True)
+        with open(cls.jsonl, encoding="utf-8") as f:
+            cls.lines = [line.rstrip("\n") for line in f if line.strip()]
+        cls.records = [json.loads(line) for line in cls.lines]
+        canon = subprocess.run([sys.executable, os.path.join(REPO, "tests", "canon.py"),
+                                "--jsonl", cls.jsonl], stdout=subprocess.PIPE, check=True)
+        cls.canon = canon.stdout.decode("utf-8").split("\n")[:-1]
+        # small blocks, so that cursors, postings and zone maps span many blocks
+        cls.from_dicts = os.path.join(cls.tmp, "dicts.steparc")
+        with steparc.create(cls.from_dicts, block_size=4096, fsync=False) as w:
+            for rec in cls.records:
+                w.add(rec)
+        cls.from_text = os.path.join(cls.tmp, "text.steparc")
+        with steparc.create(cls.from_text, block_size=8192, level=1, fsync=False) as w:
+            for line in cls.lines:
+                w.add(line)
+        cls.from_cli = cls.cli_dedup = None
+        if os.access(BIN, os.X_OK):
+            cls.from_cli = os.path.join(cls.tmp, "cli.steparc")
+            helptext = subprocess.run([BIN, "convert", "--help"], stdout=subprocess.PIPE,
+                                      check=True).stdout.decode()
+            keep = ["--keep-duplicates"] if "--keep-duplicates" in helptext else []
+            subprocess.run([BIN, "convert", "-q", "--block-size", "4096"] + keep +
+                           [cls.jsonl, "-o", cls.from_cli], check=True)
+            if keep:  # the default then keeps one record per step id
+                cls.cli_dedup = os.path.join(cls.tmp, "cli-dedup.steparc")
+                subprocess.run([BIN, "convert", "-q", cls.jsonl, "-o", cls.cli_dedup],
+                               check=True)
+
+    @classmethod
+    def teardown(cls):
+        if cls.tmp is not None:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+            cls.tmp = None
+
+
+def setUpModule():
+    Data.setup()
+
+
+def tearDownModule():
+    Data.teardown()
+
+
+class TestRoundTrip(unittest.TestCase):
+    def check_archive(self, path):
+        self.assertEqual(len(Data.canon), len(Data.records))
+        with steparc.open(path) as a:
+            self.assertEqual(len(a), len(Data.records))
+            for i, rec in enumerate(Data.records):
+                got = a[i]
+                self.assertEqual(got, rec, "record %d" % i)
+                # == treats 1 and 1.0 alike: compare the exact text as well
+                self.assertEqual(canonical(got), Data.canon[i], "record %d" % i)
+                self.assertEqual(a.get_json(i), Data.canon[i], "record %d" % i)
+            self.assertEqual(list(a), Data.records)
+
+    def test_written_from_dicts(self):
+        self.check_archive(Data.from_dicts)
+
+    def test_written_from_text(self):
+        self.check_archive(Data.from_text)
+
+    def test_converted_by_cli(self):
+        if Data.from_cli is None:
+            self.skipTest("no steparc command at %s" % BIN)
+        self.check_archive(Data.from_cli)
+
+    def test_dedup_like_cli(self):
+        if Data.cli_dedup is None:
+            self.skipTest("steparc convert has no --keep-duplicates")
+        path = os.path.join(Data.tmp, "dedup.steparc")
+        try:
+            w = steparc.create(path, fsync=False, dedup=True)
+        except steparc.Error as e:
+            self.skipTest(str(e))
+        with w:
+            for line in Data.lines:
+                w.add(line)
+        with steparc.open(path) as a, steparc.open(Data.cli_dedup) as b:
+            self.assertEqual(len(a), len(b))
+            self.assertEqual(len(a), len(Data.records) - w.duplicates)
+            self.assertEqual([a.get_json(i) for i in range(len(a))],
+                             [b.get_json(i) for i in range(len(b))])
+            # (whether "" counts as an id is the writer's business: not checked)
+            ids = [r.get("id") for r in a if isinstance(r.get("id"), str) and r["id"]]
+            self.assertEqual(len(ids), len(set(ids)))
+
+    def test_numbers_exact(self):
+        rec = {"id": "step_num", "object": "thread.run.step", "created_at": 1700000000,
+               "metadata": {"f": [0.1, 1e-07, 5e-324, 1.7976931348623157e308, -0.0, 1.0,
+                                  1e16, 2.5e-308, 123456789.125],
+                            "i": [0, -1, 2**63 - 1, -2**63, 2**64 - 1],
+                            "s": "nul\u0000 \u2028 \U0001F600 e\u0301 \x7f \"\\"}}
+        path = os.path.join(Data.tmp, "num.steparc")
+        with steparc.create(path, fsync=False) as w:
+            w.add(rec)
+            self.assertEqual(len(w), 1)
+        with steparc.open(path) as a:
+            got = a[0]
+            self.assertEqual(canonical(got), canonical(rec))
+            for x, y in zip(got["metadata"]["f"], rec["metadata"]["f"]):
+                self.assertIs(type(x), float)
+                self.assertEqual(repr(x), repr(y))
+            for x in got["metadata"]["i"]:
+                self.assertIs(type(x), int)
+
+    def test_pretty(self):
+        with steparc.open(Data.from_dicts) as a:
+            self.assertEqual(a.get_json(3, pretty=True),
+                             json.dumps(Data.records[3], ensure_ascii=False, indent=2))
+
+
+class TestAccess(unittest.TestCase):
+    def setUp(self):
+        self.a = steparc.open(Data.from_dicts)
+
+    def tearDown(self):
+        self.a.close()
+
+    def test_negative_index_and_slices(self):
+        a, recs = self.a, Data.records
+        self.assertEqual(a[-1], recs[-1])
+        self.assertEqual(a[-len(recs)], recs[0])
+        self.assertEqual(a[10:20], recs[10:20])
+        self.assertEqual(a[::-97], recs[::-97])
+        for bad in (len(recs), -len(recs) - 1, 2**64):
+            with self.assertRaises(IndexError):
+                a[bad]
+        with self.assertRaises(TypeError):
+            a["0"]
+
+    def test_find_by_id(self):
+        first = {}
+        for n, rec in enumerate(Data.records):
+            if isinstance(rec.get("id"), str):
+                first.setdefault(rec["id"], n)
+        for key, n in first.items():
+            self.assertEqual(self.a.index(key), n, key)
+            self.assertEqual(self.a.find(id=key), Data.records[n])
+        for missing in ("step_not_there", "", "step_" + "x" * 1000, "\u00e9\u0000"):
+            if missing not in first:
+                self.assertIsNone(self.a.find(id=missing))
+                self.assertIsNone(self.a.index(missing))
+
+    def brute(self, key, value):
+        return [r for r in Data.records if r.get(key) == value and isinstance(r.get(key), str)]
+
+    def test_run_thread_assistant(self):
+        for key, method in (("run_id", self.a.run), ("thread_id", self.a.thread),
+                            ("assistant_id", self.a.assistant)):
+            values = {r[key] for r in Data.records if isinstance(r.get(key), str)}
+            self.assertTrue(values)
+            for v in sorted(values):
+                self.assertEqual(list(method(v)), self.brute(key, v), "%s %s" % (key, v))
+            self.assertEqual(list(method(key + "_missing")), [])
+
+    def test_between(self):
+        times = sorted(r["created_at"] for r in Data.records if is_int(r.get("created_at")))
+        rng = random.Random(SEED)
+        ranges = [(times[0], times[-1]), (times[0] - 1, times[0]), (times[-1], times[-1] + 10),
+                  (times[-1] + 1, 2**62), (-2**63, 2**63 - 1), (5, 4), (None, times[10]),
+                  (times[-10], None), (None, None)]
+        for _ in range(40):
+            t0, t1 = sorted(rng.sample(times, 2))
+            ranges.append((t0, t1))
+        for t0, t1 in ranges:
+            want = [r for r in Data.records if is_int(r.get("created_at")) and
+                    (t0 is None or r["created_at"] >= t0) and (t1 is None or r["created_at"] <= t1)]
+            if t0 is None and t1 is None:
+                want = Data.records
+            self.assertEqual(list(self.a.between(t0, t1)), want, "%r..%r" % (t0, t1))
+
+    def test_between_odd_created_at(self):
+        # only integer created_at within int64 matches a time bound
+        values = [5, None, "7", 7.0, 2**63 + 1, -2**63, 2**63 - 1, True, -1, 0]
+        recs = [{"id": "s%d" % i, "object": "thread.run.step", "created_at": v}
+                for i, v in enumerate(values)]
+        recs.append({"id": "absent", "object": "thread.run.step"})
+        path = os.path.join(Data.tmp, "odd-times.steparc")
+        with steparc.create(path, block_size=1024, fsync=False) as w:
+            for r in recs:
+                w.add(r)
+        ok = [r for r in recs if is_int(r.get("created_at")) and -2**63 <= r["created_at"] < 2**63]
+        bounds = [None, -2**64, -2**63, -1, 0, 5, 7, 2**63 - 1, 2**63, 2**64]
+        with steparc.open(path) as a:
+            self.assertEqual(list(a.between(None, None)), recs)
+            for t0 in bounds:
+                for t1 in bounds:
+                    want = [r for r in ok if (t0 is None or r["created_at"] >= t0) and
+                            (t1 is None or r["created_at"] <= t1)]
+                    if t0 is None and t1 is None:
+                        continue
+                    self.assertEqual(list(a.between(t0, t1)), want, "%r..%r" % (t0, t1))
+            info = a.info()
+            self.assertEqual((info["min_created_at"], info["max_created_at"]),
+                             (-2**63, 2**63 - 1))
+        empty = os.path.join(Data.tmp, "no-times.steparc")
+        with steparc.create(empty, fsync=False) as w:
+            w.add({"id": "x", "object": "thread.run.step"})
+        with steparc.open(empty) as a:
+            self.assertEqual((a.info()["min_created_at"], a.info()["max_created_at"]),
+                             (None, None))
+
+    def test_combined_filters(self):
+        rec = Data.records[len(Data.records) // 2]
+        t = rec["created_at"]
+        got = list(self.a.select(thread=rec["thread_id"], assistant=rec["assistant_id"],
+                                 since=t - 86400, until=t + 86400, with_ordinal=True))
+        want = [(n, r) for n, r in enumerate(Data.records)
+                if r.get("thread_id") == rec["thread_id"] and
+                r.get("assistant_id") == rec["assistant_id"] and
+                is_int(r.get("created_at")) and t - 86400 <= r["created_at"] <= t + 86400]
+        self.assertEqual(got, want)
+        self.assertIn((Data.records.index(rec), rec), got)
+
+    def test_info(self):
+        info = self.a.info()
+        times = [r["created_at"] for r in Data.records if is_int(r.get("created_at"))]
+        self.assertEqual(info["records"], len(Data.records))
+        self.assertEqual(info["min_created_at"], min(times))
+        self.assertEqual(info["max_created_at"], max(times))
+        self.assertGreater(info["blocks"], 10)
+        self.assertEqual(info["file_size"], os.path.getsize(Data.from_dicts))
+        self.assertEqual(info["format_major"], 1)
+        for k in ("has_id_index", "has_run_index", "has_thread_index"):
+            self.assertIs(info[k], True)
+
+    def test_threads_share_one_archive(self):
+        errors = []
+
+        def work(seed):
+            rng = random.Random(seed)
+            try:
+                for _ in range(200):
+                    n = rng.randrange(len(Data.records))
+                    if self.a[n] != Data.records[n]:
+                        errors.append(n)
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=work, args=(s,)) for s in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+
+
+class TestLayout(unittest.TestCase):
+    # the ctypes mirrors of the C structs against the compiler's view of steparc.h
+    MIRRORS = {"steparc_buf": steparc._Buf, "steparc_str": steparc._Str,
+               "steparc_filter": steparc._Filter, "steparc_info": steparc._Info,
+               "steparc_writer_options": steparc._WriterOptions,
+               "steparc_reader_options": steparc._ReaderOptions,
+               "steparc_json_error": steparc._JsonError}
+
+    def test_structs_match_header(self):
+        cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
+        if cc is None:
+            self.skipTest("no C compiler")
+        lines = ["#include <stddef.h>", "#include <stdio.h>", "#include <steparc.h>",
+                 "int main(void) {"]
+        want = []
+        for cname, cls in sorted(self.MIRRORS.items()):
+            lines.append('printf("%%zu\\n", sizeof(%s));' % cname)
+            want.append(ctypes.sizeof(cls))
+            for field, _ in cls._fields_:
+                lines.append('printf("%%zu\\n", offsetof(%s, %s));' % (cname, field))
+                want.append(getattr(cls, field).offset)
+                lines.append('printf("%%zu\\n", sizeof(((%s *)0)->%s));' % (cname, field))
+                want.append(getattr(cls, field).size)
+        lines.append("return 0; }")
+        src = os.path.join(Data.tmp, "layout.c")
+        exe = os.path.join(Data.tmp, "layout")
+        with open(src, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        subprocess.run([cc, "-std=c11", "-I", os.path.join(REPO, "include"), src, "-o", exe],
+                       check=True)
+        got = [int(x) for x in subprocess.run([exe], stdout=subprocess.PIPE,
+                                              check=True).stdout.split()]
+        self.assertEqual(got, want)
+
+    def test_option_ranges(self):
+        path = os.path.join(Data.tmp, "ranges.steparc")
+        for kw in ({"block_size": 2**32}, {"block_size": -1}, {"level": 2**31},
+                   {"threads": -1}):
+            with self.assertRaises(steparc.Error) as cm:
+                steparc.create(path, **kw)
+            self.assertEqual(cm.exception.status, steparc.E_ARG)
+        self.assertFalse(os.path.exists(path))
+
+
+class TestErrors(unittest.TestCase):
+    def test_open_missing(self):
+        path = os.path.join(Data.tmp, "no-such.steparc")
+        with self.assertRaises(steparc.Error) as cm:
+            steparc.open(path)
+        self.assertEqual(cm.exception.status, steparc.E_IO)
+        self.assertIn("no-such.steparc", str(cm.exception))
+        self.assertEqual(cm.exception.name, steparc.strerror(steparc.E_IO))
+
+    def test_open_not_an_archive(self):
+        path = os.path.join(Data.tmp, "junk.steparc")
+        with open(path, "wb") as f:
+            f.write(b"this is not an archive" * 100)
+        with self.assertRaises(steparc.Error) as cm:
+            steparc.open(path)
+        self.assertEqual(cm.exception.status, steparc.E_CORRUPT)
+        self.assertTrue(str(cm.exception))
+
+    def test_open_truncated(self):
+        with open(Data.from_dicts, "rb") as f:
+            data = f.read()
+        path = os.path.join(Data.tmp, "cut.steparc")
+        with open(path, "wb") as f:
+            f.write(data[:len(data) // 2])
+        with self.assertRaises(steparc.Error) as cm:
+            steparc.open(path)
+        self.assertIn(cm.exception.status, (steparc.E_CORRUPT, steparc.E_IO))
+        self.assertTrue(str(cm.exception))
+
+    def test_bad_records_keep_writer_usable(self):
+        path = os.path.join(Data.tmp, "bad.steparc")
+        with steparc.create(path, fsync=False) as w:
+            for bad in ('{"id": "a",', '[1, 2]', '{"id":"x","id":"y"}', '{"s":"\\ud800"}',
+                        b'{"s":"\xff"}', '{"n": 1e999}'):
+                with self.assertRaises(steparc.Error) as cm:
+                    w.add(bad)
+                self.assertEqual(cm.exception.status, steparc.E_INPUT, bad)
+                self.assertTrue(str(cm.exception), bad)
+            with self.assertRaises(TypeError):
+                w.add(42)
+            w.add(Data.records[0])
+            self.assertEqual(len(w), 1)
+        with steparc.open(path) as a:
+            self.assertEqual(list(a), Data.records[:1])
+
+    def test_error_message_locates_problem(self):
+        path = os.path.join(Data.tmp, "loc.steparc")
+        with steparc.create(path, fsync=False) as w:
+            with self.assertRaises(steparc.Error) as cm:
+                w.add('{"id": "a",\n  "x": tru}')
+        self.assertIn("line 2", str(cm.exception))
+
+    def test_create_in_missing_directory(self):
+        with self.assertRaises(steparc.Error) as cm:
+            steparc.create(os.path.join(Data.tmp, "no", "such", "dir.steparc"))
+        self.assertEqual(cm.exception.status, steparc.E_IO)
+
+    def test_exception_abandons_archive(self):
+        path = os.path.join(Data.tmp, "abandoned.steparc")
+        with self.assertRaises(KeyError):
+            with steparc.create(path, fsync=False) as w:
+                w.add(Data.records[0])
+                raise KeyError("boom")
+        self.assertFalse(os.path.exists(path))
+        self.assertEqual([n for n in os.listdir(Data.tmp) if n.startswith("abandoned")], [])
+
+    def test_use_after_close(self):
+        a = steparc.open(Data.from_dicts)
+        gen = a.thread(Data.records[0]["thread_id"])
+        self.assertEqual(next(gen), Data.records[0])
+        a.close()
+        a.close()  # idempotent
+        self.assertTrue(a.closed)
+        for call in (lambda: len(a), lambda: a[0], lambda: a.find(id="x"), lambda: a.info(),
+                     lambda: list(a), lambda: a.run("r"), lambda: next(gen)):
+            with self.assertRaises(steparc.Error) as cm:
+                call()
+            self.assertEqual(cm.exception.status, steparc.E_MISUSE)
+        w = steparc.create(os.path.join(Data.tmp, "closed.steparc"), fsync=False)
+        w.close()
+        w.close()
+        with self.assertRaises(steparc.Error) as cm:
+            w.add(Data.records[0])
+        self.assertEqual(cm.exception.status, steparc.E_MISUSE)
+        with self.assertRaises(steparc.Error):
+            len(w)
+
+
+class TestHandles(unittest.TestCase):
+    def test_open_close_2000(self):
+        fds, maps = fd_count(), map_count()
+        for i in range(2000):
+            a = steparc.open(Data.from_text)
+            if i % 100 == 0:
+                self.assertEqual(a[i % len(a)], Data.records[i % len(a)])
+            a.close()
+        for i in range(200):
+            with steparc.open(Data.from_text) as a:
+                g = a.run(Data.records[i]["run_id"])
+                next(g)  # left open: closing the archive must end it
+        self.assertLessEqual(fd_count(), fds)
+        self.assertLessEqual(map_count(), maps)
+
+    def test_abandoned_generators(self):
+        fds = fd_count()
+        with steparc.open(Data.from_text) as a:
+            for i in range(300):
+                g = iter(a)
+                next(g)
+                del g  # collected: its cursor is closed right away
+            self.assertEqual(len(a._cursors), 0)
+        self.assertLessEqual(fd_count(), fds)
+
+    def test_writers(self):
+        fds = fd_count()
+        d = tempfile.mkdtemp(dir=Data.tmp)
+        for i in range(200):
+            w = steparc.create(os.path.join(d, "w%d.steparc" % (i % 3)), fsync=False)
+            w.add(Data.records[i])
+            if i % 2:
+                w.close()
+            else:
+                w.abort()
+        self.assertLessEqual(fd_count(), fds)
+        self.assertEqual(sorted(os.listdir(d)), ["w0.steparc", "w1.steparc", "w2.steparc"])
+
+
+if __name__ == "__main__":
+    unittest.main()
