@@ -354,10 +354,11 @@ static int cmd_convert(int argc, char **argv)
     co.skipped_ctx = &ui;
     steparc_writer *w = NULL;
     steparc_converter *cv = NULL;
-    int rc = steparc_writer_open(&w, out, &wo);
+    char why[600];
+    int rc = steparc_writer_open(&w, out, &wo, why, sizeof why);
     int status = 0;
     if (rc != 0) {
-        msg("convert: cannot create %s: %s", out, w ? steparc_writer_errmsg(w) : steparc_strerror(rc));
+        msg("convert: %s", why);
         status = EXIT_BAD;
         goto cleanup;
     }

@@ -361,25 +361,44 @@ static int flush_block(steparc_writer *w)
 
 /* ---- open ---------------------------------------------------------------------- */
 
-int steparc_writer_open(steparc_writer **out, const char *path, const steparc_writer_options *opt)
+static int open_impl(steparc_writer **out, const char *path, const steparc_writer_options *opt,
+                     char *errbuf, size_t cap);
+
+int steparc_writer_open(steparc_writer **out, const char *path, const steparc_writer_options *opt,
+                        char *errbuf, size_t errbuf_size)
+{
+    if (errbuf && errbuf_size)
+        errbuf[0] = 0;
+    return open_impl(out, path, opt, errbuf, errbuf_size);
+}
+
+static int open_impl(steparc_writer **out, const char *path, const steparc_writer_options *opt,
+                     char *errbuf, size_t cap)
 {
     if (out == NULL)
         return STEPARC_E_ARG;
     *out = NULL;
-    if (path == NULL || *path == 0)
+    if (path == NULL || *path == 0) {
+        sa_fmt(errbuf, cap, "no output path given");
         return STEPARC_E_ARG;
+    }
     steparc_writer_options o;
     steparc_writer_options_init(&o);
     if (opt)
         o = *opt;
-    if (o.block_size == 0)
-        o.block_size = 1u << 20;
-    if (o.block_size > 64u * 1024 * 1024 || o.level < -7 || o.level > 22 || o.level == 0 ||
-        o.threads < 0 || o.threads > 256)
+    if (o.block_size < 1024 || o.block_size > 64u * 1024 * 1024) {
+        sa_fmt(errbuf, cap, "block size %u is outside 1 KiB..64 MiB", (unsigned)o.block_size);
         return STEPARC_E_ARG;
+    }
+    if (o.level < -7 || o.level > 22 || o.level == 0 || o.threads < 0 || o.threads > 256) {
+        sa_fmt(errbuf, cap, "invalid level (%d) or thread count (%d)", o.level, o.threads);
+        return STEPARC_E_ARG;
+    }
     steparc_writer *w = (steparc_writer *)sa_calloc(1, sizeof *w);
-    if (w == NULL)
+    if (w == NULL) {
+        sa_fmt(errbuf, cap, "out of memory");
         return STEPARC_E_NOMEM;
+    }
     w->opt = o;
     w->fd = -1;
     w->bmin = INT64_MAX;
@@ -424,16 +443,17 @@ int steparc_writer_open(steparc_writer **out, const char *path, const steparc_wr
     }
     w->fd = mkstemp(w->tmppath);
     w->created = w->fd >= 0;
+    if (w->fd < 0) {
+        int e = errno;
+        sa_fmt(errbuf, cap, "cannot create %s: %s", w->tmppath, strerror(e));
+        steparc_writer_close(w);
+        return STEPARC_E_IO;
+    }
     if (w->fd >= 0) {
         /* mkstemp makes 0600; give the archive the mode a new file gets */
         mode_t um = umask(022);
         umask(um);
         (void)fchmod(w->fd, 0666 & ~um);
-    }
-    if (w->fd < 0) {
-        rc = io_fail(w, "cannot create");
-        steparc_writer_close(w);
-        return rc;
     }
     {
         sa_file_header h;
@@ -446,6 +466,7 @@ int steparc_writer_open(steparc_writer **out, const char *path, const steparc_wr
         sa_file_header_encode(&h, hb);
         rc = write_all(w, hb, sizeof hb);
         if (rc) {
+            sa_fmt(errbuf, cap, "%s", w->err);
             steparc_writer_close(w);
             return rc;
         }
@@ -471,6 +492,7 @@ int steparc_writer_open(steparc_writer **out, const char *path, const steparc_wr
     *out = w;
     return 0;
 fail:
+    sa_fmt(errbuf, cap, "%s", rc == STEPARC_E_NOMEM ? "out of memory" : "cannot start the writer");
     steparc_writer_close(w);
     return rc;
 }
@@ -918,9 +940,10 @@ static int rewrite_without(steparc_writer *w, const unsigned char *loser)
     steparc_writer_options o = w->opt;
     o.dedup = 0;
     steparc_writer *w2 = NULL;
-    int rc = steparc_writer_open(&w2, w->path, &o);
+    char why[300];
+    int rc = steparc_writer_open(&w2, w->path, &o, why, sizeof why);
     if (rc)
-        return wfail(w, rc, "cannot create the deduplicated archive next to %s", w->path);
+        return wfail(w, rc, "cannot create the deduplicated archive: %s", why);
     ZSTD_DCtx *d = ZSTD_createDCtx();
     steparc_buf stored = {0}, raw = {0};
     if (d == NULL)

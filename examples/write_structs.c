@@ -106,20 +106,20 @@ int main(int argc, char **argv)
 
     /* Write: the archive appears at argv[1] only when finish succeeds. */
     steparc_writer *w = NULL;
-    int rc = steparc_writer_open(&w, argv[1], NULL);
+    char err[256];
+    int rc = steparc_writer_open(&w, argv[1], NULL, err, sizeof err);
     for (size_t i = 0; rc == STEPARC_OK && i < 3; i++)
         rc = steparc_writer_add_step(w, &steps[i]); /* validates and encodes */
     if (rc == STEPARC_OK)
         rc = steparc_writer_finish(w);
     if (rc != STEPARC_OK)
         fprintf(stderr, "write_structs: %s: %s\n", steparc_strerror(rc),
-                w ? steparc_writer_errmsg(w) : argv[1]);
+                w ? steparc_writer_errmsg(w) : err);
     steparc_writer_close(w); /* after a failure this removes the temporary file */
     if (rc != STEPARC_OK)
         return 1;
 
     /* Read back: every record as canonical JSON, one per line. */
-    char err[256];
     steparc_reader *r = NULL;
     if (steparc_reader_open(&r, argv[1], NULL, err, sizeof err) != STEPARC_OK) {
         fprintf(stderr, "write_structs: %s\n", err);

@@ -570,8 +570,12 @@ static int pack_field(ectx *e, const fielddesc *fd, const void *obj, int depth)
         const steparc_opt_enum *f = (const steparc_opt_enum *)field;
         if (st == STEPARC_OTHER)
             return pack_value(e, f->other, depth + 1);
-        if (f->v.ptr == NULL && f->v.len == 0 && f->code > 0 && f->code < fd->nnames)
+        if (f->v.ptr == NULL && f->v.len == 0 && f->code != 0) {
+            /* no text: the code's name, which must be a known code */
+            if (f->code < 0 || f->code >= fd->nnames)
+                return efail(e, STEPARC_E_ARG);
             return pack_str(e, fd->names[f->code], strlen(fd->names[f->code]));
+        }
         return pack_str(e, f->v.ptr, f->v.len);
     }
     case K_INT: {

@@ -468,8 +468,8 @@ STEPARC_API int steparc_step_to_json(const steparc_step *step, unsigned flags, s
 typedef struct steparc_writer steparc_writer;
 
 typedef struct {
-    uint32_t block_size;   /* target uncompressed bytes per block; default 1 MiB */
-    int level;             /* zstd level, 1..22 (negative = fast modes); default 3 */
+    uint32_t block_size;   /* target uncompressed bytes per block, 1 KiB..64 MiB; default 1 MiB */
+    int level;             /* zstd level, 1..22 (-7..-1 = fast modes); default 3 */
     int threads;           /* compression threads; 0 or 1 = compress in the caller; output
                               bytes are identical for every value */
     int no_fsync;          /* skip fsync (tests only); default 0 */
@@ -477,6 +477,7 @@ typedef struct {
                               status beats in_progress; among equals the one added last), at
                               the position of that record. Records without a string id, or
                               with an empty one, are all kept. Default 0 (keep everything). */
+    int reserved_[8];      /* zero (options_init); room for new options without an ABI change */
 } steparc_writer_options;
 
 /* Fills *opt with the defaults. */
@@ -485,10 +486,15 @@ STEPARC_API void steparc_writer_options_init(steparc_writer_options *opt);
 /* Starts a new archive that will appear at `path` when steparc_writer_finish
  * succeeds. Data is written to a temporary file in the same directory
  * (path + ".tmp-XXXXXX"); finish fsyncs it and renames it over path, so path
- * never holds a partial archive. opt may be NULL (defaults).
- * On failure *out is NULL. @return 0, STEPARC_E_IO, STEPARC_E_ARG, STEPARC_E_NOMEM. */
+ * never holds a partial archive. opt may be NULL (defaults). On failure *out is
+ * NULL and, when errbuf is non-NULL, the reason (with errno's text) is written
+ * there, NUL-terminated and truncated to errbuf_size.
+ * @return 0, STEPARC_E_IO, STEPARC_E_ARG (bad option: block_size outside
+ *         1 KiB..64 MiB, level outside -7..22 or 0, threads outside 0..256),
+ *         STEPARC_E_NOMEM. */
 STEPARC_API int steparc_writer_open(steparc_writer **out, const char *path,
-                                    const steparc_writer_options *opt);
+                                    const steparc_writer_options *opt, char *errbuf,
+                                    size_t errbuf_size);
 
 /* Adds one record given as JSON text (one object). On STEPARC_E_INPUT the
  * record is not added, the writer stays usable, and *err (when non-NULL)
@@ -576,6 +582,7 @@ typedef struct {
     void (*skipped)(void *ctx, steparc_skip_reason why, const char *file, uint64_t line,
                     uint64_t column, const char *detail, const char *raw, size_t raw_len);
     void *skipped_ctx;
+    int reserved_[8];  /* zero (options_init); room for new options without an ABI change */
 } steparc_convert_options;
 
 STEPARC_API void steparc_convert_options_init(steparc_convert_options *opt);
@@ -611,6 +618,7 @@ typedef struct steparc_reader steparc_reader;
 
 typedef struct {
     size_t cache_blocks; /* decompressed blocks kept for reuse; default 4; 0 = no cache */
+    int reserved_[8];    /* zero (options_init); room for new options without an ABI change */
 } steparc_reader_options;
 
 STEPARC_API void steparc_reader_options_init(steparc_reader_options *opt);

@@ -41,8 +41,10 @@ const char *steparc_reader_errmsg(const steparc_reader *r)
 
 void steparc_reader_options_init(steparc_reader_options *opt)
 {
-    if (opt)
+    if (opt) {
+        memset(opt, 0, sizeof *opt);
         opt->cache_blocks = 4;
+    }
 }
 
 /* ---- open ---------------------------------------------------------------------- */

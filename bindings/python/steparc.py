@@ -100,7 +100,7 @@ class _Info(ctypes.Structure):  # steparc_info
 class _WriterOptions(ctypes.Structure):  # steparc_writer_options
     _fields_ = [("block_size", ctypes.c_uint32), ("level", ctypes.c_int),
                 ("threads", ctypes.c_int), ("no_fsync", ctypes.c_int),
-                ("dedup", ctypes.c_int)]
+                ("dedup", ctypes.c_int), ("reserved_", ctypes.c_int * 8)]
 
 
 class _WriterOptionsRoom(ctypes.Union):
@@ -111,7 +111,7 @@ class _WriterOptionsRoom(ctypes.Union):
 
 
 class _ReaderOptions(ctypes.Structure):  # steparc_reader_options
-    _fields_ = [("cache_blocks", ctypes.c_size_t)]
+    _fields_ = [("cache_blocks", ctypes.c_size_t), ("reserved_", ctypes.c_int * 8)]
 
 
 class _JsonError(ctypes.Structure):  # steparc_json_error
@@ -144,7 +144,8 @@ _SIGNATURES = {
     "steparc_cursor_errmsg": (ctypes.c_char_p, [_VP]),
     "steparc_cursor_close": (None, [_VP]),
     "steparc_writer_options_init": (None, [_P(_WriterOptionsRoom)]),
-    "steparc_writer_open": (ctypes.c_int, [_P(_VP), ctypes.c_char_p, _P(_WriterOptionsRoom)]),
+    "steparc_writer_open": (ctypes.c_int, [_P(_VP), ctypes.c_char_p, _P(_WriterOptionsRoom),
+                                           ctypes.c_char_p, ctypes.c_size_t]),
     "steparc_writer_add_json": (ctypes.c_int, [_VP, ctypes.c_char_p, ctypes.c_size_t,
                                                _P(_JsonError)]),
     "steparc_writer_count": (ctypes.c_uint64, [_VP]),
@@ -493,11 +494,13 @@ class Writer:
             opt.dedup = 1
         self.path = path
         self.duplicates = 0
+        err = ctypes.create_string_buffer(512)
         rc = lib.steparc_writer_open(ctypes.byref(self._handle), os.fsencode(path),
-                                     ctypes.byref(room))
+                                     ctypes.byref(room), err, len(err))
         if rc != OK:
             self._handle = _VP()
-            raise Error("cannot create %s: %s" % (path, strerror(rc)), rc)
+            why = err.value.decode("utf-8", "replace") or strerror(rc)
+            raise Error("cannot create %s: %s" % (path, why), rc)
 
     def _h(self):
         if not self._handle:

@@ -70,7 +70,7 @@ static int write_archive(const char *path, uint32_t block_size, int threads)
     o.threads = threads;
     o.no_fsync = 1;
     steparc_writer *w;
-    int rc = steparc_writer_open(&w, path, &o);
+    int rc = steparc_writer_open(&w, path, &o, NULL, 0);
     if (rc)
         return rc;
     for (size_t i = 0; i < g_n && rc == 0; i++)
@@ -424,10 +424,12 @@ static void test_writer_errors(void)
     steparc_writer *w;
     char p[300];
     snprintf(p, sizeof p, "%s/nodir/x.steparc", g_dir);
-    CHECK_EQ_INT(steparc_writer_open(&w, p, NULL), STEPARC_E_IO);
+    char why[300];
+    CHECK_EQ_INT(steparc_writer_open(&w, p, NULL, why, sizeof why), STEPARC_E_IO);
     CHECK(w == NULL);
+    CHECK(strstr(why, "No such file or directory") != NULL);
     snprintf(p, sizeof p, "%s/w.steparc", g_dir);
-    CHECK_EQ_INT(steparc_writer_open(&w, p, NULL), 0);
+    CHECK_EQ_INT(steparc_writer_open(&w, p, NULL, NULL, 0), 0);
     steparc_json_error e;
     CHECK_EQ_INT(steparc_writer_add_json(w, "{\"a\":", 5, &e), STEPARC_E_INPUT);
     CHECK(strstr(steparc_writer_errmsg(w), "record 0") != NULL);
@@ -444,7 +446,7 @@ static void test_writer_errors(void)
     snprintf(cmd, sizeof cmd, "ls %s | grep -c tmp- > /dev/null", g_dir);
     CHECK(system(cmd) != 0);
     /* a finished writer refuses more */
-    CHECK_EQ_INT(steparc_writer_open(&w, p, NULL), 0);
+    CHECK_EQ_INT(steparc_writer_open(&w, p, NULL, NULL, 0), 0);
     CHECK_EQ_INT(steparc_writer_add_json(w, "{\"id\":\"x\"}", 10, &e), 0);
     CHECK_EQ_INT(steparc_writer_finish(w), 0);
     CHECK_EQ_INT(steparc_writer_add_json(w, "{\"id\":\"x\"}", 10, &e), STEPARC_E_MISUSE);
@@ -457,7 +459,11 @@ static void test_writer_errors(void)
     steparc_writer_options o;
     steparc_writer_options_init(&o);
     o.level = 99;
-    CHECK_EQ_INT(steparc_writer_open(&w, p, &o), STEPARC_E_ARG);
+    CHECK_EQ_INT(steparc_writer_open(&w, p, &o, NULL, 0), STEPARC_E_ARG);
+    steparc_writer_options_init(&o);
+    o.block_size = 1;
+    CHECK_EQ_INT(steparc_writer_open(&w, p, &o, why, sizeof why), STEPARC_E_ARG);
+    CHECK(strstr(why, "block size") != NULL);
 }
 
 static void test_big_record_own_block(void)
@@ -469,7 +475,7 @@ static void test_big_record_own_block(void)
     o.block_size = 4096;
     o.no_fsync = 1;
     steparc_writer *w;
-    CHECK_EQ_INT(steparc_writer_open(&w, p, &o), 0);
+    CHECK_EQ_INT(steparc_writer_open(&w, p, &o, NULL, 0), 0);
     size_t big = 3u << 20;
     char *j = malloc(big + 64);
     int n = snprintf(j, 64, "{\"id\":\"big\",\"x\":\"");
