@@ -486,6 +486,11 @@ static int open_archive(const char *cmd, const char *path, steparc_reader **r)
         msg("%s: %s", cmd, err);
         return EXIT_BAD;
     }
+    steparc_info in;
+    if (steparc_reader_info(*r, &in) == 0 && in.ignored_tail_bytes)
+        msg("%s: warning: %s: %" PRIu64 " bytes after the last valid footer are ignored (an "
+            "interrupted append?); 'steparc verify' reports them, 'steparc recover' rewrites the archive",
+            cmd, path, in.ignored_tail_bytes);
     return 0;
 }
 

@@ -189,3 +189,49 @@ int sa_rows_check(const unsigned char *raw, size_t raw_size, uint32_t count)
     }
     return prev == data ? 0 : STEPARC_E_CORRUPT;
 }
+
+/* A footer at `at` whose section table lies before it and checks. */
+static int footer_ok(const unsigned char *base, uint64_t at, sa_footer *f, const char **why)
+{
+    if (sa_footer_decode(base + at, f, why) != 0)
+        return 0;
+    uint64_t tlen = (uint64_t)f->section_count * SA_SECTION_ENTRY_SIZE;
+    if (f->section_table_offset < SA_FILE_HEADER_SIZE || f->section_table_offset > at ||
+        tlen > at - f->section_table_offset) {
+        *why = "section table lies outside the file";
+        return 0;
+    }
+    if (sa_crc32c(0, base + f->section_table_offset, (size_t)tlen) != f->section_table_crc) {
+        *why = "section table checksum mismatch";
+        return 0;
+    }
+    return 1;
+}
+
+int sa_find_footer(const unsigned char *base, uint64_t size, sa_footer *f, uint64_t *at,
+                   const char **why)
+{
+    *why = NULL;
+    if (size < SA_FILE_HEADER_SIZE + SA_FOOTER_SIZE) {
+        *why = "file too small to be an archive";
+        return STEPARC_E_CORRUPT;
+    }
+    if (footer_ok(base, size - SA_FOOTER_SIZE, f, why)) {
+        *at = size - SA_FOOTER_SIZE;
+        return 0;
+    }
+    const char *first_why = *why;
+    /* scan back for the end magic of an earlier footer */
+    for (uint64_t p = size - SA_FOOTER_SIZE; p-- > SA_FILE_HEADER_SIZE;) {
+        if (base[p + 56] != 0x89 || memcmp(base + p + 56, SA_END_MAGIC, 8) != 0)
+            continue;
+        const char *w2;
+        if (footer_ok(base, p, f, &w2)) {
+            *at = p;
+            *why = first_why;
+            return 0;
+        }
+    }
+    *why = first_why;
+    return STEPARC_E_CORRUPT;
+}

@@ -105,6 +105,14 @@ static inline uint32_t sa_key32(const void *p, size_t n)
     return (uint32_t)(h >> 32);
 }
 
+/* Finds the last valid footer in an archive image: the one in the last 64
+ * bytes, or, when those are not a footer (an append interrupted by a crash),
+ * the latest earlier footer whose CRC and section table check. *at is its
+ * offset. 0 or STEPARC_E_CORRUPT (why says what was wrong with the last 64
+ * bytes). */
+int sa_find_footer(const unsigned char *base, uint64_t size, sa_footer *f, uint64_t *at,
+                   const char **why);
+
 /* Validates a decompressed rows payload (layout 0): the offset table is
  * ascending and ends exactly at raw_size. 0 or STEPARC_E_CORRUPT. */
 int sa_rows_check(const unsigned char *raw, size_t raw_size, uint32_t count);

@@ -659,6 +659,10 @@ typedef struct {
     int time_ordered;        /* blocks' created_at ranges do not overlap and ascend */
     unsigned sections;       /* index sections present */
     int has_id_index, has_run_index, has_thread_index, has_stats;
+    uint64_t ignored_tail_bytes; /* bytes after the last valid footer: an append was
+                                    interrupted; the archive reads as it was before it.
+                                    steparc_verify reports them as damage. */
+    uint64_t reserved_[8];       /* zero; room for new figures without an ABI change */
 } steparc_info;
 STEPARC_API int steparc_reader_info(const steparc_reader *r, steparc_info *info);
 

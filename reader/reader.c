@@ -85,9 +85,13 @@ static int setup(steparc_reader *r, char *errbuf, size_t cap)
         return open_fail(errbuf, cap, rc,
                          "file header is damaged or this is not a steparc archive "
                          "(try 'steparc recover')");
-    if (sa_footer_decode(b + size - SA_FOOTER_SIZE, &r->ft, &why) != 0)
+    uint64_t footer_at;
+    if (sa_find_footer(b, size, &r->ft, &footer_at, &why) != 0)
         return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "%s (try 'steparc recover')", why);
-    uint64_t body_end = size - SA_FOOTER_SIZE;
+    /* a footer before the end: an append was interrupted; the archive as it
+     * was before it is intact, the bytes after are reported */
+    r->ignored_tail = size - footer_at - SA_FOOTER_SIZE;
+    uint64_t body_end = footer_at;
     uint64_t tlen = (uint64_t)r->ft.section_count * SA_SECTION_ENTRY_SIZE;
     if (r->ft.section_table_offset < SA_FILE_HEADER_SIZE || r->ft.section_table_offset > body_end ||
         tlen > body_end - r->ft.section_table_offset)
@@ -688,5 +692,6 @@ int steparc_reader_info(const steparc_reader *r, steparc_info *info)
     info->has_run_index = r->sec[SEC_RUNS].present;
     info->has_thread_index = r->sec[SEC_THREADS].present;
     info->has_stats = r->sec[SEC_STATS].present;
+    info->ignored_tail_bytes = r->ignored_tail;
     return 0;
 }

@@ -37,6 +37,7 @@ struct steparc_reader {
     unsigned nsections;
     const unsigned char *bindex;
     uint64_t nblocks;
+    uint64_t ignored_tail; /* bytes after the footer in use (interrupted append) */
 
     pthread_mutex_t mu; /* guards the cache, the dctx pool, section checks */
     sa_cblock **cache;

@@ -83,6 +83,10 @@ int steparc_verify(steparc_reader *r, void (*report)(void *ctx, const steparc_pr
     if (r == NULL)
         return STEPARC_E_ARG;
     vstate v = {r, report, ctx, 0};
+    if (r->ignored_tail)
+        problem(&v, -1, r->size - r->ignored_tail,
+                "%llu bytes after the last valid footer are not part of the archive (an interrupted "
+                "append?); the records before it are intact", (unsigned long long)r->ignored_tail);
     digest want[4], have[4];
     memset(want, 0, sizeof want);
     memset(have, 0, sizeof have);

@@ -94,7 +94,8 @@ class _Info(ctypes.Structure):  # steparc_info
                 ("min_created_at", ctypes.c_int64), ("max_created_at", ctypes.c_int64),
                 ("time_ordered", ctypes.c_int), ("sections", ctypes.c_uint),
                 ("has_id_index", ctypes.c_int), ("has_run_index", ctypes.c_int),
-                ("has_thread_index", ctypes.c_int), ("has_stats", ctypes.c_int)]
+                ("has_thread_index", ctypes.c_int), ("has_stats", ctypes.c_int),
+                ("ignored_tail_bytes", ctypes.c_uint64), ("reserved_", ctypes.c_uint64 * 8)]
 
 
 class _WriterOptions(ctypes.Structure):  # steparc_writer_options
@@ -371,7 +372,7 @@ class Archive:
         rc = _lib().steparc_reader_info(self._h(), ctypes.byref(info))
         if rc != OK:
             raise self._fail(rc)
-        d = {name: getattr(info, name) for name, _ in _Info._fields_}
+        d = {name: getattr(info, name) for name, _ in _Info._fields_ if name != "reserved_"}
         if d["min_created_at"] > d["max_created_at"]:  # INT64_MAX, INT64_MIN: none
             d["min_created_at"] = d["max_created_at"] = None
         for k in ("time_ordered", "has_id_index", "has_run_index", "has_thread_index",
