@@ -100,6 +100,8 @@ static const char *const g_help_main =
     "\n"
     "commands:\n"
     "  convert INPUT... -o OUT     JSON dumps (JSONL, arrays, list pages, event streams) -> archive\n"
+    "  append ARCHIVE INPUT...     add records to an archive without rewriting it\n"
+    "  merge A B... -o OUT         combine archives (one record per step id)\n"
     "  cat ARCHIVE                 every record as canonical JSON, one per line\n"
     "  get ARCHIVE N...            records by position (0-based)\n"
     "  find ARCHIVE FILTERS        records by --id, --run, --thread, --assistant, --since/--until\n"
@@ -136,6 +138,27 @@ static const char *const g_help_convert =
     "                           cores); the archive is the same for every N\n"
     "  --report FILE            write the summary as JSON to FILE\n"
     "  -q, --quiet              no summary on standard error\n";
+
+static const char *const g_help_append =
+    "usage: steparc append ARCHIVE INPUT... [options]\n"
+    "\n"
+    "Adds the run steps of every INPUT (as for convert) to an existing archive\n"
+    "without rewriting its blocks: new blocks, new indexes and a new footer go after\n"
+    "the old footer, which is never modified. If append is interrupted (a crash, a\n"
+    "kill, a full disk) the archive reads as it was before; a failed append cuts the\n"
+    "file back. Appended records are all kept (use merge to drop duplicates).\n"
+    "\n"
+    "options: --input-format, --strict, --skip-invalid, --rejects, --no-rebuild,\n"
+    "         --level, --block-size, -j, --report, -q, as for convert\n";
+
+static const char *const g_help_merge =
+    "usage: steparc merge A.steparc B.steparc... -o OUT.steparc [options]\n"
+    "\n"
+    "Combines archives into a new one, in the order given. As convert does, keeps\n"
+    "one record per step id (its most advanced state, the last among equals) unless\n"
+    "--keep-duplicates.\n"
+    "\n"
+    "options: -o, --keep-duplicates, --level, --block-size, -j, --report, -q\n";
 
 static const char *const g_help_cat =
     "usage: steparc cat ARCHIVE [--pretty] [--via-struct]\n"
@@ -262,8 +285,49 @@ static int same_file(const char *a, const char *b)
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-static int cmd_convert(int argc, char **argv)
+/* Records of archives, for merge: every record of every archive, in order. */
+static int merge_inputs(steparc_writer *w, char **paths, int n, steparc_convert_stats *st)
 {
+    for (int i = 0; i < n; i++) {
+        steparc_reader *r = NULL;
+        char err[512];
+        if (steparc_reader_open(&r, paths[i], NULL, err, sizeof err) != 0) {
+            msg("merge: %s", err);
+            return EXIT_BAD;
+        }
+        steparc_cursor *c = NULL;
+        int rc = steparc_cursor_open(r, NULL, &c);
+        uint64_t ord;
+        const void *mp;
+        size_t len;
+        st->inputs++;
+        while (rc == 0 && (rc = steparc_cursor_next(c, &ord, &mp, &len)) == 0) {
+            rc = steparc_writer_add_msgpack(w, mp, len);
+            if (rc) {
+                msg("merge: %s: %s", paths[i], steparc_writer_errmsg(w));
+                break;
+            }
+            st->records++;
+            st->objects++;
+        }
+        if (rc != 0 && rc != STEPARC_END && c)
+            msg("merge: %s: %s", paths[i], steparc_cursor_errmsg(c));
+        steparc_info in;
+        if (steparc_reader_info(r, &in) == 0)
+            st->input_bytes += in.file_size;
+        steparc_cursor_close(c);
+        steparc_reader_close(r);
+        if (rc != STEPARC_END)
+            return EXIT_BAD;
+    }
+    return 0;
+}
+
+enum { MODE_CONVERT, MODE_APPEND, MODE_MERGE };
+
+static int cmd_convert(int argc, char **argv, int mode)
+{
+    const char *cmd = mode == MODE_APPEND ? "append" : mode == MODE_MERGE ? "merge" : "convert";
     static const struct option opts[] = {
         {"output", required_argument, NULL, 'o'}, {"input-format", required_argument, NULL, 'F'},
         {"strict", no_argument, NULL, 'S'},       {"skip-invalid", no_argument, NULL, 'I'},
@@ -272,7 +336,8 @@ static int cmd_convert(int argc, char **argv)
         {"report", required_argument, NULL, 'P'}, {"quiet", no_argument, NULL, 'q'},
         {"keep-duplicates", no_argument, NULL, 'K'}, {"no-rebuild", no_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
-    if (want_help(argc, argv, g_help_convert))
+    if (want_help(argc, argv, mode == MODE_APPEND ? g_help_append
+                              : mode == MODE_MERGE ? g_help_merge : g_help_convert))
         return 0;
     const char *out = NULL, *rejects = NULL, *report = NULL;
     steparc_writer_options wo;
@@ -295,7 +360,7 @@ static int cmd_convert(int argc, char **argv)
             else if (strcmp(optarg, "jsonl") == 0 || strcmp(optarg, "ndjson") == 0) co.format = STEPARC_IN_JSONL;
             else if (strcmp(optarg, "json") == 0) co.format = STEPARC_IN_JSON;
             else if (strcmp(optarg, "sse") == 0) co.format = STEPARC_IN_SSE;
-            else return usage_error("convert", "unknown input format '%s'", optarg);
+            else return usage_error(cmd, "unknown input format '%s'", optarg);
             break;
         case 'S': co.strict = 1; break;
         case 'I': co.skip_invalid = 1; break;
@@ -303,18 +368,18 @@ static int cmd_convert(int argc, char **argv)
         case 'L': {
             int64_t lv;
             if (parse_i64(optarg, &lv) != 0 || lv < 1 || lv > 22)
-                return usage_error("convert", "--level takes 1..22");
+                return usage_error(cmd, "--level takes 1..22");
             wo.level = (int)lv;
             break;
         }
         case 'B':
             if (parse_u64(optarg, &v) != 0 || v < 1024 || v > 64u * 1024 * 1024)
-                return usage_error("convert", "--block-size takes 1024..67108864");
+                return usage_error(cmd, "--block-size takes 1024..67108864");
             wo.block_size = (uint32_t)v;
             break;
         case 'j':
             if (parse_u64(optarg, &v) != 0 || v < 1 || v > 256)
-                return usage_error("convert", "-j takes 1..256");
+                return usage_error(cmd, "-j takes 1..256");
             wo.threads = (int)v;
             co.threads = (int)v;
             break;
@@ -322,20 +387,29 @@ static int cmd_convert(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'K': wo.dedup = 0; break;
         case 'N': co.no_rebuild = 1; break;
-        default: return usage_error("convert", "invalid option '%s'", argv[optind - 1]);
+        default: return usage_error(cmd, "invalid option '%s'", argv[optind - 1]);
         }
     }
+    if (mode == MODE_APPEND) {
+        if (out != NULL)
+            return usage_error(cmd, "append writes to the archive given first; no -o");
+        if (optind >= argc)
+            return usage_error(cmd, "an archive and inputs expected");
+        out = argv[optind++];
+        wo.dedup = 0; /* appended records are all kept */
+    }
     if (out == NULL)
-        return usage_error("convert", "an output file is required (-o OUT.steparc)");
+        return usage_error(cmd, "an output file is required (-o OUT.steparc)");
     if (optind >= argc)
-        return usage_error("convert", "no input given (a file, a directory or -)");
+        return usage_error(cmd, mode == MODE_MERGE ? "no archive given to merge"
+                                                   : "no input given (a file, a directory or -)");
     for (int i = optind; i < argc; i++)
         if (strcmp(argv[i], "-") != 0 && same_file(argv[i], out)) {
-            msg("convert: the output %s is also an input", out);
+            msg("%s: the output %s is also an input", cmd, out);
             return EXIT_BAD;
         }
     if (rejects && !co.skip_invalid)
-        return usage_error("convert", "--rejects needs --skip-invalid");
+        return usage_error(cmd, "--rejects needs --skip-invalid");
     conv_ui ui;
     memset(&ui, 0, sizeof ui);
     ui.quiet = quiet;
@@ -344,7 +418,7 @@ static int cmd_convert(int argc, char **argv)
     if (rejects) {
         ui.rejects = fopen(rejects, "w");
         if (ui.rejects == NULL) {
-            msg("convert: cannot create %s: %s", rejects, strerror(errno));
+            msg("%s: cannot create %s: %s", cmd, rejects, strerror(errno));
             return EXIT_BAD;
         }
     }
@@ -355,40 +429,61 @@ static int cmd_convert(int argc, char **argv)
     steparc_writer *w = NULL;
     steparc_converter *cv = NULL;
     char why[600];
-    int rc = steparc_writer_open(&w, out, &wo, why, sizeof why);
+    uint64_t before = 0;
+    if (mode == MODE_APPEND) {
+        steparc_reader *r0 = NULL;
+        if (steparc_reader_open(&r0, out, NULL, why, sizeof why) == 0)
+            before = steparc_reader_count(r0);
+        steparc_reader_close(r0);
+    }
+    int rc = mode == MODE_APPEND ? steparc_writer_open_append(&w, out, &wo, why, sizeof why)
+                                 : steparc_writer_open(&w, out, &wo, why, sizeof why);
     int status = 0;
+    steparc_convert_stats mst;
+    memset(&mst, 0, sizeof mst);
+    const steparc_convert_stats *st = &mst;
     if (rc != 0) {
-        msg("convert: %s", why);
+        msg("%s: %s", cmd, why);
         status = EXIT_BAD;
         goto cleanup;
     }
-    rc = steparc_converter_open(&cv, w, &co);
-    if (rc != 0) {
-        msg("convert: %s", steparc_strerror(rc));
-        status = EXIT_BAD;
-        goto cleanup;
+    if (mode == MODE_MERGE) {
+        status = merge_inputs(w, argv + optind, argc - optind, &mst);
+        if (status)
+            goto cleanup;
+    } else {
+        rc = steparc_converter_open(&cv, w, &co);
+        if (rc != 0) {
+            msg("%s: %s", cmd, steparc_strerror(rc));
+            status = EXIT_BAD;
+            goto cleanup;
+        }
+        for (int i = optind; i < argc && rc == 0; i++)
+            rc = steparc_converter_add_path(cv, argv[i]);
+        if (ui.tty && !quiet)
+            fputs("\r\033[K", stderr);
+        if (rc != 0) {
+            msg("%s", steparc_converter_errmsg(cv));
+            status = EXIT_BAD;
+            goto cleanup;
+        }
+        st = steparc_converter_stats(cv);
     }
-    for (int i = optind; i < argc && rc == 0; i++)
-        rc = steparc_converter_add_path(cv, argv[i]);
-    if (ui.tty && !quiet)
-        fputs("\r\033[K", stderr);
-    if (rc != 0) {
-        msg("%s", steparc_converter_errmsg(cv));
-        status = EXIT_BAD;
-        goto cleanup;
-    }
-    const steparc_convert_stats *st = steparc_converter_stats(cv);
     if (st->records == 0) {
-        msg("convert: no run steps found in the input; no archive written");
+        msg("%s: no run steps found in the input; %s", cmd,
+            mode == MODE_APPEND ? "the archive is unchanged" : "no archive written");
         status = EXIT_BAD;
         goto cleanup;
     }
     rc = steparc_writer_finish(w);
     if (rc != 0) {
-        msg("convert: %s", steparc_writer_errmsg(w));
+        msg("%s: %s", cmd, steparc_writer_errmsg(w));
         status = EXIT_BAD;
         goto cleanup;
     }
+    if (mode == MODE_APPEND && !quiet)
+        fprintf(stderr, "%s: %" PRIu64 " records before, %" PRIu64 " after\n", out, before,
+                before + st->records);
     {
         double dt = now_s() - ui.t0;
         struct stat sb;
@@ -416,6 +511,7 @@ static int cmd_convert(int argc, char **argv)
         }
         if (report) {
             cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "command", cmd);
             cJSON_AddStringToObject(o, "output", out);
             cJSON_AddNumberToObject(o, "inputs", (double)st->inputs);
             cJSON_AddNumberToObject(o, "records", (double)(st->records - dups));
@@ -433,7 +529,7 @@ static int cmd_convert(int argc, char **argv)
             char *txt = cJSON_Print(o);
             FILE *f = fopen(report, "w");
             if (f == NULL || txt == NULL || fputs(txt, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0) {
-                msg("convert: cannot write %s: %s", report, strerror(errno));
+                msg("%s: cannot write %s: %s", cmd, report, strerror(errno));
                 status = EXIT_BAD;
             }
             cJSON_free(txt);
@@ -861,7 +957,11 @@ int main(int argc, char **argv)
     argc--;
     argv++;
     if (strcmp(cmd, "convert") == 0)
-        return cmd_convert(argc, argv);
+        return cmd_convert(argc, argv, MODE_CONVERT);
+    if (strcmp(cmd, "append") == 0)
+        return cmd_convert(argc, argv, MODE_APPEND);
+    if (strcmp(cmd, "merge") == 0)
+        return cmd_convert(argc, argv, MODE_MERGE);
     if (strcmp(cmd, "cat") == 0)
         return cmd_cat(argc, argv);
     if (strcmp(cmd, "get") == 0)

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -83,6 +84,10 @@ struct steparc_writer {
     steparc_buf rawbuf, outbuf; /* block buffers when compressing inline */
     sa_sorter *dd;              /* dedup entries (see dedup_entry) */
     uint64_t duplicates;
+    /* append: the file is written in place after its last footer */
+    int appending;
+    uint64_t prev_footer;       /* offset of the footer this append supersedes */
+    uint64_t orig_len;          /* where the archive ended: restored if the append fails */
     int created;                /* the temporary file exists */
 
     /* compression */
@@ -362,18 +367,35 @@ static int flush_block(steparc_writer *w)
 /* ---- open ---------------------------------------------------------------------- */
 
 static int open_impl(steparc_writer **out, const char *path, const steparc_writer_options *opt,
-                     char *errbuf, size_t cap);
+                     int append, char *errbuf, size_t cap);
+static int append_prepare(steparc_writer *w, char *errbuf, size_t cap);
 
 int steparc_writer_open(steparc_writer **out, const char *path, const steparc_writer_options *opt,
                         char *errbuf, size_t errbuf_size)
 {
     if (errbuf && errbuf_size)
         errbuf[0] = 0;
-    return open_impl(out, path, opt, errbuf, errbuf_size);
+    return open_impl(out, path, opt, 0, errbuf, errbuf_size);
+}
+
+int steparc_writer_open_append(steparc_writer **out, const char *path,
+                               const steparc_writer_options *opt, char *errbuf, size_t errbuf_size)
+{
+    if (errbuf && errbuf_size)
+        errbuf[0] = 0;
+    if (opt && opt->dedup) {
+        if (out)
+            *out = NULL;
+        sa_fmt(errbuf, errbuf_size,
+               "append keeps every record (duplicates cannot be dropped without rewriting "
+               "blocks; use merge)");
+        return STEPARC_E_ARG;
+    }
+    return open_impl(out, path, opt, 1, errbuf, errbuf_size);
 }
 
 static int open_impl(steparc_writer **out, const char *path, const steparc_writer_options *opt,
-                     char *errbuf, size_t cap)
+                     int append, char *errbuf, size_t cap)
 {
     if (out == NULL)
         return STEPARC_E_ARG;
@@ -441,34 +463,42 @@ static int open_impl(steparc_writer **out, const char *path, const steparc_write
         if (w->cctx == NULL)
             goto fail;
     }
-    w->fd = mkstemp(w->tmppath);
-    w->created = w->fd >= 0;
-    if (w->fd < 0) {
-        int e = errno;
-        sa_fmt(errbuf, cap, "cannot create %s: %s", w->tmppath, strerror(e));
-        steparc_writer_close(w);
-        return STEPARC_E_IO;
-    }
-    if (w->fd >= 0) {
-        /* mkstemp makes 0600; give the archive the mode a new file gets */
-        mode_t um = umask(022);
-        umask(um);
-        (void)fchmod(w->fd, 0666 & ~um);
-    }
-    {
-        sa_file_header h;
-        memset(&h, 0, sizeof h);
-        h.major = STEPARC_FORMAT_MAJOR;
-        h.minor = STEPARC_FORMAT_MINOR;
-        memcpy(h.sync, w->sync, SA_SYNC_SIZE);
-        h.block_size = o.block_size;
-        unsigned char hb[SA_FILE_HEADER_SIZE];
-        sa_file_header_encode(&h, hb);
-        rc = write_all(w, hb, sizeof hb);
+    if (append) {
+        rc = append_prepare(w, errbuf, cap);
         if (rc) {
-            sa_fmt(errbuf, cap, "%s", w->err);
             steparc_writer_close(w);
             return rc;
+        }
+    } else {
+        w->fd = mkstemp(w->tmppath);
+        w->created = w->fd >= 0;
+        if (w->fd < 0) {
+            int e = errno;
+            sa_fmt(errbuf, cap, "cannot create %s: %s", w->tmppath, strerror(e));
+            steparc_writer_close(w);
+            return STEPARC_E_IO;
+        }
+        if (w->fd >= 0) {
+            /* mkstemp makes 0600; give the archive the mode a new file gets */
+            mode_t um = umask(022);
+            umask(um);
+            (void)fchmod(w->fd, 0666 & ~um);
+        }
+        {
+            sa_file_header h;
+            memset(&h, 0, sizeof h);
+            h.major = STEPARC_FORMAT_MAJOR;
+            h.minor = STEPARC_FORMAT_MINOR;
+            memcpy(h.sync, w->sync, SA_SYNC_SIZE);
+            h.block_size = o.block_size;
+            unsigned char hb[SA_FILE_HEADER_SIZE];
+            sa_file_header_encode(&h, hb);
+            rc = write_all(w, hb, sizeof hb);
+            if (rc) {
+                sa_fmt(errbuf, cap, "%s", w->err);
+                steparc_writer_close(w);
+                return rc;
+            }
         }
     }
     if (w->nthreads > 1) {
@@ -494,6 +524,201 @@ static int open_impl(steparc_writer **out, const char *path, const steparc_write
 fail:
     sa_fmt(errbuf, cap, "%s", rc == STEPARC_E_NOMEM ? "out of memory" : "cannot start the writer");
     steparc_writer_close(w);
+    return rc;
+}
+
+/* ---- append ---------------------------------------------------------------------------
+ *
+ * Appending writes new blocks after the archive's last footer, then a complete
+ * new set of sections and a new footer that points back at the old one
+ * (docs/FORMAT.md, "Append"). The old footer and everything before it are
+ * never modified, so a crash at any moment leaves the old archive readable:
+ * readers fall back to the last valid footer. The indexes are rebuilt from the
+ * old sections (streamed through the sorters) plus the new records. */
+
+static void stat_load(stat_map *m, sa_mpr *r)
+{
+    sa_mpitem mm, k, v;
+    if (sa_mp_read(r, &mm) != 0 || mm.type != SA_MP_MAP)
+        return;
+    for (uint32_t i = 0; i < mm.n; i++) {
+        if (sa_mp_read(r, &k) != 0 || k.type != SA_MP_STR || sa_mp_read(r, &v) != 0 ||
+            v.type != SA_MP_INT || v.i < 0)
+            return;
+        if (k.n == 7 && memcmp(k.s, "(other)", 7) == 0) {
+            m->other += (uint64_t)v.i;
+            continue;
+        }
+        if (m->n == MAX_STAT_VALUES) {
+            m->other += (uint64_t)v.i;
+            continue;
+        }
+        char *copy = (char *)sa_malloc(k.n + 1);
+        if (copy == NULL)
+            return;
+        memcpy(copy, k.s, k.n);
+        m->e[m->n].name = copy;
+        m->e[m->n].len = k.n;
+        m->e[m->n].count = (uint64_t)v.i;
+        m->n++;
+    }
+}
+
+static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
+{
+    int rc = 0;
+    const char *why = NULL;
+    struct stat st;
+    unsigned char *base = NULL;
+    w->fd = open(w->path, O_RDWR | O_CLOEXEC);
+    if (w->fd < 0 || fstat(w->fd, &st) != 0) {
+        sa_fmt(errbuf, cap, "cannot open %s: %s", w->path, strerror(errno));
+        return STEPARC_E_IO;
+    }
+    uint64_t size = (uint64_t)st.st_size;
+    if (!S_ISREG(st.st_mode) || size < SA_FILE_HEADER_SIZE + SA_FOOTER_SIZE) {
+        sa_fmt(errbuf, cap, "%s is not a steparc archive", w->path);
+        return STEPARC_E_CORRUPT;
+    }
+    base = (unsigned char *)mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, w->fd, 0);
+    if (base == MAP_FAILED) {
+        sa_fmt(errbuf, cap, "cannot map %s: %s", w->path, strerror(errno));
+        return STEPARC_E_IO;
+    }
+    sa_file_header h;
+    sa_footer f;
+    uint64_t at = 0;
+    const sa_section *sec[8] = {NULL};
+    sa_section secs[SA_MAX_SECTIONS];
+    rc = sa_file_header_decode(base, &h);
+    if (rc) {
+        sa_fmt(errbuf, cap, "%s: file header is damaged or not a steparc archive", w->path);
+        goto done;
+    }
+    if (h.minor > STEPARC_FORMAT_MINOR) {
+        sa_fmt(errbuf, cap, "%s: format %u.%u is newer than this writer (%d.%d)", w->path, h.major,
+               h.minor, STEPARC_FORMAT_MAJOR, STEPARC_FORMAT_MINOR);
+        rc = STEPARC_E_VERSION;
+        goto done;
+    }
+    if (sa_find_footer(base, size, &f, &at, &why) != 0) {
+        sa_fmt(errbuf, cap, "%s: %s (run 'steparc recover' first)", w->path, why);
+        rc = STEPARC_E_CORRUPT;
+        goto done;
+    }
+    for (uint32_t i = 0; i < f.section_count; i++) {
+        sa_section_decode(base + f.section_table_offset + (uint64_t)i * SA_SECTION_ENTRY_SIZE, &secs[i]);
+        sa_section *s = &secs[i];
+        if (s->offset < SA_FILE_HEADER_SIZE || s->offset > f.section_table_offset ||
+            s->length > f.section_table_offset - s->offset ||
+            sa_crc32c(0, base + s->offset, (size_t)s->length) != s->crc) {
+            sa_fmt(errbuf, cap, "%s: index section %u is damaged (run 'steparc recover' first)",
+                   w->path, i);
+            rc = STEPARC_E_CORRUPT;
+            goto done;
+        }
+        if (s->type >= 1 && s->type <= 6)
+            sec[s->type] = s;
+    }
+    for (uint32_t t = SA_SEC_BLOCK_INDEX; t <= SA_SEC_ASSISTANT_POSTINGS; t++)
+        if (sec[t] == NULL || (t != SA_SEC_BLOCK_INDEX && sec[t]->length % 8)) {
+            sa_fmt(errbuf, cap, "%s: the archive lacks an index section this writer maintains "
+                   "(type %u); rewrite it with 'steparc merge'", w->path, t);
+            rc = STEPARC_E_CORRUPT;
+            goto done;
+        }
+    if (sec[SA_SEC_BLOCK_INDEX]->length != f.block_count * SA_BLOCK_INDEX_ENTRY_SIZE) {
+        sa_fmt(errbuf, cap, "%s: block index size does not match the footer", w->path);
+        rc = STEPARC_E_CORRUPT;
+        goto done;
+    }
+    memcpy(w->sync, h.sync, SA_SYNC_SIZE);
+    /* block index, counters, time order */
+    const unsigned char *bi = base + sec[SA_SEC_BLOCK_INDEX]->offset;
+    uint64_t ord = 0;
+    for (uint64_t b = 0; b < f.block_count; b++) {
+        sa_block_entry e;
+        sa_block_entry_decode(bi + b * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
+        if (e.first_ordinal != ord || e.record_count == 0) {
+            sa_fmt(errbuf, cap, "%s: block index entry %llu is invalid", w->path, (unsigned long long)b);
+            rc = STEPARC_E_CORRUPT;
+            goto done;
+        }
+        ord += e.record_count;
+        w->raw_bytes += e.raw_size - 4 * (uint64_t)e.record_count;
+        w->stored_bytes += e.stored_size;
+        if (e.min_created_at <= e.max_created_at) {
+            if (e.min_created_at < w->min_ts)
+                w->min_ts = e.min_created_at;
+            if (e.max_created_at > w->max_ts)
+                w->max_ts = e.max_created_at;
+            w->prev_max = e.max_created_at;
+            w->have_prev = 1;
+        }
+    }
+    if (ord != f.record_count) {
+        sa_fmt(errbuf, cap, "%s: block index and footer disagree on the record count", w->path);
+        rc = STEPARC_E_CORRUPT;
+        goto done;
+    }
+    if (sa_buf_append(&w->bindex, bi, (size_t)sec[SA_SEC_BLOCK_INDEX]->length) != 0) {
+        rc = STEPARC_E_NOMEM;
+        goto done;
+    }
+    w->records = f.record_count;
+    w->block_first = f.record_count;
+    w->blocks_flushed = w->blocks_written = f.block_count;
+    w->time_ordered = (f.flags & SA_FOOTER_TIME_ORDERED) != 0;
+    /* the indexes: old entries go through the sorters with the new ones */
+    static const uint32_t types[4] = {SA_SEC_ID_INDEX, SA_SEC_RUN_POSTINGS, SA_SEC_THREAD_POSTINGS,
+                                      SA_SEC_ASSISTANT_POSTINGS};
+    for (int k = 0; k < 4 && rc == 0; k++) {
+        const unsigned char *p = base + sec[types[k]]->offset;
+        uint64_t n = sec[types[k]]->length / 8;
+        sa_sorter *s = k == 0 ? w->ids : w->post[k - 1];
+        for (uint64_t i = 0; i < n && rc == 0; i++)
+            if (sa_sorter_push_u64(s, sa_get_u64(p + 8 * i)) != 0)
+                rc = STEPARC_E_IO;
+    }
+    if (rc) {
+        sa_fmt(errbuf, cap, "cannot spill index entries to a temporary file");
+        goto done;
+    }
+    if (sec[SA_SEC_STATS]) {
+        sa_mpr r = {base + sec[SA_SEC_STATS]->offset,
+                    base + sec[SA_SEC_STATS]->offset + sec[SA_SEC_STATS]->length};
+        sa_mpitem m, k;
+        if (sa_mp_read(&r, &m) == 0 && m.type == SA_MP_MAP)
+            for (uint32_t i = 0; i < m.n; i++) {
+                if (sa_mp_read(&r, &k) != 0 || k.type != SA_MP_STR)
+                    break;
+                const unsigned char *vs = r.p;
+                if (k.n == 7 && memcmp(k.s, "by_type", 7) == 0)
+                    stat_load(&w->by_type, &r);
+                else if (k.n == 9 && memcmp(k.s, "by_status", 9) == 0)
+                    stat_load(&w->by_status, &r);
+                r.p = vs;
+                if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
+                    break;
+            }
+    }
+    w->prev_footer = at;
+    w->orig_len = at + SA_FOOTER_SIZE;
+    /* drop what an interrupted append left after the last footer */
+    if (size > w->orig_len && ftruncate(w->fd, (off_t)w->orig_len) != 0) {
+        sa_fmt(errbuf, cap, "cannot truncate %s: %s", w->path, strerror(errno));
+        rc = STEPARC_E_IO;
+        goto done;
+    }
+    if (lseek(w->fd, (off_t)w->orig_len, SEEK_SET) < 0) {
+        sa_fmt(errbuf, cap, "cannot seek in %s: %s", w->path, strerror(errno));
+        rc = STEPARC_E_IO;
+        goto done;
+    }
+    w->file_off = w->orig_len;
+    w->appending = 1;
+done:
+    munmap(base, (size_t)size);
     return rc;
 }
 
@@ -1081,6 +1306,7 @@ int steparc_writer_finish(steparc_writer *w)
         f.record_count = w->records;
         f.block_count = w->blocks_written;
         f.flags = w->time_ordered ? SA_FOOTER_TIME_ORDERED : 0;
+        f.prev_footer_offset = w->appending ? w->prev_footer : 0;
         unsigned char fb[SA_FOOTER_SIZE];
         sa_footer_encode(&f, fb);
         rc = write_all(w, tbl, nsec * SA_SECTION_ENTRY_SIZE);
@@ -1095,13 +1321,13 @@ int steparc_writer_finish(steparc_writer *w)
         if (close(fd) != 0)
             rc = io_fail(w, "cannot close");
     }
-    if (rc == 0 && rename(w->tmppath, w->path) != 0) {
+    if (rc == 0 && !w->appending && rename(w->tmppath, w->path) != 0) {
         int e = errno;
         rc = wfail(w, STEPARC_E_IO, "cannot rename %s to %s: %s", w->tmppath, w->path,
                    strerror(e));
     }
     if (rc == 0) {
-        if (!w->opt.no_fsync)
+        if (!w->opt.no_fsync && !w->appending)
             (void)fsync_dir(w->dir); /* best effort: some file systems refuse it */
         w->finished = 1;
         w->err[0] = 0;
@@ -1134,8 +1360,13 @@ void steparc_writer_close(steparc_writer *w)
         sa_free(w->jobs);
     }
     sa_free(w->threads);
-    if (w->fd >= 0)
+    if (w->fd >= 0) {
+        /* a failed or abandoned append: cut the file back to the old archive */
+        if (w->appending && !w->finished && ftruncate(w->fd, (off_t)w->orig_len) == 0 &&
+            !w->opt.no_fsync)
+            (void)fsync(w->fd);
         close(w->fd);
+    }
     if (!w->finished && w->created)
         unlink(w->tmppath);
     ZSTD_freeCCtx(w->cctx);

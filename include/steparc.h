@@ -496,6 +496,20 @@ STEPARC_API int steparc_writer_open(steparc_writer **out, const char *path,
                                     const steparc_writer_options *opt, char *errbuf,
                                     size_t errbuf_size);
 
+/* Opens an existing archive to add records to it, without rewriting its
+ * blocks: new blocks go after its last footer, followed by new index sections
+ * and a new footer that points back at the old one. The old footer is never
+ * modified: if the process dies at any moment, the archive reads as it was
+ * before (readers use the last valid footer; see steparc_info.ignored_tail_bytes).
+ * Closing without a successful finish cuts the file back to the old archive.
+ * Appended records are all kept (opt->dedup must be 0). Bytes after the last
+ * valid footer (an earlier interrupted append) are dropped first.
+ * @return 0, STEPARC_E_IO, STEPARC_E_CORRUPT (damaged index or footer: recover
+ *         first), STEPARC_E_VERSION, STEPARC_E_ARG, STEPARC_E_NOMEM. */
+STEPARC_API int steparc_writer_open_append(steparc_writer **out, const char *path,
+                                           const steparc_writer_options *opt, char *errbuf,
+                                           size_t errbuf_size);
+
 /* Adds one record given as JSON text (one object). On STEPARC_E_INPUT the
  * record is not added, the writer stays usable, and *err (when non-NULL)
  * locates the problem within `json`. */
