@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,6 +83,31 @@ static int out_write(const void *p, size_t n)
     return 0;
 }
 
+/* Appends to a steparc_buf owned by the command; nonzero when out of memory. */
+static int buf_add(steparc_buf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (d == NULL)
+            return 1;
+        b->data = d;
+        b->cap = cap;
+    }
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static int buf_copy(steparc_buf *dst, const steparc_buf *src)
+{
+    dst->len = 0;
+    return buf_add(dst, src->data, src->len);
+}
+
 static int out_flush(void)
 {
     if (fflush(stdout) != 0) {
@@ -106,10 +133,13 @@ static const char *const g_help_main =
     "  get ARCHIVE N...            records by position (0-based)\n"
     "  find ARCHIVE FILTERS        records by --id, --run, --thread, --assistant, --since/--until\n"
     "  info ARCHIVE [--json]       header, blocks, sections, sizes, time span\n"
+    "  stats ARCHIVE [--json]      records by type, status, tool; tokens; per assistant, per day\n"
     "  verify ARCHIVE              check every checksum and index; exit 1 when damaged\n"
+    "  recover DAMAGED -o OUT      save every intact block into a new archive\n"
     "\n"
     "'steparc COMMAND --help' describes a command. 'steparc --version' prints the version.\n"
-    "Exit status: 0 ok, 1 bad input or damaged archive, 2 usage error.\n";
+    "Exit status: 0 ok, 1 bad input or damaged archive, 2 usage error\n"
+    "(recover: 3 when some blocks were lost).\n";
 
 static const char *const g_help_convert =
     "usage: steparc convert INPUT... -o OUT.steparc [options]\n"
@@ -161,14 +191,21 @@ static const char *const g_help_merge =
     "options: -o, --keep-duplicates, --level, --block-size, -j, --report, -q\n";
 
 static const char *const g_help_cat =
-    "usage: steparc cat ARCHIVE [--pretty] [--via-struct]\n"
+    "usage: steparc cat ARCHIVE [--format jsonl|json|list] [--limit N] [--order asc|desc]\n"
+    "                           [--pretty] [--via-struct]\n"
     "\n"
-    "Writes every record as canonical JSON, one per line: keys in stored order,\n"
-    "floats in the shortest form that reads back exactly (Python's json.dumps with\n"
+    "Writes every record as canonical JSON: keys in stored order, floats in the\n"
+    "shortest form that reads back exactly (Python's json.dumps with\n"
     "ensure_ascii=False and separators (\",\", \":\") gives the same bytes).\n"
     "\n"
-    "  --pretty       indent by two spaces instead (one record after another)\n"
-    "  --via-struct   route every record through the typed C struct (steparc_step)\n";
+    "  --format jsonl  one record per line (the default)\n"
+    "  --format json   one JSON array of all records\n"
+    "  --format list   pages as the API's list endpoint returns them, one per line:\n"
+    "                  {\"object\":\"list\",\"data\":[...],\"first_id\",\"last_id\",\"has_more\"}\n"
+    "  --limit N       records per list page (default 20, as the API)\n"
+    "  --order desc    newest (last archived) first, as the API's default order\n"
+    "  --pretty        indent by two spaces (Python's indent=2)\n"
+    "  --via-struct    route every record through the typed C struct (steparc_step)\n";
 
 static const char *const g_help_get =
     "usage: steparc get ARCHIVE N... [--pretty] [--via-struct]\n"
@@ -177,12 +214,16 @@ static const char *const g_help_get =
 
 static const char *const g_help_find =
     "usage: steparc find ARCHIVE [--id ID] [--run ID] [--thread ID] [--assistant ID]\n"
-    "                            [--since T] [--until T] [--pretty] [--via-struct]\n"
+    "                            [--status S] [--type T] [--tool TYPE] [--since T] [--until T]\n"
+    "                            [--format jsonl|json|list] [--limit N] [--order asc|desc]\n"
+    "                            [--pretty] [--via-struct]\n"
     "\n"
     "Writes the matching records as canonical JSON, in archive order. --id uses the\n"
     "id index; --run, --thread and --assistant the postings; --since/--until\n"
-    "(created_at, inclusive, Unix seconds) the block zone maps. Filters combine.\n"
-    "Exit 1 when --id finds nothing.\n";
+    "(created_at, inclusive, Unix seconds) the block zone maps; --status and --type\n"
+    "match the step's fields, --tool the type of any of its tool calls (function,\n"
+    "code_interpreter, file_search, retrieval, ...). Filters combine. Output options\n"
+    "as for cat. Exit 1 when --id finds nothing.\n";
 
 static const char *const g_help_info =
     "usage: steparc info ARCHIVE [--json]\n"
@@ -607,26 +648,242 @@ static int read_opts(int argc, char **argv, const char *cmd, printer *p)
     return -k; /* new argc, negated so errors (positive) are distinct */
 }
 
-static int cmd_cat(int argc, char **argv)
+/* ---- output of selections: JSONL, one JSON array, or API list pages --------------- */
+
+enum { FMT_JSONL, FMT_JSON, FMT_LIST };
+
+typedef struct {
+    printer p;
+    int format;
+    uint64_t limit;     /* list: records per page */
+    uint64_t count;     /* records written */
+    steparc_buf page;   /* list: the page's records, MessagePack back to back */
+    uint64_t in_page;
+    steparc_buf first_id, last_id; /* MessagePack of the ids (str, or nil) */
+    steparc_buf mp, js;
+} emitter;
+
+static int mp_put_str(steparc_buf *b, const char *s, size_t n)
 {
-    if (want_help(argc, argv, g_help_cat))
-        return 0;
-    printer p = {0, 0, {0}};
-    int n = read_opts(argc, argv, "cat", &p);
-    if (n > 0)
-        return n;
-    argc = -n;
-    if (argc != 2)
-        return usage_error("cat", "exactly one archive expected");
-    steparc_reader *r;
-    if (open_archive("cat", argv[1], &r))
+    unsigned char h[5];
+    size_t hl;
+    if (n < 32) {
+        h[0] = (unsigned char)(0xA0 | n);
+        hl = 1;
+    } else if (n < 256) {
+        h[0] = 0xD9;
+        h[1] = (unsigned char)n;
+        hl = 2;
+    } else if (n < 65536) {
+        h[0] = 0xDA;
+        h[1] = (unsigned char)(n >> 8);
+        h[2] = (unsigned char)n;
+        hl = 3;
+    } else {
+        h[0] = 0xDB;
+        h[1] = (unsigned char)(n >> 24);
+        h[2] = (unsigned char)(n >> 16);
+        h[3] = (unsigned char)(n >> 8);
+        h[4] = (unsigned char)n;
+        hl = 5;
+    }
+    return buf_add(b, h, hl) || buf_add(b, s, n);
+}
+
+/* The id of a record as MessagePack (its "id" string, or nil). */
+static int id_of(const void *mp, size_t len, steparc_buf *out)
+{
+    steparc_step *st = NULL;
+    out->len = 0;
+    int rc = steparc_step_decode(mp, len, &st);
+    if (rc == 0 && st->id.state == STEPARC_SET)
+        rc = mp_put_str(out, st->id.v.ptr, st->id.v.len) ? STEPARC_E_NOMEM : 0;
+    else if (rc == 0)
+        rc = buf_add(out, "\xc0", 1) ? STEPARC_E_NOMEM : 0;
+    steparc_step_free(st);
+    return rc;
+}
+
+static int flush_page(emitter *e, int has_more)
+{
+    /* {"object":"list","data":[...],"first_id":..,"last_id":..,"has_more":..} */
+    steparc_buf *m = &e->mp;
+    m->len = 0;
+    unsigned char ah[5];
+    size_t ahl;
+    uint64_t n = e->in_page;
+    if (n < 16) {
+        ah[0] = (unsigned char)(0x90 | n);
+        ahl = 1;
+    } else if (n < 65536) {
+        ah[0] = 0xDC;
+        ah[1] = (unsigned char)(n >> 8);
+        ah[2] = (unsigned char)n;
+        ahl = 3;
+    } else {
+        ah[0] = 0xDD;
+        ah[1] = (unsigned char)(n >> 24);
+        ah[2] = (unsigned char)(n >> 16);
+        ah[3] = (unsigned char)(n >> 8);
+        ah[4] = (unsigned char)n;
+        ahl = 5;
+    }
+    if (buf_add(m, "\x85", 1) || mp_put_str(m, "object", 6) || mp_put_str(m, "list", 4) ||
+        mp_put_str(m, "data", 4) || buf_add(m, ah, ahl) || buf_add(m, e->page.data, e->page.len) ||
+        mp_put_str(m, "first_id", 8) ||
+        buf_add(m, e->in_page ? e->first_id.data : "\xc0", e->in_page ? e->first_id.len : 1) ||
+        mp_put_str(m, "last_id", 7) ||
+        buf_add(m, e->in_page ? e->last_id.data : "\xc0", e->in_page ? e->last_id.len : 1) ||
+        mp_put_str(m, "has_more", 8) || buf_add(m, has_more ? "\xc3" : "\xc2", 1)) {
+        msg("out of memory");
         return EXIT_BAD;
+    }
+    int rc = steparc_msgpack_to_json(m->data, m->len, e->p.pretty ? STEPARC_JSON_PRETTY : 0, &e->js);
+    if (rc) {
+        msg("a list page cannot be written as JSON: %s", steparc_strerror(rc));
+        return EXIT_BAD;
+    }
+    e->page.len = 0;
+    e->in_page = 0;
+    if (out_write(e->js.data, e->js.len) || out_write("\n", 1))
+        return EXIT_BAD;
+    return 0;
+}
+
+static int emit_record(emitter *e, const void *mp, size_t len, uint64_t ord)
+{
+    if (e->format == FMT_JSONL) {
+        e->count++;
+        return print_record(&e->p, mp, len, ord);
+    }
+    steparc_step *st = NULL;
+    steparc_buf via = {0};
+    int rc = 0;
+    if (e->p.via_struct) {
+        /* through the typed struct: decode, encode again */
+        rc = steparc_step_decode(mp, len, &st);
+        if (rc == 0)
+            rc = steparc_step_encode(st, &via);
+        steparc_step_free(st);
+        if (rc) {
+            msg("record %" PRIu64 ": %s", ord, steparc_strerror(rc));
+            steparc_buf_free(&via);
+            return EXIT_BAD;
+        }
+        mp = via.data;
+        len = via.len;
+    }
+    int status = 0;
+    if (e->format == FMT_JSON) {
+        rc = steparc_msgpack_to_json(mp, len, e->p.pretty ? STEPARC_JSON_PRETTY : 0, &e->p.js);
+        if (rc) {
+            msg("record %" PRIu64 ": cannot be written as JSON: %s", ord, steparc_strerror(rc));
+            status = EXIT_BAD;
+        } else {
+            const char *sep = e->p.pretty ? (e->count ? ",\n  " : "[\n  ") : (e->count ? "," : "[");
+            if (out_write(sep, strlen(sep)))
+                status = EXIT_BAD;
+            /* pretty: one more level of indentation (strings hold no raw newline) */
+            const char *s = e->p.js.data, *end = s + e->p.js.len;
+            while (status == 0 && s < end) {
+                const char *nl = memchr(s, '\n', (size_t)(end - s));
+                size_t n = nl ? (size_t)(nl - s) + 1 : (size_t)(end - s);
+                if (out_write(s, n) || (nl && out_write("  ", 2)))
+                    status = EXIT_BAD;
+                s += n;
+            }
+            e->count++;
+        }
+    } else {
+        if (e->in_page == e->limit)
+            status = flush_page(e, 1);
+        if (status == 0) {
+            if (id_of(mp, len, &e->last_id) != 0) {
+                msg("record %" PRIu64 ": not a valid record", ord);
+                status = EXIT_BAD;
+            } else {
+                if (e->in_page == 0 && buf_copy(&e->first_id, &e->last_id))
+                    status = EXIT_BAD;
+                if (buf_add(&e->page, mp, len))
+                    status = EXIT_BAD;
+                e->in_page++;
+                e->count++;
+            }
+        }
+    }
+    steparc_buf_free(&via);
+    return status;
+}
+
+static int emit_end(emitter *e)
+{
+    int status = 0;
+    if (e->format == FMT_JSON)
+        status = out_write(e->count ? (e->p.pretty ? "\n]\n" : "]\n") : "[]\n",
+                           e->count ? (e->p.pretty ? 3 : 2) : 3) ? EXIT_BAD : 0;
+    else if (e->format == FMT_LIST && (e->in_page || e->count == 0))
+        status = flush_page(e, 0);
+    steparc_buf_free(&e->page);
+    steparc_buf_free(&e->first_id);
+    steparc_buf_free(&e->last_id);
+    steparc_buf_free(&e->mp);
+    steparc_buf_free(&e->js);
+    steparc_buf_free(&e->p.js);
+    return status;
+}
+
+/* Options shared by cat and find: --format, --limit, --order, --pretty,
+ * --via-struct. Returns 1 when argv[*i] was one of them (consuming its
+ * value), 0 when not, or an exit status (>= 2) on a usage error. */
+static int output_opt(const char *cmd, int argc, char **argv, int *i, emitter *e, int *desc)
+{
+    const char *a = argv[*i];
+    if (strcmp(a, "--pretty") == 0)
+        e->p.pretty = 1;
+    else if (strcmp(a, "--via-struct") == 0)
+        e->p.via_struct = 1;
+    else if (strcmp(a, "--format") == 0 || strcmp(a, "--limit") == 0 || strcmp(a, "--order") == 0) {
+        if (*i + 1 >= argc)
+            return usage_error(cmd, "%s needs a value", a);
+        const char *v = argv[++*i];
+        if (strcmp(a, "--format") == 0) {
+            if (strcmp(v, "jsonl") == 0)
+                e->format = FMT_JSONL;
+            else if (strcmp(v, "json") == 0)
+                e->format = FMT_JSON;
+            else if (strcmp(v, "list") == 0)
+                e->format = FMT_LIST;
+            else
+                return usage_error(cmd, "--format takes jsonl, json or list");
+        } else if (strcmp(a, "--limit") == 0) {
+            if (parse_u64(v, &e->limit) != 0 || e->limit == 0)
+                return usage_error(cmd, "--limit takes a number from 1");
+        } else {
+            if (strcmp(v, "asc") == 0)
+                *desc = 0;
+            else if (strcmp(v, "desc") == 0)
+                *desc = 1;
+            else
+                return usage_error(cmd, "--order takes asc or desc");
+        }
+    } else
+        return 0;
+    return 1;
+}
+
+/* Writes the records a filter selects (NULL: all), in archive order or
+ * reversed. Reversed order keeps the matching ordinals (8 bytes each). */
+static int run_selection(const char *cmd, const char *path, steparc_reader *r,
+                         const steparc_filter *f, emitter *e, int desc)
+{
     steparc_cursor *c = NULL;
     int status = 0;
-    int rc = steparc_cursor_open(r, NULL, &c);
+    uint64_t *ords = NULL;
+    size_t nords = 0, cap = 0;
+    int rc = steparc_cursor_open(r, f, &c);
     if (rc) {
-        msg("cat: %s", steparc_reader_errmsg(r));
-        status = EXIT_BAD;
+        msg("%s: %s", cmd, steparc_reader_errmsg(r));
+        return EXIT_BAD;
     }
     while (status == 0) {
         uint64_t ord;
@@ -636,17 +893,72 @@ static int cmd_cat(int argc, char **argv)
         if (rc == STEPARC_END)
             break;
         if (rc) {
-            msg("cat: %s: %s", argv[1], steparc_cursor_errmsg(c));
+            msg("%s: %s: %s", cmd, path, steparc_cursor_errmsg(c));
             status = EXIT_BAD;
             break;
         }
-        status = print_record(&p, mp, len, ord);
+        if (!desc) {
+            status = emit_record(e, mp, len, ord);
+            continue;
+        }
+        if (nords == cap) {
+            cap = cap ? 2 * cap : 1024;
+            uint64_t *no = realloc(ords, cap * sizeof *no);
+            if (no == NULL) {
+                msg("%s: out of memory", cmd);
+                status = EXIT_BAD;
+                break;
+            }
+            ords = no;
+        }
+        ords[nords++] = ord;
     }
+    steparc_cursor_close(c);
+    steparc_buf mp = {0};
+    for (size_t k = nords; status == 0 && k-- > 0;) {
+        if (steparc_reader_get_msgpack(r, ords[k], &mp) != 0) {
+            msg("%s: %s", cmd, steparc_reader_errmsg(r));
+            status = EXIT_BAD;
+            break;
+        }
+        status = emit_record(e, mp.data, mp.len, ords[k]);
+    }
+    steparc_buf_free(&mp);
+    free(ords);
+    int end = emit_end(e);
+    return status ? status : end;
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+    if (want_help(argc, argv, g_help_cat))
+        return 0;
+    emitter e;
+    memset(&e, 0, sizeof e);
+    e.limit = 20;
+    int desc = 0;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        int k = output_opt("cat", argc, argv, &i, &e, &desc);
+        if (k > 1)
+            return k;
+        if (k == 1)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1] != 0)
+            return usage_error("cat", "unknown option '%s'", argv[i]);
+        if (path)
+            return usage_error("cat", "exactly one archive expected");
+        path = argv[i];
+    }
+    if (path == NULL)
+        return usage_error("cat", "exactly one archive expected");
+    steparc_reader *r;
+    if (open_archive("cat", path, &r))
+        return EXIT_BAD;
+    int status = run_selection("cat", path, r, NULL, &e, desc);
     if (out_flush())
         status = EXIT_BAD;
-    steparc_cursor_close(c);
     steparc_reader_close(r);
-    steparc_buf_free(&p.js);
     return status;
 }
 
@@ -694,37 +1006,47 @@ static int cmd_find(int argc, char **argv)
 {
     if (want_help(argc, argv, g_help_find))
         return 0;
-    printer p = {0, 0, {0}};
+    emitter e;
+    memset(&e, 0, sizeof e);
+    e.limit = 20;
+    int desc = 0;
     steparc_filter f;
     memset(&f, 0, sizeof f);
     const char *id = NULL, *archive = NULL;
+    int nfilters = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        int has_val = i + 1 < argc;
-        if (strcmp(a, "--pretty") == 0)
-            p.pretty = 1;
-        else if (strcmp(a, "--via-struct") == 0)
-            p.via_struct = 1;
-        else if ((strcmp(a, "--id") == 0 || strcmp(a, "--run") == 0 || strcmp(a, "--thread") == 0 ||
-                  strcmp(a, "--assistant") == 0 || strcmp(a, "--since") == 0 ||
-                  strcmp(a, "--until") == 0)) {
-            if (!has_val)
+        int k = output_opt("find", argc, argv, &i, &e, &desc);
+        if (k > 1)
+            return k;
+        if (k == 1)
+            continue;
+        static const char *const names[] = {"--id", "--run", "--thread", "--assistant", "--status",
+                                            "--type", "--tool", "--since", "--until"};
+        int which = -1;
+        for (int n = 0; n < 9; n++)
+            if (strcmp(a, names[n]) == 0)
+                which = n;
+        if (which >= 0) {
+            if (i + 1 >= argc)
                 return usage_error("find", "%s needs a value", a);
             const char *v = argv[++i];
             steparc_str s = {v, strlen(v)};
-            if (strcmp(a, "--id") == 0)
-                id = v;
-            else if (strcmp(a, "--run") == 0)
-                f.run_id = s;
-            else if (strcmp(a, "--thread") == 0)
-                f.thread_id = s;
-            else if (strcmp(a, "--assistant") == 0)
-                f.assistant_id = s;
-            else if (strcmp(a, "--since") == 0) {
+            nfilters++;
+            switch (which) {
+            case 0: id = v; break;
+            case 1: f.run_id = s; break;
+            case 2: f.thread_id = s; break;
+            case 3: f.assistant_id = s; break;
+            case 4: f.status = s; break;
+            case 5: f.type = s; break;
+            case 6: f.tool = s; break;
+            case 7:
                 if (parse_i64(v, &f.since) != 0)
                     return usage_error("find", "--since takes a Unix time in seconds");
                 f.has_since = 1;
-            } else {
+                break;
+            default:
                 if (parse_i64(v, &f.until) != 0)
                     return usage_error("find", "--until takes a Unix time in seconds");
                 f.has_until = 1;
@@ -738,16 +1060,17 @@ static int cmd_find(int argc, char **argv)
     }
     if (archive == NULL)
         return usage_error("find", "an archive is required");
-    if (id == NULL && !f.run_id.ptr && !f.thread_id.ptr && !f.assistant_id.ptr && !f.has_since &&
-        !f.has_until)
-        return usage_error("find", "give at least one of --id, --run, --thread, --assistant, --since, --until");
+    if (nfilters == 0)
+        return usage_error("find", "give at least one of --id, --run, --thread, --assistant, "
+                                   "--status, --type, --tool, --since, --until");
     steparc_reader *r;
     if (open_archive("find", archive, &r))
         return EXIT_BAD;
     int status = 0;
-    steparc_buf mp = {0};
     if (id) {
+        /* the id index gives the record; the other filters must hold too */
         uint64_t ord;
+        steparc_buf mp = {0};
         int rc = steparc_reader_find_id(r, id, strlen(id), &ord);
         if (rc == 0)
             rc = steparc_reader_get_msgpack(r, ord, &mp);
@@ -755,53 +1078,33 @@ static int cmd_find(int argc, char **argv)
             msg("find: %s", steparc_reader_errmsg(r));
             status = EXIT_BAD;
         } else {
-            /* the other filters still apply */
-            steparc_cursor *c = NULL;
-            if (f.run_id.ptr || f.thread_id.ptr || f.assistant_id.ptr || f.has_since || f.has_until) {
-                rc = steparc_cursor_open(r, &f, &c);
+            int keep = 1;
+            if (nfilters > 1) {
+                steparc_cursor *c = NULL;
                 uint64_t o2;
                 const void *m2;
                 size_t l2;
-                int found = 0;
+                keep = 0;
+                rc = steparc_cursor_open(r, &f, &c);
                 while (rc == 0 && (rc = steparc_cursor_next(c, &o2, &m2, &l2)) == 0)
                     if (o2 == ord) {
-                        found = 1;
+                        keep = 1;
                         break;
                     }
                 steparc_cursor_close(c);
-                if (!found)
-                    mp.len = 0;
             }
-            if (mp.len)
-                status = print_record(&p, mp.data, mp.len, ord);
+            if (keep)
+                status = emit_record(&e, mp.data, mp.len, ord);
+            int end = emit_end(&e);
+            if (status == 0)
+                status = end;
         }
+        steparc_buf_free(&mp);
     } else {
-        steparc_cursor *c = NULL;
-        int rc = steparc_cursor_open(r, &f, &c);
-        if (rc) {
-            msg("find: %s", steparc_reader_errmsg(r));
-            status = EXIT_BAD;
-        }
-        while (status == 0) {
-            uint64_t ord;
-            const void *m;
-            size_t l;
-            rc = steparc_cursor_next(c, &ord, &m, &l);
-            if (rc == STEPARC_END)
-                break;
-            if (rc) {
-                msg("find: %s", steparc_cursor_errmsg(c));
-                status = EXIT_BAD;
-                break;
-            }
-            status = print_record(&p, m, l, ord);
-        }
-        steparc_cursor_close(c);
+        status = run_selection("find", archive, r, &f, &e, desc);
     }
     if (out_flush())
         status = EXIT_BAD;
-    steparc_buf_free(&mp);
-    steparc_buf_free(&p.js);
     steparc_reader_close(r);
     return status;
 }
@@ -899,7 +1202,9 @@ static int cmd_info(int argc, char **argv)
 static void on_problem(void *ctx, const steparc_problem *p)
 {
     const char *path = (const char *)ctx;
-    if (p->block >= 0)
+    if (strncmp(p->what, "block ", 6) == 0)
+        fprintf(stderr, "%s: %s\n", path, p->what);
+    else if (p->block >= 0)
         fprintf(stderr, "%s: block %" PRId64 " at offset %" PRIu64 ": %s\n", path, p->block,
                 p->offset, p->what);
     else
@@ -933,6 +1238,362 @@ static int cmd_verify(int argc, char **argv)
     if (out_flush())
         status = EXIT_BAD;
     steparc_reader_close(r);
+    return status;
+}
+
+/* ---- stats --------------------------------------------------------------------------- */
+
+static const char *const g_help_stats =
+    "usage: steparc stats ARCHIVE [--json]\n"
+    "\n"
+    "Counts records by type, status and tool-call type; sums prompt, completion and\n"
+    "total tokens; counts steps per assistant and per day (UTC, from created_at).\n"
+    "Reads every record.\n";
+
+typedef struct {
+    char *key;
+    uint64_t n;
+} counter;
+
+typedef struct {
+    counter *v;
+    size_t n, cap;
+} counters;
+
+static int count_add(counters *cs, const char *k, size_t len)
+{
+    for (size_t i = 0; i < cs->n; i++)
+        if (strlen(cs->v[i].key) == len && memcmp(cs->v[i].key, k, len) == 0) {
+            cs->v[i].n++;
+            return 0;
+        }
+    if (cs->n == cs->cap) {
+        size_t nc = cs->cap ? 2 * cs->cap : 16;
+        counter *nv = realloc(cs->v, nc * sizeof *nv);
+        if (nv == NULL)
+            return -1;
+        cs->v = nv;
+        cs->cap = nc;
+    }
+    char *key = malloc(len + 1);
+    if (key == NULL)
+        return -1;
+    memcpy(key, k, len);
+    key[len] = 0; /* keys with NUL bytes are cut there in the report */
+    cs->v[cs->n].key = key;
+    cs->v[cs->n].n = 1;
+    cs->n++;
+    return 0;
+}
+
+static int cmp_counter(const void *a, const void *b)
+{
+    const counter *x = a, *y = b;
+    if (x->n != y->n)
+        return x->n > y->n ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static int cmp_counter_key(const void *a, const void *b)
+{
+    return strcmp(((const counter *)a)->key, ((const counter *)b)->key);
+}
+
+static void count_free(counters *cs)
+{
+    for (size_t i = 0; i < cs->n; i++)
+        free(cs->v[i].key);
+    free(cs->v);
+}
+
+static int count_str(counters *cs, const steparc_opt_str *s)
+{
+    if (s->state == STEPARC_SET)
+        return count_add(cs, s->v.ptr, s->v.len);
+    return count_add(cs, s->state == STEPARC_NULL ? "(null)" : s->state == STEPARC_ABSENT ? "(absent)" : "(other type)",
+                     s->state == STEPARC_NULL ? 6 : s->state == STEPARC_ABSENT ? 8 : 12);
+}
+
+static int count_enum(counters *cs, const steparc_opt_enum *s)
+{
+    steparc_opt_str t = {s->state, s->v, s->other};
+    return count_str(cs, &t);
+}
+
+static cJSON *counters_json(counters *cs)
+{
+    cJSON *o = cJSON_CreateObject();
+    for (size_t i = 0; i < cs->n; i++)
+        cJSON_AddNumberToObject(o, cs->v[i].key, (double)cs->v[i].n);
+    return o;
+}
+
+static void counters_print(const char *title, counters *cs, size_t most)
+{
+    printf("%s:\n", title);
+    for (size_t i = 0; i < cs->n && i < most; i++) {
+        /* at most 60 bytes, control characters shown as '?' */
+        char k[64];
+        size_t n = 0;
+        for (const char *p = cs->v[i].key; *p && n < 60; p++)
+            k[n++] = (unsigned char)*p < 0x20 ? '?' : *p;
+        if (cs->v[i].key[n] && n == 60)
+            k[n - 3] = k[n - 2] = k[n - 1] = '.';
+        k[n] = 0;
+        printf("  %-40s %" PRIu64 "\n", k, cs->v[i].n);
+    }
+    if (cs->n > most)
+        printf("  ... %zu more\n", cs->n - most);
+}
+
+static int cmd_stats(int argc, char **argv)
+{
+    if (want_help(argc, argv, g_help_stats))
+        return 0;
+    int json = 0;
+    const char *path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            json = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return usage_error("stats", "unknown option '%s'", argv[i]);
+        else if (path == NULL)
+            path = argv[i];
+        else
+            return usage_error("stats", "exactly one archive expected");
+    }
+    if (path == NULL)
+        return usage_error("stats", "an archive is required");
+    steparc_reader *r;
+    if (open_archive("stats", path, &r))
+        return EXIT_BAD;
+    counters types = {0}, statuses = {0}, tools = {0}, assistants = {0}, days = {0};
+    int64_t tok[3] = {0, 0, 0};
+    int overflow = 0; /* a token sum left int64 (only absurd values do that) */
+    uint64_t with_usage = 0, records = 0;
+    int status = 0;
+    steparc_cursor *c = NULL;
+    int rc = steparc_cursor_open(r, NULL, &c);
+    while (rc == 0) {
+        uint64_t ord;
+        const void *mp;
+        size_t len;
+        rc = steparc_cursor_next(c, &ord, &mp, &len);
+        if (rc)
+            break;
+        steparc_step *st = NULL;
+        if (steparc_step_decode(mp, len, &st) != 0) {
+            msg("stats: record %" PRIu64 " cannot be decoded", ord);
+            status = EXIT_BAD;
+            break;
+        }
+        records++;
+        int bad = count_enum(&types, &st->type) || count_enum(&statuses, &st->status) ||
+                  count_str(&assistants, &st->assistant_id);
+        if (st->step_details.state == STEPARC_SET && st->step_details.v.tool_calls.state == STEPARC_SET)
+            for (size_t k = 0; k < st->step_details.v.tool_calls.count; k++)
+                bad |= count_enum(&tools, &st->step_details.v.tool_calls.items[k].type);
+        if (st->usage.state == STEPARC_SET) {
+            const steparc_usage *u = &st->usage.v;
+            with_usage++;
+            const steparc_opt_int *t3[3] = {&u->prompt_tokens, &u->completion_tokens,
+                                            &u->total_tokens};
+            for (int k = 0; k < 3; k++)
+                if (t3[k]->state == STEPARC_SET && __builtin_add_overflow(tok[k], t3[k]->v, &tok[k]))
+                    overflow = 1;
+        }
+        char day[40] = "(no created_at)";
+        if (st->created_at.state == STEPARC_SET) {
+            time_t t = (time_t)st->created_at.v;
+            struct tm tm;
+            if ((int64_t)t != st->created_at.v || gmtime_r(&t, &tm) == NULL ||
+                strftime(day, sizeof day, "%Y-%m-%d", &tm) == 0)
+                snprintf(day, sizeof day, "(out of range)");
+        }
+        bad |= count_add(&days, day, strlen(day));
+        steparc_step_free(st);
+        if (bad) {
+            msg("stats: out of memory");
+            status = EXIT_BAD;
+            break;
+        }
+    }
+    if (rc != STEPARC_END && status == 0) {
+        msg("stats: %s", c ? steparc_cursor_errmsg(c) : steparc_reader_errmsg(r));
+        status = EXIT_BAD;
+    }
+    steparc_cursor_close(c);
+    if (status == 0) {
+        qsort(types.v, types.n, sizeof(counter), cmp_counter);
+        qsort(statuses.v, statuses.n, sizeof(counter), cmp_counter);
+        qsort(tools.v, tools.n, sizeof(counter), cmp_counter);
+        qsort(assistants.v, assistants.n, sizeof(counter), cmp_counter);
+        qsort(days.v, days.n, sizeof(counter), cmp_counter_key);
+        if (json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddNumberToObject(o, "records", (double)records);
+            cJSON_AddItemToObject(o, "by_type", counters_json(&types));
+            cJSON_AddItemToObject(o, "by_status", counters_json(&statuses));
+            cJSON_AddItemToObject(o, "by_tool", counters_json(&tools));
+            cJSON *u = cJSON_AddObjectToObject(o, "tokens");
+            cJSON_AddNumberToObject(u, "steps_with_usage", (double)with_usage);
+            cJSON_AddNumberToObject(u, "prompt_tokens", (double)tok[0]);
+            cJSON_AddNumberToObject(u, "completion_tokens", (double)tok[1]);
+            cJSON_AddNumberToObject(u, "total_tokens", (double)tok[2]);
+            if (overflow)
+                cJSON_AddBoolToObject(u, "overflow", 1);
+            cJSON_AddItemToObject(o, "by_assistant", counters_json(&assistants));
+            cJSON_AddItemToObject(o, "by_day", counters_json(&days));
+            char *txt = cJSON_PrintUnformatted(o);
+            if (txt) {
+                out_write(txt, strlen(txt));
+                out_write("\n", 1);
+            }
+            cJSON_free(txt);
+            cJSON_Delete(o);
+        } else {
+            printf("records: %" PRIu64 "\n", records);
+            counters_print("by type", &types, 20);
+            counters_print("by status", &statuses, 20);
+            counters_print("tool calls by type", &tools, 20);
+            printf("tokens (%" PRIu64 " steps with usage):\n  prompt %" PRId64 ", completion %" PRId64
+                   ", total %" PRId64 "%s\n", with_usage, tok[0], tok[1], tok[2],
+                   overflow ? " (a sum overflowed 64 bits: some values are absurd)" : "");
+            counters_print("steps by assistant", &assistants, 20);
+            counters_print("steps by day (UTC)", &days, 400);
+        }
+    }
+    count_free(&types);
+    count_free(&statuses);
+    count_free(&tools);
+    count_free(&assistants);
+    count_free(&days);
+    if (out_flush())
+        status = EXIT_BAD;
+    steparc_reader_close(r);
+    return status;
+}
+
+static const char *const g_help_recover =
+    "usage: steparc recover DAMAGED.steparc -o OUT.steparc [-q]\n"
+    "\n"
+    "Saves every intact block of a damaged archive into a new one. The footer and\n"
+    "the indexes are not needed: blocks are found by their sync marker and checked\n"
+    "completely (header and payload checksums, decompression, every record); the\n"
+    "scan continues past damaged regions. The new archive is verified before the\n"
+    "command reports.\n"
+    "Exit status: 0 nothing was lost, 3 some blocks were lost (listed), 1 nothing\n"
+    "could be saved.\n";
+
+static void on_recover_problem(void *ctx, const steparc_problem *p)
+{
+    const char *path = (const char *)ctx;
+    fprintf(stderr, "%s: offset %" PRIu64 ": %s\n", path, p->offset, p->what);
+}
+
+static int cmd_recover(int argc, char **argv)
+{
+    if (want_help(argc, argv, g_help_recover))
+        return 0;
+    const char *in = NULL, *out = NULL;
+    int quiet = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("recover", "-o needs a file");
+            out = argv[++i];
+        } else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+            quiet = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return usage_error("recover", "unknown option '%s'", argv[i]);
+        else if (in == NULL)
+            in = argv[i];
+        else
+            return usage_error("recover", "exactly one damaged archive expected");
+    }
+    if (in == NULL || out == NULL)
+        return usage_error("recover", "a damaged archive and -o OUT are required");
+    if (same_file(in, out)) {
+        msg("recover: the output %s is the damaged archive; write a new file", out);
+        return EXIT_BAD;
+    }
+    int fd = open(in, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        msg("recover: cannot open %s: %s", in, fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        return EXIT_BAD;
+    }
+    size_t len = (size_t)st.st_size;
+    void *data = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
+    close(fd);
+    if (len && data == MAP_FAILED) {
+        msg("recover: cannot map %s: %s", in, strerror(errno));
+        return EXIT_BAD;
+    }
+    steparc_writer *w = NULL;
+    steparc_writer_options wo;
+    steparc_writer_options_init(&wo);
+    char why[600];
+    int status = 0;
+    steparc_recover_report rep;
+    memset(&rep, 0, sizeof rep);
+    int rc = steparc_writer_open(&w, out, &wo, why, sizeof why);
+    if (rc) {
+        msg("recover: %s", why);
+        status = EXIT_BAD;
+        goto cleanup;
+    }
+    rc = steparc_recover(data, len, w, &rep, quiet ? NULL : on_recover_problem, (void *)in);
+    if (rc) {
+        msg("recover: %s", steparc_writer_errmsg(w));
+        status = EXIT_BAD;
+        goto cleanup;
+    }
+    if (rep.records_saved == 0) {
+        msg("recover: no intact block found in %s; nothing saved, %s not written", in, out);
+        status = EXIT_BAD;
+        goto cleanup;
+    }
+    rc = steparc_writer_finish(w);
+    if (rc) {
+        msg("recover: %s", steparc_writer_errmsg(w));
+        status = EXIT_BAD;
+        goto cleanup;
+    }
+    {
+        /* check our own output before saying anything about it */
+        steparc_reader *r = NULL;
+        uint64_t np = 0;
+        if (steparc_reader_open(&r, out, NULL, why, sizeof why) != 0 ||
+            steparc_verify(r, NULL, NULL, &np) != 0 || steparc_reader_count(r) != rep.records_saved) {
+            msg("recover: the recovered archive %s does not verify: %s", out,
+                r ? steparc_reader_errmsg(r) : why);
+            steparc_reader_close(r);
+            status = EXIT_BAD;
+            goto cleanup;
+        }
+        steparc_reader_close(r);
+    }
+    {
+        int lost = rep.blocks_damaged > 0 ||
+                   (rep.footer_found && rep.records_saved < rep.records_expected);
+        if (rep.footer_found)
+            fprintf(stderr, "%s: saved %" PRIu64 " of %" PRIu64 " records (%" PRIu64
+                    " intact blocks, %" PRIu64 " damaged) into %s, verified\n",
+                    in, rep.records_saved, rep.records_expected, rep.blocks_saved,
+                    rep.blocks_damaged, out);
+        else
+            fprintf(stderr, "%s: saved %" PRIu64 " records (%" PRIu64 " intact blocks, %" PRIu64
+                    " damaged; no valid footer, so the original count is unknown) into %s, verified\n",
+                    in, rep.records_saved, rep.blocks_saved, rep.blocks_damaged, out);
+        status = lost ? 3 : 0;
+    }
+cleanup:
+    steparc_writer_close(w);
+    if (len && data != MAP_FAILED)
+        munmap(data, len);
     return status;
 }
 
@@ -972,6 +1633,10 @@ int main(int argc, char **argv)
         return cmd_info(argc, argv);
     if (strcmp(cmd, "verify") == 0)
         return cmd_verify(argc, argv);
+    if (strcmp(cmd, "recover") == 0)
+        return cmd_recover(argc, argv);
+    if (strcmp(cmd, "stats") == 0)
+        return cmd_stats(argc, argv);
     fprintf(stderr, "%s: unknown command '%s'\n\n%s", g_prog, cmd, g_help_main);
     return EXIT_USAGE;
 }

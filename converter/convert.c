@@ -714,13 +714,15 @@ static int track_full(steparc_converter *c, const unsigned char *mp, size_t len)
     if (sa_mp_keyfields(mp, len, &kf) != 0 || !str_is(kf.object, "thread.run.step") ||
         kf.id.ptr == NULL || kf.id.len == 0)
         return 0;
-    pending *p = find_pending(c, kf.id, !is_terminal(kf.status));
-    if (p == NULL)
-        return c->npend == c->cappend && !is_terminal(kf.status) ? cfail(c, STEPARC_E_NOMEM, "out of memory") : 0;
     if (is_terminal(kf.status)) {
-        drop_pending(c, p);
+        pending *done = find_pending(c, kf.id, 0);
+        if (done)
+            drop_pending(c, done);
         return 0;
     }
+    pending *p = find_pending(c, kf.id, 1);
+    if (p == NULL)
+        return cfail(c, STEPARC_E_NOMEM, "out of memory");
     p->base.len = 0;
     p->deltas.len = 0;
     p->ndeltas = 0;
@@ -855,10 +857,22 @@ static int run_sse(steparc_converter *c)
                 } else if (is_delta) {
                     c->st.objects++;
                     report_skip(c, STEPARC_SKIP_DELTA, s, event, NULL, 0);
-                    c->mp.len = 0;
-                    if (!c->opt.no_rebuild &&
-                        steparc_json_to_msgpack(l + s, ll - s, 0, &c->mp, NULL) == 0) {
-                        int rc = track_delta(c, (const unsigned char *)c->mp.data, c->mp.len);
+                    if (!c->opt.no_rebuild) {
+                        steparc_json_error e;
+                        c->mp.len = 0;
+                        int rc = steparc_json_to_msgpack(l + s, ll - s, 0, &c->mp, &e);
+                        if (rc == STEPARC_E_NOMEM)
+                            return cfail(c, rc, "out of memory");
+                        if (rc) {
+                            if (c->opt.skip_invalid) {
+                                rc = skip_bad(c, s + e.offset, e.reason);
+                                if (rc)
+                                    return rc;
+                                continue;
+                            }
+                            return parse_error(c, s + e.offset, rc, e.reason);
+                        }
+                        rc = track_delta(c, (const unsigned char *)c->mp.data, c->mp.len);
                         if (rc)
                             return rc;
                     }
@@ -1073,7 +1087,7 @@ static void pool_free(pool *pl)
         for (int i = 0; i < pl->n; i++)
             pthread_join(pl->th[i], NULL);
     }
-    for (size_t i = 0; i < pl->nb; i++) {
+    for (size_t i = 0; pl->b && i < pl->nb; i++) {
         batch *b = &pl->b[i];
         sa_free(b->text);
         steparc_buf_free(&b->mp);

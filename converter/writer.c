@@ -505,8 +505,11 @@ static int open_impl(steparc_writer **out, const char *path, const steparc_write
         w->njobs = (size_t)w->nthreads * 2;
         w->jobs = (job *)sa_calloc(w->njobs, sizeof(job));
         w->threads = (pthread_t *)sa_calloc((size_t)w->nthreads, sizeof(pthread_t));
-        if (w->jobs == NULL || w->threads == NULL)
+        if (w->jobs == NULL || w->threads == NULL) {
+            rc = STEPARC_E_NOMEM;
+            w->nthreads = 1; /* no thread, mutex or condition to tear down */
             goto fail;
+        }
         pthread_mutex_init(&w->mu, NULL);
         pthread_cond_init(&w->cv_work, NULL);
         pthread_cond_init(&w->cv_done, NULL);
@@ -965,9 +968,19 @@ static int emit_values(void *ctx, const unsigned char *v, size_t n)
     return 0;
 }
 
+typedef struct {
+    steparc_buf *b;
+    int failed; /* msgpack-c's pack calls return the sink's status: remembered here */
+} mp_out;
+
 static int mp_sink(void *data, const char *buf, size_t len)
 {
-    return sa_buf_append((steparc_buf *)data, buf, len) == 0 ? 0 : -1;
+    mp_out *o = (mp_out *)data;
+    if (o->failed || sa_buf_append(o->b, buf, len) != 0) {
+        o->failed = 1;
+        return -1;
+    }
+    return 0;
 }
 
 static void pack_cstr(msgpack_packer *pk, const char *s)
@@ -994,7 +1007,8 @@ static void pack_statmap(msgpack_packer *pk, const stat_map *m)
 static int build_stats(steparc_writer *w, steparc_buf *b)
 {
     msgpack_packer pk;
-    msgpack_packer_init(&pk, b, mp_sink);
+    mp_out o = {b, 0};
+    msgpack_packer_init(&pk, &o, mp_sink);
     int have_ts = w->min_ts <= w->max_ts;
     msgpack_pack_map(&pk, 7 + (have_ts ? 2 : 0));
     pack_cstr(&pk, "records");
@@ -1017,7 +1031,7 @@ static int build_stats(steparc_writer *w, steparc_buf *b)
     pack_statmap(&pk, &w->by_status);
     pack_cstr(&pk, "writer");
     pack_cstr(&pk, "steparc " STEPARC_VERSION_STRING);
-    return b->data == NULL ? STEPARC_E_NOMEM : 0;
+    return o.failed ? STEPARC_E_NOMEM : 0;
 }
 
 static int fsync_dir(const char *dir)

@@ -709,11 +709,15 @@ STEPARC_API int steparc_reader_find_id(steparc_reader *r, const char *id, size_t
 typedef struct {
     steparc_str run_id;       /* uses the run postings */
     steparc_str thread_id;    /* uses the thread postings */
-    steparc_str assistant_id; /* checked per record */
+    steparc_str assistant_id; /* uses the assistant postings */
     int has_since;
     int64_t since;            /* created_at >= since (uses block zone maps) */
     int has_until;
     int64_t until;            /* created_at <= until */
+    steparc_str status;       /* top-level "status" equals this (checked per record) */
+    steparc_str type;         /* top-level "type" equals this */
+    steparc_str tool;         /* some step_details.tool_calls[].type equals this
+                                 ("function", "code_interpreter", "retrieval", ...) */
 } steparc_filter;
 
 typedef struct steparc_cursor steparc_cursor;
@@ -759,6 +763,33 @@ typedef struct {
 STEPARC_API int steparc_verify(steparc_reader *r,
                                void (*report)(void *ctx, const steparc_problem *p),
                                void *ctx, uint64_t *nproblems);
+
+/* ------------------------------------------------------------------------ */
+/* Recovery                                                                  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t blocks_saved;     /* blocks that passed every check; their records were written */
+    uint64_t blocks_damaged;   /* block headers found whose block failed a check */
+    uint64_t records_saved;
+    int footer_found;          /* a valid footer was found: records_expected is known */
+    uint64_t records_expected;
+    uint64_t reserved_[8];
+} steparc_recover_report;
+
+/* Saves every intact block of a damaged archive image (data, len): scans for
+ * the sync marker (the header's, or the default one when the header is
+ * damaged), checks each block completely (header CRC, sizes, payload CRC,
+ * decompression, every record) and adds the records of the intact ones to w,
+ * in file order, continuing past damaged regions. The footer and indexes are
+ * not needed. report (may be NULL) is called for each damaged block.
+ * Nothing was lost when blocks_damaged == 0 and, if footer_found,
+ * records_saved == records_expected.
+ * @return 0 (the scan ran; see *rep), or an error of the writer (w then holds
+ *         the message), STEPARC_E_ARG, STEPARC_E_NOMEM. */
+STEPARC_API int steparc_recover(const void *data, size_t len, steparc_writer *w,
+                                steparc_recover_report *rep,
+                                void (*report)(void *ctx, const steparc_problem *p), void *ctx);
 
 #ifdef __cplusplus
 }

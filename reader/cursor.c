@@ -99,9 +99,10 @@ int steparc_cursor_open(steparc_reader *r, const steparc_filter *f, steparc_curs
     if (f)
         c->f = *f;
     /* copy the strings: the caller's may go away */
-    steparc_str *strs[3] = {&c->f.run_id, &c->f.thread_id, &c->f.assistant_id};
+    steparc_str *strs[6] = {&c->f.run_id, &c->f.thread_id, &c->f.assistant_id,
+                            &c->f.status, &c->f.type, &c->f.tool};
     size_t total = 0;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 6; k++) {
         if (strs[k]->ptr == NULL && strs[k]->len)
             strs[k]->len = 0;
         total += strs[k]->ptr ? strs[k]->len : 0;
@@ -112,7 +113,7 @@ int steparc_cursor_open(steparc_reader *r, const steparc_filter *f, steparc_curs
         return STEPARC_E_NOMEM;
     }
     size_t at = 0;
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 6; k++) {
         if (strs[k]->ptr == NULL)
             continue;
         memcpy(c->strings + at, strs[k]->ptr, strs[k]->len);
@@ -170,6 +171,65 @@ static int str_eq(steparc_str a, steparc_str b)
     return a.ptr != NULL && a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0;
 }
 
+/* Does some step_details.tool_calls[].type equal tool? */
+static int has_tool(const unsigned char *p, size_t len, steparc_str tool)
+{
+    sa_mpr r = {p, p + len};
+    sa_mpitem m, k, v;
+    if (sa_mp_read(&r, &m) != 0 || m.type != SA_MP_MAP)
+        return 0;
+    for (uint32_t i = 0; i < m.n; i++) {
+        if (sa_mp_read(&r, &k) != 0 || k.type != SA_MP_STR)
+            return 0;
+        if (!(k.n == 12 && memcmp(k.s, "step_details", 12) == 0)) {
+            if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
+                return 0;
+            continue;
+        }
+        if (sa_mp_read(&r, &v) != 0 || v.type != SA_MP_MAP)
+            return 0;
+        for (uint32_t j = 0; j < v.n; j++) {
+            if (sa_mp_read(&r, &k) != 0 || k.type != SA_MP_STR)
+                return 0;
+            if (!(k.n == 10 && memcmp(k.s, "tool_calls", 10) == 0)) {
+                if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
+                    return 0;
+                continue;
+            }
+            sa_mpitem a;
+            if (sa_mp_read(&r, &a) != 0 || a.type != SA_MP_ARRAY)
+                return 0;
+            for (uint32_t t = 0; t < a.n; t++) {
+                sa_mpitem tc;
+                const unsigned char *start = r.p;
+                if (sa_mp_read(&r, &tc) != 0)
+                    return 0;
+                if (tc.type != SA_MP_MAP) {
+                    r.p = start;
+                    if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
+                        return 0;
+                    continue;
+                }
+                for (uint32_t q = 0; q < tc.n; q++) {
+                    sa_mpitem tk, tv;
+                    if (sa_mp_read(&r, &tk) != 0 || tk.type != SA_MP_STR)
+                        return 0;
+                    const unsigned char *vs = r.p;
+                    if (tk.n == 4 && memcmp(tk.s, "type", 4) == 0 && sa_mp_read(&r, &tv) == 0 &&
+                        tv.type == SA_MP_STR && tv.n == tool.len && memcmp(tv.s, tool.ptr, tool.len) == 0)
+                        return 1;
+                    r.p = vs;
+                    if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
+                        return 0;
+                }
+            }
+            return 0;
+        }
+        return 0;
+    }
+    return 0;
+}
+
 static int record_matches(const steparc_filter *f, const unsigned char *p, size_t len, int *ok)
 {
     sa_keyfields kf;
@@ -181,6 +241,12 @@ static int record_matches(const steparc_filter *f, const unsigned char *p, size_
     if (f->thread_id.ptr && !str_eq(kf.thread_id, f->thread_id))
         return 0;
     if (f->assistant_id.ptr && !str_eq(kf.assistant_id, f->assistant_id))
+        return 0;
+    if (f->status.ptr && !str_eq(kf.status, f->status))
+        return 0;
+    if (f->type.ptr && !str_eq(kf.type, f->type))
+        return 0;
+    if (f->tool.ptr && !has_tool(p, len, f->tool))
         return 0;
     if ((f->has_since || f->has_until) && !kf.has_created_at)
         return 0;

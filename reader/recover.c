@@ -1,0 +1,137 @@
+/* recover.c - save every intact block of a damaged archive.
+ *
+ * Blocks describe themselves (sync marker, header with its own CRC, payload
+ * CRC), so they can be found and checked without the footer or the indexes,
+ * as Avro's sync markers and Riegeli's block headers allow. A scan continues
+ * past anything that fails a check: one damaged block costs only its records. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <zstd.h>
+
+#include "layout.h"
+#include "record.h"
+
+static const unsigned char g_default_sync[SA_SYNC_SIZE] = "steparc-sync-v1";
+
+static void problem(void (*report)(void *, const steparc_problem *), void *ctx, uint64_t off,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void problem(void (*report)(void *, const steparc_problem *), void *ctx, uint64_t off,
+                    const char *fmt, ...)
+{
+    if (report == NULL)
+        return;
+    steparc_problem p;
+    va_list ap;
+    p.block = -1;
+    p.offset = off;
+    va_start(ap, fmt);
+    vsnprintf(p.what, sizeof p.what, fmt, ap);
+    va_end(ap);
+    report(ctx, &p);
+}
+
+int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_recover_report *rep,
+                    void (*report)(void *ctx, const steparc_problem *p), void *ctx)
+{
+    if ((data == NULL && len) || w == NULL || rep == NULL)
+        return STEPARC_E_ARG;
+    memset(rep, 0, sizeof *rep);
+    const unsigned char *b = (const unsigned char *)data;
+    unsigned char sync[SA_SYNC_SIZE];
+    sa_file_header h;
+    size_t pos = 0;
+    if (len >= SA_FILE_HEADER_SIZE && sa_file_header_decode(b, &h) == 0) {
+        memcpy(sync, h.sync, SA_SYNC_SIZE);
+        pos = SA_FILE_HEADER_SIZE;
+    } else {
+        memcpy(sync, g_default_sync, SA_SYNC_SIZE);
+        problem(report, ctx, 0, "file header is damaged; scanning with the default sync marker");
+    }
+    sa_footer f;
+    uint64_t fat;
+    const char *why;
+    if (sa_find_footer(b, len, &f, &fat, &why) == 0) {
+        rep->footer_found = 1;
+        rep->records_expected = f.record_count;
+    }
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    unsigned char *raw = NULL;
+    size_t rawcap = 0;
+    int rc = d ? 0 : STEPARC_E_NOMEM;
+    while (rc == 0 && pos + SA_BLOCK_HEADER_SIZE <= len) {
+        const unsigned char *p = (const unsigned char *)memmem(b + pos, len - pos, sync, SA_SYNC_SIZE);
+        if (p == NULL)
+            break;
+        size_t at = (size_t)(p - b);
+        sa_block_header bh;
+        if (at + SA_BLOCK_HEADER_SIZE > len) {
+            problem(report, ctx, at, "block header cut off by the end of the file");
+            rep->blocks_damaged++;
+            break;
+        }
+        if (sa_block_header_decode(sync, p, &bh, &why) != 0) {
+            /* a damaged header, or the marker's bytes inside other data */
+            problem(report, ctx, at, "block header: %s", why);
+            rep->blocks_damaged++;
+            pos = at + 1;
+            continue;
+        }
+        const char *bad = NULL;
+        const unsigned char *payload = p + SA_BLOCK_HEADER_SIZE;
+        if ((uint64_t)bh.stored_size > len - at - SA_BLOCK_HEADER_SIZE)
+            bad = "payload cut off by the end of the file";
+        else if (sa_crc32c(0, payload, bh.stored_size) != bh.payload_crc)
+            bad = "payload checksum mismatch";
+        if (bad == NULL) {
+            if (bh.raw_size > rawcap) {
+                unsigned char *nr = (unsigned char *)sa_realloc(raw, bh.raw_size);
+                if (nr == NULL) {
+                    rc = STEPARC_E_NOMEM;
+                    break;
+                }
+                raw = nr;
+                rawcap = bh.raw_size;
+            }
+            if (bh.codec == SA_CODEC_NONE)
+                memcpy(raw, payload, bh.raw_size);
+            else if (ZSTD_getFrameContentSize(payload, bh.stored_size) != bh.raw_size)
+                bad = "frame content size differs from the header";
+            else {
+                size_t n = ZSTD_decompressDCtx(d, raw, bh.raw_size, payload, bh.stored_size);
+                if (ZSTD_isError(n) || n != bh.raw_size)
+                    bad = "payload does not decompress";
+            }
+        }
+        if (bad == NULL && sa_rows_check(raw, bh.raw_size, bh.record_count) != 0)
+            bad = "record table is invalid";
+        for (uint32_t i = 0; bad == NULL && i < bh.record_count; i++) {
+            const unsigned char *rp;
+            size_t rn;
+            sa_rows_get(raw, bh.record_count, i, &rp, &rn);
+            if (sa_mp_validate(rp, rn, NULL, 0) != 0)
+                bad = "a record is invalid";
+        }
+        if (bad) {
+            problem(report, ctx, at, "block of %u records (first ordinal %llu): %s", bh.record_count,
+                    (unsigned long long)bh.first_ordinal, bad);
+            rep->blocks_damaged++;
+            pos = at + 1;
+            continue;
+        }
+        for (uint32_t i = 0; i < bh.record_count && rc == 0; i++) {
+            const unsigned char *rp;
+            size_t rn;
+            sa_rows_get(raw, bh.record_count, i, &rp, &rn);
+            rc = steparc_writer_add_msgpack(w, rp, rn);
+            if (rc == 0)
+                rep->records_saved++;
+        }
+        if (rc == 0)
+            rep->blocks_saved++;
+        pos = at + SA_BLOCK_HEADER_SIZE + bh.stored_size;
+    }
+    sa_free(raw);
+    ZSTD_freeDCtx(d);
+    return rc;
+}
