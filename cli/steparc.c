@@ -163,7 +163,10 @@ static const char *const g_help_convert =
     "  --no-rebuild             event streams cut before a step's final object: do not\n"
     "                           rebuild the step from its deltas (by default it is)\n"
     "  --level N                zstd level, 1..22 (default 3)\n"
-    "  --block-size BYTES       target uncompressed block size (default 1048576)\n"
+    "  --block-size BYTES       target uncompressed block size (default 65536: fast random\n"
+    "                           access; 1048576 and more compress better)\n"
+    "  --dict-size BYTES        zstd dictionary trained on the first records and stored in\n"
+    "                           the archive: 0 automatic (default), -1 none\n"
     "  -j, --threads N          parsing and compression threads (default: the number of\n"
     "                           cores); the archive is the same for every N\n"
     "  --report FILE            write the summary as JSON to FILE\n"
@@ -376,6 +379,7 @@ static int cmd_convert(int argc, char **argv, int mode)
         {"block-size", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'j'},
         {"report", required_argument, NULL, 'P'}, {"quiet", no_argument, NULL, 'q'},
         {"keep-duplicates", no_argument, NULL, 'K'}, {"no-rebuild", no_argument, NULL, 'N'},
+        {"dict-size", required_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     if (want_help(argc, argv, mode == MODE_APPEND ? g_help_append
                               : mode == MODE_MERGE ? g_help_merge : g_help_convert))
@@ -428,6 +432,13 @@ static int cmd_convert(int argc, char **argv, int mode)
         case 'q': quiet = 1; break;
         case 'K': wo.dedup = 0; break;
         case 'N': co.no_rebuild = 1; break;
+        case 'D': {
+            int64_t dv;
+            if (parse_i64(optarg, &dv) != 0 || dv < -1 || dv > 1048576 || (dv > 0 && dv < 1024))
+                return usage_error(cmd, "--dict-size takes -1 (none), 0 (automatic) or 1024..1048576");
+            wo.dict_size = (int)dv;
+            break;
+        }
         default: return usage_error(cmd, "invalid option '%s'", argv[optind - 1]);
         }
     }
@@ -1251,7 +1262,8 @@ static const char *const g_help_stats =
     "Reads every record.\n";
 
 typedef struct {
-    char *key;
+    char *key;     /* exact bytes (may hold NUL), NUL-terminated for printing */
+    size_t len;
     uint64_t n;
 } counter;
 
@@ -1263,7 +1275,7 @@ typedef struct {
 static int count_add(counters *cs, const char *k, size_t len)
 {
     for (size_t i = 0; i < cs->n; i++)
-        if (strlen(cs->v[i].key) == len && memcmp(cs->v[i].key, k, len) == 0) {
+        if (cs->v[i].len == len && memcmp(cs->v[i].key, k, len) == 0) {
             cs->v[i].n++;
             return 0;
         }
@@ -1279,11 +1291,19 @@ static int count_add(counters *cs, const char *k, size_t len)
     if (key == NULL)
         return -1;
     memcpy(key, k, len);
-    key[len] = 0; /* keys with NUL bytes are cut there in the report */
+    key[len] = 0;
     cs->v[cs->n].key = key;
+    cs->v[cs->n].len = len;
     cs->v[cs->n].n = 1;
     cs->n++;
     return 0;
+}
+
+static int cmp_key(const counter *x, const counter *y)
+{
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
 static int cmp_counter(const void *a, const void *b)
@@ -1291,12 +1311,12 @@ static int cmp_counter(const void *a, const void *b)
     const counter *x = a, *y = b;
     if (x->n != y->n)
         return x->n > y->n ? -1 : 1;
-    return strcmp(x->key, y->key);
+    return cmp_key(x, y);
 }
 
 static int cmp_counter_key(const void *a, const void *b)
 {
-    return strcmp(((const counter *)a)->key, ((const counter *)b)->key);
+    return cmp_key((const counter *)a, (const counter *)b);
 }
 
 static void count_free(counters *cs)
@@ -1320,12 +1340,31 @@ static int count_enum(counters *cs, const steparc_opt_enum *s)
     return count_str(cs, &t);
 }
 
-static cJSON *counters_json(counters *cs)
+/* The JSON report is built as MessagePack and written by the library's
+ * canonical JSON writer: keys keep every byte and numbers every digit (cJSON
+ * would cut keys at NUL and print integers through a double). */
+static int mp_put_int(steparc_buf *b, int64_t v)
 {
-    cJSON *o = cJSON_CreateObject();
-    for (size_t i = 0; i < cs->n; i++)
-        cJSON_AddNumberToObject(o, cs->v[i].key, (double)cs->v[i].n);
-    return o;
+    unsigned char h[9];
+    h[0] = 0xD3;
+    for (int i = 0; i < 8; i++)
+        h[1 + i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
+    return buf_add(b, h, 9);
+}
+
+static int mp_put_map(steparc_buf *b, uint32_t n)
+{
+    unsigned char h[5] = {0xDF, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
+                          (unsigned char)(n >> 8), (unsigned char)n};
+    return buf_add(b, h, 5);
+}
+
+static int counters_mp(steparc_buf *b, const char *name, counters *cs)
+{
+    int bad = mp_put_str(b, name, strlen(name)) || mp_put_map(b, (uint32_t)cs->n);
+    for (size_t i = 0; i < cs->n && !bad; i++)
+        bad = mp_put_str(b, cs->v[i].key, cs->v[i].len) || mp_put_int(b, (int64_t)cs->v[i].n);
+    return bad;
 }
 
 static void counters_print(const char *title, counters *cs, size_t most)
@@ -1430,27 +1469,25 @@ static int cmd_stats(int argc, char **argv)
         qsort(assistants.v, assistants.n, sizeof(counter), cmp_counter);
         qsort(days.v, days.n, sizeof(counter), cmp_counter_key);
         if (json) {
-            cJSON *o = cJSON_CreateObject();
-            cJSON_AddNumberToObject(o, "records", (double)records);
-            cJSON_AddItemToObject(o, "by_type", counters_json(&types));
-            cJSON_AddItemToObject(o, "by_status", counters_json(&statuses));
-            cJSON_AddItemToObject(o, "by_tool", counters_json(&tools));
-            cJSON *u = cJSON_AddObjectToObject(o, "tokens");
-            cJSON_AddNumberToObject(u, "steps_with_usage", (double)with_usage);
-            cJSON_AddNumberToObject(u, "prompt_tokens", (double)tok[0]);
-            cJSON_AddNumberToObject(u, "completion_tokens", (double)tok[1]);
-            cJSON_AddNumberToObject(u, "total_tokens", (double)tok[2]);
-            if (overflow)
-                cJSON_AddBoolToObject(u, "overflow", 1);
-            cJSON_AddItemToObject(o, "by_assistant", counters_json(&assistants));
-            cJSON_AddItemToObject(o, "by_day", counters_json(&days));
-            char *txt = cJSON_PrintUnformatted(o);
-            if (txt) {
-                out_write(txt, strlen(txt));
-                out_write("\n", 1);
+            steparc_buf m = {0}, js = {0};
+            int bad = mp_put_map(&m, 7) || mp_put_str(&m, "records", 7) ||
+                      mp_put_int(&m, (int64_t)records) || counters_mp(&m, "by_type", &types) ||
+                      counters_mp(&m, "by_status", &statuses) || counters_mp(&m, "by_tool", &tools) ||
+                      mp_put_str(&m, "tokens", 6) || mp_put_map(&m, overflow ? 5 : 4) ||
+                      mp_put_str(&m, "steps_with_usage", 16) || mp_put_int(&m, (int64_t)with_usage) ||
+                      mp_put_str(&m, "prompt_tokens", 13) || mp_put_int(&m, tok[0]) ||
+                      mp_put_str(&m, "completion_tokens", 17) || mp_put_int(&m, tok[1]) ||
+                      mp_put_str(&m, "total_tokens", 12) || mp_put_int(&m, tok[2]) ||
+                      (overflow && (mp_put_str(&m, "overflow", 8) || buf_add(&m, "\xc3", 1))) ||
+                      counters_mp(&m, "by_assistant", &assistants) || counters_mp(&m, "by_day", &days);
+            if (bad || steparc_msgpack_to_json(m.data, m.len, 0, &js) != 0) {
+                msg("stats: cannot write the report");
+                status = EXIT_BAD;
+            } else if (out_write(js.data, js.len) || out_write("\n", 1)) {
+                status = EXIT_BAD;
             }
-            cJSON_free(txt);
-            cJSON_Delete(o);
+            steparc_buf_free(&m);
+            steparc_buf_free(&js);
         } else {
             printf("records: %" PRIu64 "\n", records);
             counters_print("by type", &types, 20);

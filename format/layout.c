@@ -72,8 +72,18 @@ int sa_block_header_decode(const unsigned char sync[SA_SYNC_SIZE],
     b->stored_size = sa_get_u32(h + 32);
     b->raw_size = sa_get_u32(h + 36);
     b->payload_crc = sa_get_u32(h + 40);
+    if (b->kind == SA_BLOCK_DICT) {
+        /* the zstd dictionary: raw bytes, no records */
+        if (b->record_count != 0 || b->codec != SA_CODEC_NONE || b->layout != 0 || b->flags != 0 ||
+            b->stored_size != b->raw_size || b->raw_size == 0 || b->raw_size > SA_MAX_DICT ||
+            b->first_ordinal != 0)
+            *why = "invalid dictionary block header";
+        return *why ? STEPARC_E_CORRUPT : 0;
+    }
     if (b->kind != SA_BLOCK_DATA)
         *why = "unknown block kind";
+    else if (b->flags & ~SA_BLOCK_FLAG_DICT)
+        *why = "unknown block flags";
     else if (b->layout != SA_LAYOUT_ROWS)
         *why = "unknown block layout";
     else if (b->codec != SA_CODEC_NONE && b->codec != SA_CODEC_ZSTD)

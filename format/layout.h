@@ -18,7 +18,9 @@
 #define SA_MAX_SECTIONS 256
 #define SA_MAX_RECORDS UINT32_MAX        /* ordinals fit 32 bits in the id index */
 
-enum { SA_BLOCK_DATA = 1 };
+enum { SA_BLOCK_DATA = 1, SA_BLOCK_DICT = 2 };
+#define SA_BLOCK_FLAG_DICT 1u    /* data block compressed with the archive's dictionary */
+#define SA_MAX_DICT (1u << 20)   /* dictionary size limit */
 enum { SA_LAYOUT_ROWS = 0 };
 enum { SA_CODEC_NONE = 0, SA_CODEC_ZSTD = 1 };
 enum {
@@ -27,7 +29,8 @@ enum {
     SA_SEC_RUN_POSTINGS = 3,
     SA_SEC_THREAD_POSTINGS = 4,
     SA_SEC_ASSISTANT_POSTINGS = 5,
-    SA_SEC_STATS = 6
+    SA_SEC_STATS = 6,
+    SA_SEC_DICTIONARY = 7
 };
 #define SA_FOOTER_TIME_ORDERED 1u
 

@@ -112,6 +112,7 @@ static int setup(steparc_reader *r, char *errbuf, size_t cap)
         case SA_SEC_THREAD_POSTINGS: slot = SEC_THREADS; break;
         case SA_SEC_ASSISTANT_POSTINGS: slot = SEC_ASSISTANTS; break;
         case SA_SEC_STATS: slot = SEC_STATS; break;
+        case SA_SEC_DICTIONARY: slot = SEC_DICT; break;
         default: break; /* unknown section types are skipped */
         }
         if (slot < 0)
@@ -152,6 +153,17 @@ static int setup(steparc_reader *r, char *errbuf, size_t cap)
         return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
                          "block index counts %llu records, footer says %llu",
                          (unsigned long long)ord, (unsigned long long)r->ft.record_count);
+    if (r->sec[SEC_DICT].present) {
+        const sa_section *d = &r->sec[SEC_DICT].s;
+        if (d->length == 0 || d->length > SA_MAX_DICT ||
+            sa_crc32c(0, b + d->offset, (size_t)d->length) != d->crc)
+            return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
+                             "dictionary section is damaged (try 'steparc recover')");
+        r->sec[SEC_DICT].verified = 1;
+        r->ddict = ZSTD_createDDict(b + d->offset, (size_t)d->length);
+        if (r->ddict == NULL)
+            return open_fail(errbuf, cap, STEPARC_E_NOMEM, "out of memory");
+    }
     for (int k = SEC_IDS; k <= SEC_ASSISTANTS; k++)
         if (r->sec[k].present && r->sec[k].s.length % 8 != 0)
             return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
@@ -273,6 +285,7 @@ void steparc_reader_close(steparc_reader *r)
     sa_free(r->cache);
     for (size_t i = 0; i < r->ndctx; i++)
         ZSTD_freeDCtx(r->dctx[i]);
+    ZSTD_freeDDict(r->ddict);
     if (r->mapped)
         munmap((void *)(uintptr_t)r->base, (size_t)r->size);
     if (r->fd >= 0)
@@ -403,7 +416,17 @@ int sa_block_load(steparc_reader *r, uint64_t b, sa_cblock **out)
             cblock_free(cb);
             return sa_rfail(r, STEPARC_E_NOMEM, "out of memory");
         }
-        size_t n = ZSTD_decompressDCtx(d, cb->raw, h.raw_size, payload, h.stored_size);
+        if ((h.flags & SA_BLOCK_FLAG_DICT) && r->ddict == NULL) {
+            put_dctx(r, d);
+            cblock_free(cb);
+            return sa_rfail(r, STEPARC_E_CORRUPT,
+                            "block %llu at offset %llu needs the archive's dictionary, which is missing",
+                            (unsigned long long)b, (unsigned long long)e.offset);
+        }
+        size_t n = (h.flags & SA_BLOCK_FLAG_DICT)
+                       ? ZSTD_decompress_usingDDict(d, cb->raw, h.raw_size, payload, h.stored_size,
+                                                    r->ddict)
+                       : ZSTD_decompressDCtx(d, cb->raw, h.raw_size, payload, h.stored_size);
         put_dctx(r, d);
         if (ZSTD_isError(n) || n != h.raw_size) {
             cblock_free(cb);

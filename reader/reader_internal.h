@@ -9,7 +9,7 @@
 #include "layout.h"
 #include "record.h"
 
-enum { SEC_BLOCKS, SEC_IDS, SEC_RUNS, SEC_THREADS, SEC_ASSISTANTS, SEC_STATS, SEC_COUNT };
+enum { SEC_BLOCKS, SEC_IDS, SEC_RUNS, SEC_THREADS, SEC_ASSISTANTS, SEC_STATS, SEC_DICT, SEC_COUNT };
 
 typedef struct {
     int present, verified, bad;
@@ -44,6 +44,7 @@ struct steparc_reader {
     size_t cache_cap;
     uint64_t clock;
     uint64_t hits, misses;
+    ZSTD_DDict *ddict; /* the archive's dictionary, when it has one */
     ZSTD_DCtx *dctx[SA_MAX_DCTX];
     size_t ndctx;
 };

@@ -51,10 +51,23 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
     sa_footer f;
     uint64_t fat;
     const char *why;
+    /* the dictionary's second copy, through the footer, in case its block is damaged */
+    const unsigned char *dict_sec = NULL;
+    size_t dict_len = 0;
     if (sa_find_footer(b, len, &f, &fat, &why) == 0) {
         rep->footer_found = 1;
         rep->records_expected = f.record_count;
+        for (uint32_t i = 0; i < f.section_count; i++) {
+            sa_section s;
+            sa_section_decode(b + f.section_table_offset + (uint64_t)i * SA_SECTION_ENTRY_SIZE, &s);
+            if (s.type == SA_SEC_DICTIONARY && s.offset <= fat && s.length <= fat - s.offset &&
+                s.length > 0 && s.length <= SA_MAX_DICT && sa_crc32c(0, b + s.offset, (size_t)s.length) == s.crc) {
+                dict_sec = b + s.offset;
+                dict_len = (size_t)s.length;
+            }
+        }
     }
+    ZSTD_DDict *ddict = NULL;
     ZSTD_DCtx *d = ZSTD_createDCtx();
     unsigned char *raw = NULL;
     size_t rawcap = 0;
@@ -79,6 +92,23 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
         }
         const char *bad = NULL;
         const unsigned char *payload = p + SA_BLOCK_HEADER_SIZE;
+        if (bh.kind == SA_BLOCK_DICT) {
+            if ((uint64_t)bh.stored_size > len - at - SA_BLOCK_HEADER_SIZE ||
+                sa_crc32c(0, payload, bh.stored_size) != bh.payload_crc) {
+                problem(report, ctx, at, "dictionary block is damaged");
+                rep->blocks_damaged++;
+                pos = at + 1;
+                continue;
+            }
+            ZSTD_freeDDict(ddict);
+            ddict = ZSTD_createDDict(payload, bh.stored_size);
+            if (ddict == NULL) {
+                rc = STEPARC_E_NOMEM;
+                break;
+            }
+            pos = at + SA_BLOCK_HEADER_SIZE + bh.stored_size;
+            continue;
+        }
         if ((uint64_t)bh.stored_size > len - at - SA_BLOCK_HEADER_SIZE)
             bad = "payload cut off by the end of the file";
         else if (sa_crc32c(0, payload, bh.stored_size) != bh.payload_crc)
@@ -97,8 +127,20 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
                 memcpy(raw, payload, bh.raw_size);
             else if (ZSTD_getFrameContentSize(payload, bh.stored_size) != bh.raw_size)
                 bad = "frame content size differs from the header";
+            else if ((bh.flags & SA_BLOCK_FLAG_DICT) && ddict == NULL && dict_sec == NULL)
+                bad = "needs the archive's dictionary, which was not found intact";
             else {
-                size_t n = ZSTD_decompressDCtx(d, raw, bh.raw_size, payload, bh.stored_size);
+                if ((bh.flags & SA_BLOCK_FLAG_DICT) && ddict == NULL) {
+                    ddict = ZSTD_createDDict(dict_sec, dict_len);
+                    if (ddict == NULL) {
+                        rc = STEPARC_E_NOMEM;
+                        break;
+                    }
+                }
+                size_t n = (bh.flags & SA_BLOCK_FLAG_DICT)
+                               ? ZSTD_decompress_usingDDict(d, raw, bh.raw_size, payload,
+                                                            bh.stored_size, ddict)
+                               : ZSTD_decompressDCtx(d, raw, bh.raw_size, payload, bh.stored_size);
                 if (ZSTD_isError(n) || n != bh.raw_size)
                     bad = "payload does not decompress";
             }
@@ -133,5 +175,6 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
     }
     sa_free(raw);
     ZSTD_freeDCtx(d);
+    ZSTD_freeDDict(ddict);
     return rc;
 }

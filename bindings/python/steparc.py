@@ -102,7 +102,8 @@ class _Info(ctypes.Structure):  # steparc_info
 class _WriterOptions(ctypes.Structure):  # steparc_writer_options
     _fields_ = [("block_size", ctypes.c_uint32), ("level", ctypes.c_int),
                 ("threads", ctypes.c_int), ("no_fsync", ctypes.c_int),
-                ("dedup", ctypes.c_int), ("reserved_", ctypes.c_int * 8)]
+                ("dedup", ctypes.c_int), ("dict_size", ctypes.c_int),
+                ("reserved_", ctypes.c_int * 7)]
 
 
 class _WriterOptionsRoom(ctypes.Union):

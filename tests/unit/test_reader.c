@@ -282,11 +282,15 @@ static void test_memory_reader_and_damage(void)
         /* the block index is the first section: its offset is in the table;
          * easier: find block b's first record and damage the byte after the
          * 64-byte header of that block, found by scanning for the sync marker */
+        /* block b's sync marker; the dictionary block (kind 2) is not counted */
         size_t pos = 40;
-        for (uint64_t k = 0; k < b; k++) {
-            pos += 1;
+        for (uint64_t k = 0;; pos++) {
             while (pos + 16 < len && memcmp(copy + pos, "steparc-sync-v1", 15) != 0)
                 pos++;
+            if ((unsigned char)copy[pos + 16] != 1)
+                continue;
+            if (k++ == b)
+                break;
         }
         copy[pos + 64 + 3] ^= 0x5a;
         CHECK_EQ_INT(steparc_reader_open_memory(&r, copy, len, NULL, NULL, 0), 0);
