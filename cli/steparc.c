@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -208,7 +209,9 @@ static const char *const g_help_cat =
     "  --limit N       records per list page (default 20, as the API)\n"
     "  --order desc    newest (last archived) first, as the API's default order\n"
     "  --pretty        indent by two spaces (Python's indent=2)\n"
-    "  --via-struct    route every record through the typed C struct (steparc_step)\n";
+    "  --via-struct    route every record through the typed C struct (steparc_step)\n"
+    "  -j, --threads N decode with N threads (default: the number of cores; the\n"
+    "                  output is the same for every N)\n";
 
 static const char *const g_help_get =
     "usage: steparc get ARCHIVE N... [--pretty] [--via-struct]\n"
@@ -940,6 +943,169 @@ static int run_selection(const char *cmd, const char *path, steparc_reader *r,
     return status ? status : end;
 }
 
+/* ---- parallel export ----------------------------------------------------------------
+ *
+ * cat in JSONL order with several threads: the archive is cut into ranges of
+ * ordinals; each worker writes the JSON of its range into a buffer through
+ * its own cursor; the main thread writes the buffers in order. */
+
+#define EXPORT_CHUNK 2048 /* records per range */
+
+typedef struct {
+    uint64_t chunk;     /* range number */
+    int state;          /* 0 free, 1 taken, 2 done */
+    int status;
+    char err[300];
+    steparc_buf out;
+} xslot;
+
+typedef struct {
+    steparc_reader *r;
+    printer opt;
+    uint64_t nchunks, next_take, next_write;
+    xslot *slots;
+    size_t nslots;
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} xstate;
+
+static int export_range(xstate *x, xslot *s)
+{
+    steparc_filter f;
+    memset(&f, 0, sizeof f);
+    f.has_range = 1;
+    f.from = s->chunk * EXPORT_CHUNK;
+    f.to = f.from + EXPORT_CHUNK;
+    steparc_cursor *c = NULL;
+    steparc_buf js = {0};
+    unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;
+    int rc = steparc_cursor_open(x->r, &f, &c);
+    s->out.len = 0;
+    while (rc == 0) {
+        uint64_t ord;
+        const void *mp;
+        size_t len;
+        rc = steparc_cursor_next(c, &ord, &mp, &len);
+        if (rc == STEPARC_END) {
+            rc = 0;
+            break;
+        }
+        if (rc) {
+            snprintf(s->err, sizeof s->err, "%s", steparc_cursor_errmsg(c));
+            break;
+        }
+        if (x->opt.via_struct) {
+            steparc_step *st = NULL;
+            rc = steparc_step_decode(mp, len, &st);
+            if (rc == 0)
+                rc = steparc_step_to_json(st, flags, &js);
+            steparc_step_free(st);
+        } else {
+            rc = steparc_msgpack_to_json(mp, len, flags, &js);
+        }
+        if (rc) {
+            snprintf(s->err, sizeof s->err, "record %" PRIu64 ": cannot be written as JSON: %s", ord,
+                     steparc_strerror(rc));
+            break;
+        }
+        if (buf_add(&s->out, js.data, js.len) || buf_add(&s->out, "\n", 1)) {
+            snprintf(s->err, sizeof s->err, "out of memory");
+            rc = STEPARC_E_NOMEM;
+        }
+    }
+    steparc_cursor_close(c);
+    steparc_buf_free(&js);
+    return rc;
+}
+
+static void *export_worker(void *arg)
+{
+    xstate *x = (xstate *)arg;
+    pthread_mutex_lock(&x->mu);
+    for (;;) {
+        xslot *s = NULL;
+        while (!x->stop && x->next_take < x->nchunks) {
+            for (size_t i = 0; i < x->nslots && s == NULL; i++)
+                if (x->slots[i].state == 0)
+                    s = &x->slots[i];
+            if (s)
+                break;
+            pthread_cond_wait(&x->cv, &x->mu);
+        }
+        if (s == NULL)
+            break;
+        s->chunk = x->next_take++;
+        s->state = 1;
+        pthread_mutex_unlock(&x->mu);
+        s->status = export_range(x, s);
+        pthread_mutex_lock(&x->mu);
+        s->state = 2;
+        pthread_cond_broadcast(&x->cv);
+    }
+    pthread_mutex_unlock(&x->mu);
+    return NULL;
+}
+
+static int export_parallel(const char *path, steparc_reader *r, const printer *opt, int threads)
+{
+    xstate x;
+    memset(&x, 0, sizeof x);
+    x.r = r;
+    x.opt = *opt;
+    x.nchunks = (steparc_reader_count(r) + EXPORT_CHUNK - 1) / EXPORT_CHUNK;
+    x.nslots = (size_t)threads * 2;
+    x.slots = calloc(x.nslots, sizeof(xslot));
+    pthread_t *th = calloc((size_t)threads, sizeof(pthread_t));
+    if (x.slots == NULL || th == NULL) {
+        free(x.slots);
+        free(th);
+        msg("cat: out of memory");
+        return EXIT_BAD;
+    }
+    pthread_mutex_init(&x.mu, NULL);
+    pthread_cond_init(&x.cv, NULL);
+    int started = 0;
+    for (int i = 0; i < threads; i++)
+        if (pthread_create(&th[i], NULL, export_worker, &x) == 0)
+            started++;
+    int status = started ? 0 : EXIT_BAD;
+    pthread_mutex_lock(&x.mu);
+    while (status == 0 && x.next_write < x.nchunks) {
+        xslot *s = NULL;
+        for (size_t i = 0; i < x.nslots; i++)
+            if (x.slots[i].state == 2 && x.slots[i].chunk == x.next_write)
+                s = &x.slots[i];
+        if (s == NULL) {
+            pthread_cond_wait(&x.cv, &x.mu);
+            continue;
+        }
+        pthread_mutex_unlock(&x.mu);
+        if (s->status) {
+            msg("cat: %s: %s", path, s->err);
+            status = EXIT_BAD;
+        } else if (out_write(s->out.data, s->out.len)) {
+            status = EXIT_BAD;
+        }
+        pthread_mutex_lock(&x.mu);
+        s->state = 0;
+        x.next_write++;
+        pthread_cond_broadcast(&x.cv);
+    }
+    x.stop = 1;
+    pthread_cond_broadcast(&x.cv);
+    pthread_mutex_unlock(&x.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    for (size_t i = 0; i < x.nslots; i++)
+        free(x.slots[i].out.data);
+    free(x.slots);
+    free(th);
+    pthread_mutex_destroy(&x.mu);
+    pthread_cond_destroy(&x.cv);
+    return status;
+}
+
 static int cmd_cat(int argc, char **argv)
 {
     if (want_help(argc, argv, g_help_cat))
@@ -948,6 +1114,8 @@ static int cmd_cat(int argc, char **argv)
     memset(&e, 0, sizeof e);
     e.limit = 20;
     int desc = 0;
+    long nproc = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = nproc > 0 ? (int)nproc : 1;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         int k = output_opt("cat", argc, argv, &i, &e, &desc);
@@ -955,6 +1123,13 @@ static int cmd_cat(int argc, char **argv)
             return k;
         if (k == 1)
             continue;
+        if (strcmp(argv[i], "-j") == 0 || strcmp(argv[i], "--threads") == 0) {
+            uint64_t v;
+            if (i + 1 >= argc || parse_u64(argv[++i], &v) != 0 || v < 1 || v > 256)
+                return usage_error("cat", "-j takes 1..256");
+            threads = (int)v;
+            continue;
+        }
         if (argv[i][0] == '-' && argv[i][1] != 0)
             return usage_error("cat", "unknown option '%s'", argv[i]);
         if (path)
@@ -966,7 +1141,13 @@ static int cmd_cat(int argc, char **argv)
     steparc_reader *r;
     if (open_archive("cat", path, &r))
         return EXIT_BAD;
-    int status = run_selection("cat", path, r, NULL, &e, desc);
+    int status;
+    if (e.format == FMT_JSONL && !desc && threads > 1 && steparc_reader_count(r) > EXPORT_CHUNK) {
+        status = export_parallel(path, r, &e.p, threads);
+        emit_end(&e);
+    } else {
+        status = run_selection("cat", path, r, NULL, &e, desc);
+    }
     if (out_flush())
         status = EXIT_BAD;
     steparc_reader_close(r);

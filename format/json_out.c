@@ -76,30 +76,107 @@ static int bump(char *dig, int n, int dir)
     return 0;
 }
 
+/* Exact powers of ten as doubles (10^22 is the last one a double holds). */
+static const double g_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Does the n-digit decimal dig (decimal point at decpt) read back as d?
+ * Clinger's fast path when the digits fit 53 bits and the power of ten is
+ * exact: one correctly rounded IEEE operation gives strtod's answer. */
+static int roundtrips_fast(const char *dig, int n, int decpt, double d)
+{
+    uint64_t m = 0;
+    for (int i = 0; i < n; i++)
+        m = m * 10 + (uint64_t)(dig[i] - '0');
+    int e = decpt - n;
+    if (m <= (1ULL << 53) && e >= -22 && e <= 22) {
+        double v = (double)m;
+        v = e >= 0 ? v * g_pow10[e] : v / g_pow10[-e];
+        return v == d;
+    }
+    return roundtrips(dig, n, decpt, d);
+}
+
+/* Rounds the 17 correctly rounded digits d17 to p < 17 digits. The result is
+ * the correctly rounded p-digit form unless the dropped digits are exactly
+ * "5" or "50..." (d17 was itself rounded: the true value may lie on either
+ * side of the half); then returns 0 and the caller asks printf. */
+static int round_from17(const char *d17, int decpt17, int p, char *out, int *decpt)
+{
+    /* dropped digits d17[p..16]: below half, exactly the half, above */
+    int cmp = 0;
+    if (d17[p] < '5')
+        cmp = -1;
+    else if (d17[p] > '5')
+        cmp = 1;
+    else {
+        for (int i = p + 1; i < 17; i++)
+            if (d17[i] != '0') {
+                cmp = 1;
+                break;
+            }
+        if (cmp == 0)
+            return 0; /* ambiguous */
+    }
+    memcpy(out, d17, (size_t)p);
+    *decpt = decpt17;
+    if (cmp > 0) {
+        int i = p - 1;
+        while (i >= 0 && out[i] == '9')
+            out[i--] = '0';
+        if (i >= 0)
+            out[i]++;
+        else {
+            /* 99..9 rounds up to 100..0: one more integer digit */
+            out[0] = '1';
+            for (int k = 1; k < p; k++)
+                out[k] = '0';
+            (*decpt)++;
+        }
+    }
+    return 1;
+}
+
 static int shortest(double d, char *dig, int *decpt)
 {
     int n;
     if (d >= 2.2250738585072014e-308) {
-        /* Normal doubles: the correctly rounded 15-digit form, trailing zeros
-         * stripped, is the shortest whenever one of <= 15 digits exists (the
-         * 15-digit spacing exceeds an ulp). Otherwise 16 or 17 digits. */
-        n = digits_at(d, 15, dig, decpt);
-        if (roundtrips(dig, n, *decpt, d))
+        /* One printf for 17 correctly rounded digits; the 15- and 16-digit
+         * forms are derived from them (printf again only in the rare
+         * ambiguous case) and checked with an exact fast path. */
+        char d17[24];
+        int dp17;
+        int n17 = digits_at(d, 17, d17, &dp17);
+        (void)n17;
+        /* 15 digits: when one of <= 15 exists, this is it (the 15-digit
+         * spacing exceeds an ulp), trailing zeros stripped below */
+        if (!round_from17(d17, dp17, 15, dig, decpt))
+            digits_at(d, 15, dig, decpt);
+        if (roundtrips_fast(dig, 15, *decpt, d)) {
+            n = 15;
             goto strip;
-        n = digits_at(d, 16, dig, decpt);
-        if (roundtrips(dig, n, *decpt, d))
+        }
+        if (!round_from17(d17, dp17, 16, dig, decpt))
+            digits_at(d, 16, dig, decpt);
+        if (roundtrips_fast(dig, 16, *decpt, d)) {
+            n = 16;
             goto strip;
+        }
         /* At a power of two the round-trip interval is lopsided: a 16-digit
          * neighbour of the nearest may still read back. */
         for (int dir = 1; dir >= -1; dir -= 2) {
             char alt[20];
-            memcpy(alt, dig, (size_t)n);
-            if (bump(alt, n, dir) && roundtrips(alt, n, *decpt, d)) {
-                memcpy(dig, alt, (size_t)n);
+            memcpy(alt, dig, 16);
+            if (bump(alt, 16, dir) && roundtrips_fast(alt, 16, *decpt, d)) {
+                memcpy(dig, alt, 16);
+                n = 16;
                 goto strip;
             }
         }
-        n = digits_at(d, 17, dig, decpt);
+        memcpy(dig, d17, 17);
+        *decpt = dp17;
+        n = 17;
         goto strip;
     }
     /* Subnormals have fewer significant bits: search upwards. */

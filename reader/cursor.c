@@ -10,6 +10,8 @@
 struct steparc_cursor {
     steparc_reader *r;
     steparc_filter f;
+    int plain;          /* no per-record filter: skip reading the key fields */
+    uint64_t first_block; /* with no block list: blocks [first_block, nblocks) */
     char *strings;      /* owned copies of the filter's strings */
     uint64_t *blocks;   /* candidate blocks, ascending; NULL = every block */
     uint64_t nblocks, pos;
@@ -145,8 +147,23 @@ int steparc_cursor_open(steparc_reader *r, const steparc_filter *f, steparc_curs
             sa_free(b);
         }
     }
-    if (!have_list)
+    if (!have_list) {
         c->nblocks = r->nblocks;
+        if (c->f.has_range && r->ft.record_count) {
+            /* only the blocks that hold [from, to) */
+            uint64_t to = c->f.to < r->ft.record_count ? c->f.to : r->ft.record_count;
+            if (c->f.from >= to) {
+                c->nblocks = 0;
+            } else {
+                c->first_block = sa_block_of(r, c->f.from);
+                c->nblocks = sa_block_of(r, to - 1) + 1;
+            }
+            c->pos = c->first_block;
+        }
+    }
+    c->plain = !c->f.run_id.ptr && !c->f.thread_id.ptr && !c->f.assistant_id.ptr &&
+               !c->f.status.ptr && !c->f.type.ptr && !c->f.tool.ptr && !c->f.has_since &&
+               !c->f.has_until;
     *out = c;
     return 0;
 }
@@ -284,8 +301,10 @@ int steparc_cursor_next(steparc_cursor *c, uint64_t *ordinal, const void **mp, s
             size_t len;
             uint32_t k = c->idx++;
             sa_rows_get(c->cur->raw, c->cur->count, k, &p, &len);
-            int ok;
-            if (record_matches(&c->f, p, len, &ok) != 0)
+            int ok = 1;
+            if (c->f.has_range && (c->cur->first + k < c->f.from || c->cur->first + k >= c->f.to))
+                continue;
+            if (!c->plain && record_matches(&c->f, p, len, &ok) != 0)
                 return cfail(c, STEPARC_E_CORRUPT, "record %llu is not a MessagePack map",
                              (unsigned long long)(c->cur->first + k));
             if (ok) {

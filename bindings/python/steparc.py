@@ -84,7 +84,8 @@ class _Filter(ctypes.Structure):  # steparc_filter
     _fields_ = [("run_id", _Str), ("thread_id", _Str), ("assistant_id", _Str),
                 ("has_since", ctypes.c_int), ("since", ctypes.c_int64),
                 ("has_until", ctypes.c_int), ("until", ctypes.c_int64),
-                ("status", _Str), ("type", _Str), ("tool", _Str)]
+                ("status", _Str), ("type", _Str), ("tool", _Str),
+                ("has_range", ctypes.c_int), ("from_", ctypes.c_uint64), ("to", ctypes.c_uint64)]
 
 
 class _Info(ctypes.Structure):  # steparc_info
