@@ -975,8 +975,8 @@ static int export_range(xstate *x, xslot *s)
     steparc_filter f;
     memset(&f, 0, sizeof f);
     f.has_range = 1;
-    f.from = s->chunk * EXPORT_CHUNK;
-    f.to = f.from + EXPORT_CHUNK;
+    f.range_from = s->chunk * EXPORT_CHUNK;
+    f.range_to = f.range_from + EXPORT_CHUNK;
     steparc_cursor *c = NULL;
     steparc_buf js = {0};
     unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;

@@ -725,7 +725,8 @@ typedef struct {
     steparc_str tool;         /* some step_details.tool_calls[].type equals this
                                  ("function", "code_interpreter", "retrieval", ...) */
     int has_range;
-    uint64_t from, to;        /* only ordinals in [from, to): split an export across threads */
+    uint64_t range_from, range_to; /* only ordinals in [range_from, range_to), with has_range:
+                                      split an export across threads */
 } steparc_filter;
 
 typedef struct steparc_cursor steparc_cursor;

@@ -151,11 +151,11 @@ int steparc_cursor_open(steparc_reader *r, const steparc_filter *f, steparc_curs
         c->nblocks = r->nblocks;
         if (c->f.has_range && r->ft.record_count) {
             /* only the blocks that hold [from, to) */
-            uint64_t to = c->f.to < r->ft.record_count ? c->f.to : r->ft.record_count;
-            if (c->f.from >= to) {
+            uint64_t to = c->f.range_to < r->ft.record_count ? c->f.range_to : r->ft.record_count;
+            if (c->f.range_from >= to) {
                 c->nblocks = 0;
             } else {
-                c->first_block = sa_block_of(r, c->f.from);
+                c->first_block = sa_block_of(r, c->f.range_from);
                 c->nblocks = sa_block_of(r, to - 1) + 1;
             }
             c->pos = c->first_block;
@@ -302,7 +302,7 @@ int steparc_cursor_next(steparc_cursor *c, uint64_t *ordinal, const void **mp, s
             uint32_t k = c->idx++;
             sa_rows_get(c->cur->raw, c->cur->count, k, &p, &len);
             int ok = 1;
-            if (c->f.has_range && (c->cur->first + k < c->f.from || c->cur->first + k >= c->f.to))
+            if (c->f.has_range && (c->cur->first + k < c->f.range_from || c->cur->first + k >= c->f.range_to))
                 continue;
             if (!c->plain && record_matches(&c->f, p, len, &ok) != 0)
                 return cfail(c, STEPARC_E_CORRUPT, "record %llu is not a MessagePack map",

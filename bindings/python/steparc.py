@@ -85,7 +85,7 @@ class _Filter(ctypes.Structure):  # steparc_filter
                 ("has_since", ctypes.c_int), ("since", ctypes.c_int64),
                 ("has_until", ctypes.c_int), ("until", ctypes.c_int64),
                 ("status", _Str), ("type", _Str), ("tool", _Str),
-                ("has_range", ctypes.c_int), ("from_", ctypes.c_uint64), ("to", ctypes.c_uint64)]
+                ("has_range", ctypes.c_int), ("range_from", ctypes.c_uint64), ("range_to", ctypes.c_uint64)]
 
 
 class _Info(ctypes.Structure):  # steparc_info
