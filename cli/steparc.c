@@ -1795,8 +1795,9 @@ static int cmd_recover(int argc, char **argv)
         steparc_reader_close(r);
     }
     {
-        int lost = rep.blocks_damaged > 0 ||
-                   (rep.footer_found && rep.records_saved < rep.records_expected);
+        /* without a footer (a cut file) what followed the cut is unknown: lossy */
+        int lost = rep.blocks_damaged > 0 || !rep.footer_found ||
+                   rep.records_saved < rep.records_expected;
         if (rep.footer_found)
             fprintf(stderr, "%s: saved %" PRIu64 " of %" PRIu64 " records (%" PRIu64
                     " intact blocks, %" PRIu64 " damaged) into %s, verified\n",

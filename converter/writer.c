@@ -324,7 +324,8 @@ static int flush_block(steparc_writer *w)
         return 0;
     uint64_t bno = w->blocks_flushed;
     for (int k = 0; k < 3; k++) {
-        qsort(w->pkeys[k], w->npkeys[k], sizeof(uint32_t), u32cmp);
+        if (w->npkeys[k] > 1)
+            qsort(w->pkeys[k], w->npkeys[k], sizeof(uint32_t), u32cmp);
         for (size_t i = 0; i < w->npkeys[k]; i++) {
             if (i && w->pkeys[k][i] == w->pkeys[k][i - 1])
                 continue;

@@ -433,7 +433,8 @@ int steparc_step_decode(const void *mp, size_t len, steparc_step **out)
         arena_free(&d.a);
         return STEPARC_E_NOMEM;
     }
-    memcpy(copy, mp, len);
+    if (len)
+        memcpy(copy, mp, len);
     memset(st, 0, sizeof *st);
     sa_mpr r = {(const unsigned char *)copy, (const unsigned char *)copy + len};
     if (build(&d, &r, root, 0) == 0 && r.p != r.end)

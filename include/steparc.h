@@ -781,7 +781,9 @@ typedef struct {
     uint64_t blocks_saved;     /* blocks that passed every check; their records were written */
     uint64_t blocks_damaged;   /* block headers found whose block failed a check */
     uint64_t records_saved;
-    int footer_found;          /* a valid footer was found: records_expected is known */
+    int footer_found;          /* a valid footer (or, without one, a block index listing
+                                  exactly the blocks found) was found: records_expected
+                                  is known */
     uint64_t records_expected;
     uint64_t reserved_[8];
 } steparc_recover_report;
@@ -792,8 +794,11 @@ typedef struct {
  * decompression, every record) and adds the records of the intact ones to w,
  * in file order, continuing past damaged regions. The footer and indexes are
  * not needed. report (may be NULL) is called for each damaged block.
- * Nothing was lost when blocks_damaged == 0 and, if footer_found,
- * records_saved == records_expected.
+ * Blocks carry their first ordinal, so blocks that vanished entirely (a
+ * damaged sync marker) show as a gap, counted in blocks_damaged and reported.
+ * Nothing was lost when footer_found, blocks_damaged == 0 and records_saved ==
+ * records_expected; without a valid footer (a truncated file) the count of the
+ * records after the cut is unknown, so loss cannot be ruled out.
  * @return 0 (the scan ran; see *rep), or an error of the writer (w then holds
  *         the message), STEPARC_E_ARG, STEPARC_E_NOMEM. */
 STEPARC_API int steparc_recover(const void *data, size_t len, steparc_writer *w,

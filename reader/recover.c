@@ -47,6 +47,7 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
     } else {
         memcpy(sync, g_default_sync, SA_SYNC_SIZE);
         problem(report, ctx, 0, "file header is damaged; scanning with the default sync marker");
+        pos = SA_FILE_HEADER_SIZE; /* no block starts inside the header */
     }
     sa_footer f;
     uint64_t fat;
@@ -55,8 +56,10 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
     const unsigned char *dict_sec = NULL;
     size_t dict_len = 0;
     if (sa_find_footer(b, len, &f, &fat, &why) == 0) {
-        rep->footer_found = 1;
-        rep->records_expected = f.record_count;
+        /* an earlier footer (an append was cut) does not count the records
+         * after it; its dictionary copy still serves */
+        rep->footer_found = fat + SA_FOOTER_SIZE == len;
+        rep->records_expected = rep->footer_found ? f.record_count : 0;
         for (uint32_t i = 0; i < f.section_count; i++) {
             sa_section s;
             sa_section_decode(b + f.section_table_offset + (uint64_t)i * SA_SECTION_ENTRY_SIZE, &s);
@@ -68,6 +71,12 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
         }
     }
     ZSTD_DDict *ddict = NULL;
+    uint64_t next_ordinal = 0; /* blocks carry their first ordinal: gaps are lost records */
+    /* the blocks saved, to check them against a block index found after the
+     * last one when the footer is gone */
+    struct fb { uint64_t off, first; uint32_t count; } *found = NULL;
+    size_t nfound = 0, capfound = 0;
+    size_t last_end = 0;
     ZSTD_DCtx *d = ZSTD_createDCtx();
     unsigned char *raw = NULL;
     size_t rawcap = 0;
@@ -84,9 +93,9 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
             break;
         }
         if (sa_block_header_decode(sync, p, &bh, &why) != 0) {
-            /* a damaged header, or the marker's bytes inside other data */
+            /* a damaged header, or the marker's bytes inside other data: the
+             * records of a real block show up as a gap in the ordinals */
             problem(report, ctx, at, "block header: %s", why);
-            rep->blocks_damaged++;
             pos = at + 1;
             continue;
         }
@@ -95,8 +104,11 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
         if (bh.kind == SA_BLOCK_DICT) {
             if ((uint64_t)bh.stored_size > len - at - SA_BLOCK_HEADER_SIZE ||
                 sa_crc32c(0, payload, bh.stored_size) != bh.payload_crc) {
-                problem(report, ctx, at, "dictionary block is damaged");
-                rep->blocks_damaged++;
+                /* costs nothing when the footer's copy is intact */
+                problem(report, ctx, at, "dictionary block is damaged%s",
+                        dict_sec ? "; using the copy in the index sections" : "");
+                if (dict_sec == NULL)
+                    rep->blocks_damaged++;
                 pos = at + 1;
                 continue;
             }
@@ -107,10 +119,16 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
                 break;
             }
             pos = at + SA_BLOCK_HEADER_SIZE + bh.stored_size;
+            last_end = pos;
             continue;
         }
-        if ((uint64_t)bh.stored_size > len - at - SA_BLOCK_HEADER_SIZE)
-            bad = "payload cut off by the end of the file";
+        if ((uint64_t)bh.stored_size > len - at - SA_BLOCK_HEADER_SIZE) {
+            /* a real block (its header checks) cut by the end of the file */
+            problem(report, ctx, at, "block of %u records (first ordinal %llu): payload cut off by "
+                    "the end of the file", bh.record_count, (unsigned long long)bh.first_ordinal);
+            rep->blocks_damaged++;
+            break;
+        }
         else if (sa_crc32c(0, payload, bh.stored_size) != bh.payload_crc)
             bad = "payload checksum mismatch";
         if (bad == NULL) {
@@ -155,12 +173,45 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
                 bad = "a record is invalid";
         }
         if (bad) {
+            /* counted once, as the gap it leaves in the ordinals */
             problem(report, ctx, at, "block of %u records (first ordinal %llu): %s", bh.record_count,
                     (unsigned long long)bh.first_ordinal, bad);
-            rep->blocks_damaged++;
             pos = at + 1;
             continue;
         }
+        if (bh.first_ordinal > next_ordinal) {
+            /* the blocks in between were not found intact (sync marker, header or
+             * payload damaged): say where they were and which records they held */
+            size_t from = last_end ? last_end : SA_FILE_HEADER_SIZE;
+            /* where was the first lost block? its header checks with the file's
+             * sync marker put back, even when its own marker is damaged */
+            size_t lost_at = 0;
+            for (size_t q = from; q + SA_BLOCK_HEADER_SIZE <= at && q < from + (16u << 20); q++) {
+                unsigned char tmp[SA_BLOCK_HEADER_SIZE];
+                sa_block_header lh;
+                const char *w2;
+                memcpy(tmp, sync, SA_SYNC_SIZE);
+                memcpy(tmp + SA_SYNC_SIZE, b + q + SA_SYNC_SIZE, SA_BLOCK_HEADER_SIZE - SA_SYNC_SIZE);
+                if (sa_block_header_decode(sync, tmp, &lh, &w2) == 0 && lh.kind == SA_BLOCK_DATA &&
+                    lh.first_ordinal == next_ordinal) {
+                    lost_at = q;
+                    break;
+                }
+            }
+            if (lost_at)
+                problem(report, ctx, lost_at,
+                        "records %llu to %llu are lost: the block at offset %zu is damaged",
+                        (unsigned long long)next_ordinal, (unsigned long long)bh.first_ordinal - 1,
+                        lost_at);
+            else
+                problem(report, ctx, from,
+                        "records %llu to %llu are lost: the block(s) between offsets %zu and %zu are damaged",
+                        (unsigned long long)next_ordinal, (unsigned long long)bh.first_ordinal - 1,
+                        from, at);
+            rep->blocks_damaged++;
+        }
+        if (bh.first_ordinal + bh.record_count > next_ordinal)
+            next_ordinal = bh.first_ordinal + bh.record_count;
         for (uint32_t i = 0; i < bh.record_count && rc == 0; i++) {
             const unsigned char *rp;
             size_t rn;
@@ -171,7 +222,64 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
         }
         if (rc == 0)
             rep->blocks_saved++;
+        if (rc == 0 && nfound == capfound) {
+            size_t nc = capfound ? 2 * capfound : 64;
+            struct fb *nf = (struct fb *)sa_realloc(found, nc * sizeof *nf);
+            if (nf == NULL)
+                rc = STEPARC_E_NOMEM;
+            else {
+                found = nf;
+                capfound = nc;
+            }
+        }
+        if (rc == 0) {
+            found[nfound].off = at;
+            found[nfound].first = bh.first_ordinal;
+            found[nfound].count = bh.record_count;
+            nfound++;
+        }
         pos = at + SA_BLOCK_HEADER_SIZE + bh.stored_size;
+        last_end = pos;
+    }
+    if (rc == 0 && !rep->footer_found && nfound > 0 && rep->blocks_damaged == 0) {
+        /* No footer. The block index is written right after the last block:
+         * if it is there and lists exactly the blocks found, nothing is
+         * missing (only the end of the file was damaged or cut). */
+        size_t k = 0;
+        for (; k < nfound; k++) {
+            size_t eo = last_end + k * SA_BLOCK_INDEX_ENTRY_SIZE;
+            if (eo + SA_BLOCK_INDEX_ENTRY_SIZE > len)
+                break;
+            sa_block_entry e;
+            sa_block_entry_decode(b + eo, &e);
+            if (e.offset != found[k].off || e.first_ordinal != found[k].first ||
+                e.record_count != found[k].count)
+                break;
+        }
+        size_t eo = last_end + k * SA_BLOCK_INDEX_ENTRY_SIZE;
+        int more = 0, cut = k >= 1 && k < nfound && eo + SA_BLOCK_INDEX_ENTRY_SIZE > len;
+        /* an index cut short still proves where the data ended: it starts
+         * right after the last block */
+        if (cut)
+            k = nfound;
+        else if (k == nfound && eo + SA_BLOCK_INDEX_ENTRY_SIZE <= len) {
+            /* does the index go on with an entry for a block we did not find? */
+            sa_block_entry e;
+            sa_block_entry_decode(b + eo, &e);
+            more = e.first_ordinal == next_ordinal && e.record_count > 0 &&
+                   e.offset > found[nfound - 1].off && e.offset < last_end;
+        }
+        if (k == nfound && !more) {
+            rep->footer_found = 1; /* the count is known after all */
+            rep->records_expected = next_ordinal;
+        }
+    }
+    sa_free(found);
+    if (rc == 0 && rep->footer_found && next_ordinal < rep->records_expected) {
+        problem(report, ctx, last_end, "records %llu to %llu are lost: the block(s) after offset %zu are damaged",
+                (unsigned long long)next_ordinal, (unsigned long long)rep->records_expected - 1,
+                last_end);
+        rep->blocks_damaged++;
     }
     sa_free(raw);
     ZSTD_freeDCtx(d);

@@ -198,6 +198,32 @@ int steparc_verify(steparc_reader *r, void (*report)(void *ctx, const steparc_pr
                         why);
         }
     }
+    if (r->sec[SEC_DICT].present && r->nblocks > 0) {
+        /* the dictionary block precedes the data blocks: find it and compare
+         * it with its copy (section 7, checked at open) */
+        sa_block_entry e0;
+        sa_block_entry_at(r, 0, &e0);
+        const sa_section *ds = &r->sec[SEC_DICT].s;
+        int ok = 0;
+        uint64_t at = SA_FILE_HEADER_SIZE;
+        for (; at + SA_BLOCK_HEADER_SIZE <= e0.offset; at++) {
+            if (memcmp(r->base + at, r->hdr.sync, SA_SYNC_SIZE) != 0)
+                continue;
+            sa_block_header h;
+            const char *why;
+            if (sa_block_header_decode(r->hdr.sync, r->base + at, &h, &why) == 0 &&
+                h.kind == SA_BLOCK_DICT && h.stored_size == ds->length &&
+                at + SA_BLOCK_HEADER_SIZE + h.stored_size <= e0.offset &&
+                sa_crc32c(0, r->base + at + SA_BLOCK_HEADER_SIZE, h.stored_size) == h.payload_crc &&
+                memcmp(r->base + at + SA_BLOCK_HEADER_SIZE, r->base + ds->offset, h.stored_size) == 0)
+                ok = 1;
+            break;
+        }
+        if (!ok)
+            problem(&v, -1, SA_FILE_HEADER_SIZE,
+                    "the dictionary block (before block 0, at offset %llu) is damaged or missing; "
+                    "its copy in the index sections is intact", (unsigned long long)SA_FILE_HEADER_SIZE);
+    }
     if (nproblems)
         *nproblems = v.n;
     if (v.n)

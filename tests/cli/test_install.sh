@@ -223,7 +223,9 @@ for c in $cmds; do
 done
 check man-covers-help "missing:$missing_man" test -z "$missing_man"
 check completion-covers-help "missing:$missing_comp" test -z "$missing_comp"
-for st in 0 1 2; do
+# every exit status the main help lists ("Exit status: 0 ok, 1 ..., (recover: 3 ...)")
+statuses=$("$BIN" --help | sed -n '/^Exit status:/,/^$/p' | grep -o '\b[0-9]\b' | sort -u)
+for st in ${statuses:-0 1 2}; do
     printf '%s\n' "$manopts" | sed -n '/^\.SH EXIT STATUS/,/^\.SH [^E]/p' | grep -qx "\.B $st" ||
         missing_man="$missing_man exit-$st"
 done
