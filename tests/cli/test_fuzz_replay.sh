@@ -1,0 +1,68 @@
+#!/bin/sh
+# Replays every fuzz target (tests/fuzz/fuzz_*.c, linked with
+# tests/fuzz/regression_driver.c as BUILD/tests/fuzzreplay_TARGET; `make
+# test-run` builds them) over its seed corpus (tests/fuzz/corpus/TARGET) and
+# every input that once crashed it (tests/fuzz/regressions/TARGET, kept
+# forever). The targets trap on a violated invariant and check that the library
+# freed everything; under `make asan` the sanitizers check memory too.
+# Protocol: one "PASS fuzz-replay-TARGET" or "FAIL fuzz-replay-TARGET" line per
+# target, the failing inputs on stderr. Environment: STEPARC_BIN (its directory
+# is the build directory) STEPARC_TESTS STEPARC_TMP.
+
+BIN=${STEPARC_BIN:?STEPARC_BIN is not set}
+TESTS=${STEPARC_TESTS:-$(cd "$(dirname "$0")/.." && pwd)}
+B=$(dirname "$BIN")
+F="$TESTS/fuzz"
+W=${STEPARC_TMP:-${TMPDIR:-/tmp}}/fuzz-replay
+rm -rf "$W" && mkdir -p "$W" || exit 1
+# the targets' scratch archives go there too (not /dev/shm), removed with it
+export STEPARC_FUZZ_TMP="$W"
+
+# per input, at most this long (a hang is a failure too)
+TO=""
+command -v timeout >/dev/null 2>&1 && TO="timeout 300"
+
+# notes a failing input; details for the first few only
+note() {
+    nbad=$((nbad + 1))
+    if [ "$nbad" -le 8 ]; then
+        bad="$bad $1"
+        head -n 3 "$W/err1" | sed "s|^|$name: $(basename "$1"): |" >&2
+    fi
+}
+
+for t in archive convert record roundtrip; do
+    name="fuzz-replay-$t"
+    bin="$B/tests/fuzzreplay_$t"
+    if [ ! -x "$bin" ]; then
+        echo "FAIL $name"
+        echo "$name: $bin is missing (make test-run builds it)" >&2
+        continue
+    fi
+    bad=""
+    nbad=0
+    # the corpus in one run (fast); when it fails, one run per file names the culprits
+    if [ -d "$F/corpus/$t" ]; then
+        if ! $TO "$bin" "$F/corpus/$t" > "$W/out" 2> "$W/err"; then
+            for f in "$F/corpus/$t"/*; do
+                [ -f "$f" ] || continue
+                $TO "$bin" "$f" > /dev/null 2> "$W/err1" || note "corpus/$t/$(basename "$f")"
+            done
+            [ -n "$bad" ] || bad=" corpus/$t (as a whole)"
+        fi
+    fi
+    # each regression alone
+    for f in "$F/regressions/$t"/*; do
+        [ -f "$f" ] || continue
+        $TO "$bin" "$f" > /dev/null 2> "$W/err1" || note "regressions/$t/$(basename "$f")"
+    done
+    if [ -z "$bad" ]; then
+        echo "PASS $name"
+    else
+        echo "FAIL $name"
+        more=""
+        [ "$nbad" -gt 8 ] && more=" (and $((nbad - 8)) more)"
+        echo "$name: failing inputs:$bad$more" >&2
+    fi
+done
+exit 0
