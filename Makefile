@@ -35,7 +35,7 @@ PIC_OBJ := $(LIB_SRC:%.c=$(B)/pic/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all lib deps test check demo install uninstall clean asan bench
+.PHONY: all lib deps test check demo install uninstall clean asan bench valgrind test-run demo-run
 
 all: $(B)/steparc $(B)/libsteparc.a $(B)/libsteparc.so
 
@@ -89,6 +89,21 @@ demo-run: all
 asan:
 	@sh scripts/install-deps.sh
 	@$(MAKE) --no-print-directory B=build/asan CC=clang OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" test-run
+
+# The command-line tests with every steparc run under valgrind memcheck (slow:
+# a subset of the scripts).
+VALGRIND_TESTS ?= test_errors.sh test_dedup.sh test_deltas.sh test_read.sh test_samples.sh
+valgrind: all
+	@command -v valgrind >/dev/null || sh scripts/install-deps.sh valgrind
+	@d=$$(mktemp -d); pass=0; fail=0; \
+	for t in $(VALGRIND_TESTS); do \
+	  echo "== $$t (valgrind)"; \
+	  STEPARC_REAL_BIN=$(CURDIR)/$(B)/steparc STEPARC_BIN=$(CURDIR)/tests/valgrind-wrap.sh \
+	  STEPARC_TMP=$$d STEPARC_TESTS=$(CURDIR)/tests STEPARC_SAMPLES=$(CURDIR)/../shared/samples \
+	  STEPARC_CRASH_TRIALS=5 sh tests/cli/$$t > $$d/out 2>$$d/err; \
+	  cat $$d/out; grep -h "==[0-9]*==" $$d/err | head -20; \
+	  pass=$$((pass + $$(grep -c '^PASS' $$d/out))); fail=$$((fail + $$(grep -c '^FAIL' $$d/out))); \
+	done; rm -rf $$d; echo "$$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 steparc.pc: steparc.pc.in include/steparc.h
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \

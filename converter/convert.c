@@ -1221,6 +1221,23 @@ static int submit(steparc_converter *c, const unsigned char *text, size_t len, i
         if (rc)
             return rc;
     }
+    b->first_line = c->line;
+    b->last = last;
+    b->skip_invalid = c->opt.skip_invalid;
+    if (pl->n == 0) {
+        /* no workers: parse the window in place (it stays put until the
+         * batch is delivered, right here) */
+        char *own = b->text;
+        b->text = (char *)(uintptr_t)text;
+        b->len = len;
+        b->seq = pl->next_seq++;
+        parse_batch(b);
+        b->state = 3;
+        int more;
+        int rc = deliver_next(c, &more);
+        b->text = own;
+        return rc;
+    }
     if (b->cap < len) {
         char *nt = (char *)sa_realloc(b->text, len);
         if (nt == NULL)
@@ -1230,16 +1247,6 @@ static int submit(steparc_converter *c, const unsigned char *text, size_t len, i
     }
     memcpy(b->text, text, len);
     b->len = len;
-    b->first_line = c->line;
-    b->last = last;
-    b->skip_invalid = c->opt.skip_invalid;
-    if (pl->n == 0) { /* no workers: parse here */
-        b->seq = pl->next_seq++;
-        parse_batch(b);
-        b->state = 3;
-        int more;
-        return deliver_next(c, &more);
-    }
     pthread_mutex_lock(&pl->mu);
     b->seq = pl->next_seq++;
     b->state = 1;

@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createCDict_advanced: tables sized for small blocks */
 #include <zstd.h>
 #define ZDICT_STATIC_LINKING_ONLY /* fastCover with fixed parameters: fast and deterministic */
 #include <zdict.h>
@@ -190,6 +191,15 @@ static int compress_job(ZSTD_CCtx *cctx, job *j, ZSTD_CDict *cdict)
     return 0;
 }
 
+/* A CDict with match-finder tables sized for blocks of block_size bytes: the
+ * default (sized for unknown, large input) makes every 64 KiB block clear
+ * hundreds of KiB of tables. */
+static ZSTD_CDict *new_cdict(const steparc_writer *w, const void *dict, size_t len)
+{
+    ZSTD_compressionParameters cp = ZSTD_getCParams(w->opt.level, w->opt.block_size, len);
+    return ZSTD_createCDict_advanced(dict, len, ZSTD_dlm_byCopy, ZSTD_dct_auto, cp, ZSTD_defaultCMem);
+}
+
 static ZSTD_CCtx *new_cctx(int level)
 {
     ZSTD_CCtx *c = ZSTD_createCCtx();
@@ -197,7 +207,10 @@ static ZSTD_CCtx *new_cctx(int level)
         return NULL;
     if (ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level)) ||
         ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1)) ||
-        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1))) {
+        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, 1)) ||
+        /* ZSTD_c_forceAttachDict = ZSTD_dictForceAttach: reference the
+         * dictionary's tables instead of copying them for every 64 KiB block */
+        ZSTD_isError(ZSTD_CCtx_setParameter(c, ZSTD_c_forceAttachDict, ZSTD_dictForceAttach))) {
         ZSTD_freeCCtx(c);
         return NULL;
     }
@@ -465,7 +478,7 @@ static int decide_dict(steparc_writer *w)
         sa_free(sizes);
         if (!ZDICT_isError(n)) {
             w->dict.len = n;
-            w->cdict = ZSTD_createCDict(w->dict.data, n, w->opt.level);
+            w->cdict = new_cdict(w, w->dict.data, n);
             if (w->cdict == NULL)
                 return wfail(w, STEPARC_E_NOMEM, "out of memory");
             /* the dictionary block comes before every block that uses it */
@@ -840,7 +853,7 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
     for (uint32_t i = 0; i < f.section_count && rc == 0; i++)
         if (secs[i].type == SA_SEC_DICTIONARY && secs[i].length > 0 && secs[i].length <= SA_MAX_DICT) {
             if (sa_buf_append(&w->dict, base + secs[i].offset, (size_t)secs[i].length) != 0 ||
-                (w->cdict = ZSTD_createCDict(w->dict.data, w->dict.len, w->opt.level)) == NULL) {
+                (w->cdict = new_cdict(w, w->dict.data, w->dict.len)) == NULL) {
                 rc = STEPARC_E_NOMEM;
                 sa_fmt(errbuf, cap, "out of memory");
                 goto done;

@@ -13,6 +13,8 @@ have_pc libcjson || need="$need libcjson-dev"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 # zstd is used by the tests (.zst inputs) and the benchmarks
 command -v zstd >/dev/null 2>&1 || need="$need zstd"
+# extra packages a target asks for (make valgrind, make fuzz ...)
+for extra in "$@"; do need="$need $extra"; done
 [ -z "$need" ] && exit 0
 echo "steparc: installing missing Debian packages:$need" >&2
 if [ "$(id -u)" = 0 ]; then
