@@ -32,6 +32,11 @@ static const unsigned char g_default_sync[SA_SYNC_SIZE] = "steparc-sync-v1";
 
 #define MAX_STAT_VALUES 64
 
+/* Memory of each index sorter before it spills to a temporary file: with the
+ * block buffers and zstd's contexts this keeps a conversion of any size
+ * within about 64 MiB. */
+#define SORTER_BYTES (4u << 20)
+
 /* duplicate-detection entries (see "duplicates" below) */
 #define DD_SIZE 80
 #define DD_ID 64
@@ -469,7 +474,7 @@ static int decide_dict(steparc_writer *w)
         memset(&fp, 0, sizeof fp);
         fp.k = 1024;
         fp.d = 8;
-        fp.f = 20;
+        fp.f = 19; /* 6 x 2^f bytes of training memory */
         fp.accel = 1;
         fp.zParams.compressionLevel = w->opt.level;
         size_t n = ZDICT_trainFromBuffer_fastCover(w->dict.data, cap, samples, sizes,
@@ -593,12 +598,12 @@ static int open_impl(steparc_writer **out, const char *path, const steparc_write
         }
     }
     for (int k = 0; k < 3; k++) {
-        if (sa_sorter_open(&w->post[k], w->dir, 8, 0) != 0)
+        if (sa_sorter_open(&w->post[k], w->dir, 8, SORTER_BYTES) != 0)
             goto fail;
     }
-    if (sa_sorter_open(&w->ids, w->dir, 8, 0) != 0)
+    if (sa_sorter_open(&w->ids, w->dir, 8, SORTER_BYTES) != 0)
         goto fail;
-    if (o.dedup && sa_sorter_open(&w->dd, w->dir, DD_SIZE, 16u << 20) != 0)
+    if (o.dedup && sa_sorter_open(&w->dd, w->dir, DD_SIZE, 2 * SORTER_BYTES) != 0)
         goto fail;
     w->nthreads = o.threads;
     if (w->nthreads <= 1) {
@@ -1389,6 +1394,13 @@ static int dedup_finish(steparc_writer *w, int *done)
     if (rc && w->err[0] == 0)
         wfail(w, rc, "cannot sort the ids to find duplicates: %s", steparc_strerror(rc));
     if (rc == 0 && s.losers > 0) {
+        /* the second writer builds its own indexes: free these first */
+        sa_sorter_close(w->ids);
+        w->ids = NULL;
+        for (int k = 0; k < 3; k++) {
+            sa_sorter_close(w->post[k]);
+            w->post[k] = NULL;
+        }
         rc = rewrite_without(w, s.loser);
         if (rc == 0) {
             w->duplicates = s.losers;
