@@ -1301,6 +1301,26 @@ static int cmd_find(int argc, char **argv)
     return status;
 }
 
+/* The arguments of info and stats: one archive and an optional --json; opens
+ * it. 0, or the exit status to return. */
+static int archive_and_json(const char *cmd, int argc, char **argv, const char **path, int *json,
+                            steparc_reader **r)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0)
+            *json = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return usage_error(cmd, "unknown option '%s'", argv[i]);
+        else if (*path == NULL)
+            *path = argv[i];
+        else
+            return usage_error(cmd, "exactly one archive expected");
+    }
+    if (*path == NULL)
+        return usage_error(cmd, "an archive is required");
+    return open_archive(cmd, *path, r) ? EXIT_BAD : 0;
+}
+
 static void fmt_time(int64_t t, char *buf, size_t cap)
 {
     time_t tt = (time_t)t;
@@ -1315,21 +1335,10 @@ static int cmd_info(int argc, char **argv)
         return 0;
     int json = 0;
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return usage_error("info", "unknown option '%s'", argv[i]);
-        else if (path == NULL)
-            path = argv[i];
-        else
-            return usage_error("info", "exactly one archive expected");
-    }
-    if (path == NULL)
-        return usage_error("info", "an archive is required");
     steparc_reader *r;
-    if (open_archive("info", path, &r))
-        return EXIT_BAD;
+    int st = archive_and_json("info", argc, argv, &path, &json, &r);
+    if (st)
+        return st;
     steparc_info in;
     steparc_reader_info(r, &in);
     int have_ts = in.min_created_at <= in.max_created_at;
@@ -1572,21 +1581,10 @@ static int cmd_stats(int argc, char **argv)
         return 0;
     int json = 0;
     const char *path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--json") == 0)
-            json = 1;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return usage_error("stats", "unknown option '%s'", argv[i]);
-        else if (path == NULL)
-            path = argv[i];
-        else
-            return usage_error("stats", "exactly one archive expected");
-    }
-    if (path == NULL)
-        return usage_error("stats", "an archive is required");
     steparc_reader *r;
-    if (open_archive("stats", path, &r))
-        return EXIT_BAD;
+    int ast = archive_and_json("stats", argc, argv, &path, &json, &r);
+    if (ast)
+        return ast;
     counters types = {0}, statuses = {0}, tools = {0}, assistants = {0}, days = {0};
     int64_t tok[3] = {0, 0, 0};
     int overflow = 0; /* a token sum left int64 (only absurd values do that) */

@@ -814,6 +814,24 @@ static int rebuild_pending(steparc_converter *c)
     return rc;
 }
 
+/* Parses an event's data (p, n at window offset rel) into c->mp. On bad JSON
+ * with skip_invalid the line is skipped and *skipped set; 0 or an error. */
+static int sse_parse(steparc_converter *c, const char *p, size_t n, size_t rel, int *skipped)
+{
+    steparc_json_error e;
+    c->mp.len = 0;
+    int rc = steparc_json_to_msgpack(p, n, 0, &c->mp, &e);
+    if (rc == 0)
+        return 0;
+    if (rc == STEPARC_E_NOMEM)
+        return cfail(c, rc, "out of memory");
+    if (c->opt.skip_invalid) {
+        *skipped = 1;
+        return skip_bad(c, rel + e.offset, e.reason);
+    }
+    return parse_error(c, rel + e.offset, rc, e.reason);
+}
+
 /* Event stream: "event: NAME" then "data: JSON", blank line between events. */
 static int run_sse(steparc_converter *c)
 {
@@ -858,37 +876,22 @@ static int run_sse(steparc_converter *c)
                     c->st.objects++;
                     report_skip(c, STEPARC_SKIP_DELTA, s, event, NULL, 0);
                     if (!c->opt.no_rebuild) {
-                        steparc_json_error e;
-                        c->mp.len = 0;
-                        int rc = steparc_json_to_msgpack(l + s, ll - s, 0, &c->mp, &e);
-                        if (rc == STEPARC_E_NOMEM)
-                            return cfail(c, rc, "out of memory");
-                        if (rc) {
-                            if (c->opt.skip_invalid) {
-                                rc = skip_bad(c, s + e.offset, e.reason);
-                                if (rc)
-                                    return rc;
-                                continue;
-                            }
-                            return parse_error(c, s + e.offset, rc, e.reason);
-                        }
-                        rc = track_delta(c, (const unsigned char *)c->mp.data, c->mp.len);
+                        int skipped = 0;
+                        int rc = sse_parse(c, l + s, ll - s, s, &skipped);
+                        if (rc == 0 && skipped)
+                            continue;
+                        if (rc == 0)
+                            rc = track_delta(c, (const unsigned char *)c->mp.data, c->mp.len);
                         if (rc)
                             return rc;
                     }
                 } else {
-                    steparc_json_error e;
-                    c->mp.len = 0;
-                    int rc = steparc_json_to_msgpack(l + s, ll - s, 0, &c->mp, &e);
-                    if (rc) {
-                        if (c->opt.skip_invalid) {
-                            rc = skip_bad(c, s + e.offset, e.reason);
-                            if (rc)
-                                return rc;
-                            continue;
-                        }
-                        return parse_error(c, s + e.offset, rc, e.reason);
-                    }
+                    int skipped = 0;
+                    int rc = sse_parse(c, l + s, ll - s, s, &skipped);
+                    if (rc == 0 && skipped)
+                        continue;
+                    if (rc)
+                        return rc;
                     rc = handle_value(c, (const unsigned char *)c->mp.data, c->mp.len, s);
                     if (rc == 0 && !c->opt.no_rebuild)
                         rc = track_full(c, (const unsigned char *)c->mp.data, c->mp.len);

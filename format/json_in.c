@@ -199,6 +199,19 @@ static const unsigned char g_str_stop[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
 };
 
+/* Do any of the 8 bytes at p need the slow path: '"', '\\', a control
+ * character or a non-ASCII byte? (May flag bytes after a real hit; never
+ * misses one.) */
+static inline int attention(const unsigned char *p)
+{
+    const uint64_t ones = 0x0101010101010101ULL;
+    uint64_t w;
+    memcpy(&w, p, 8);
+    uint64_t dq = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+    return ((w | ((w - ones * 0x20) & ~w) | ((dq - ones) & ~dq) | ((bs - ones) & ~bs)) &
+            0x8080808080808080ULL) != 0;
+}
+
 static int hex4(const unsigned char *p, unsigned *v)
 {
     unsigned r = 0;
@@ -225,15 +238,8 @@ static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
     const unsigned char *q = ps->p + 1, *end = ps->end;
     const unsigned char *run = q;
     /* Fast path: find the closing quote with no escapes, 8 bytes at a time. */
-    while (end - q >= 8) {
-        uint64_t w, ones = 0x0101010101010101ULL;
-        memcpy(&w, q, 8);
-        uint64_t dq = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-        if ((w | ((w - ones * 0x20) & ~w) | ((dq - ones) & ~dq) | ((bs - ones) & ~bs)) &
-            0x8080808080808080ULL)
-            break;
+    while (end - q >= 8 && !attention(q))
         q += 8;
-    }
     while (q < end && !g_str_stop[*q])
         q++;
     size_t at = ps->out->len;
@@ -283,14 +289,8 @@ static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
     d += q - run;
     while (q < scan) {
         /* copy plain ASCII 8 bytes at a time between the special bytes */
-        while (scan - q >= 8) {
-            uint64_t w, ones = 0x0101010101010101ULL;
-            memcpy(&w, q, 8);
-            uint64_t dq = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-            if ((w | ((w - ones * 0x20) & ~w) | ((dq - ones) & ~dq) | ((bs - ones) & ~bs)) &
-                0x8080808080808080ULL)
-                break;
-            memcpy(d, &w, 8);
+        while (scan - q >= 8 && !attention(q)) {
+            memcpy(d, q, 8);
             d += 8;
             q += 8;
         }
