@@ -138,7 +138,8 @@ static const char *const g_help_main =
     "  verify ARCHIVE              check every checksum and index; exit 1 when damaged\n"
     "  recover DAMAGED -o OUT      save every intact block into a new archive\n"
     "\n"
-    "'steparc COMMAND --help' describes a command. 'steparc --version' prints the version.\n"
+    "'steparc help COMMAND' (or COMMAND --help) describes a command; 'steparc --version'\n"
+    "prints the version.\n"
     "Exit status: 0 ok, 1 bad input or damaged archive, 2 usage error\n"
     "(recover: 3 when some blocks were lost).\n";
 
@@ -1824,6 +1825,23 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        static const struct {
+            const char *name;
+            const char *const *text;
+        } helps[] = {{"convert", &g_help_convert}, {"append", &g_help_append},
+                     {"merge", &g_help_merge},     {"cat", &g_help_cat},
+                     {"get", &g_help_get},         {"find", &g_help_find},
+                     {"info", &g_help_info},       {"stats", &g_help_stats},
+                     {"verify", &g_help_verify},   {"recover", &g_help_recover}};
+        if (argc > 2) { /* steparc help COMMAND */
+            for (size_t i = 0; i < sizeof helps / sizeof helps[0]; i++)
+                if (strcmp(argv[2], helps[i].name) == 0) {
+                    fputs(*helps[i].text, stdout);
+                    return 0;
+                }
+            fprintf(stderr, "%s: unknown command '%s'\n", g_prog, argv[2]);
+            return EXIT_USAGE;
+        }
         fputs(g_help_main, stdout);
         return 0;
     }
