@@ -416,7 +416,10 @@ STEPARC_API int steparc_step_decode(const void *mp, size_t len, steparc_step **o
 STEPARC_API void steparc_step_free(steparc_step *step);
 
 /* Encodes a step (decoded or built in code) as a MessagePack record into out.
- * A decoded step re-encodes to exactly the bytes it was decoded from.
+ * A decoded step re-encodes to exactly the bytes it was decoded from when
+ * those were in the canonical (smallest) MessagePack forms, as every steparc
+ * writer produces them; other forms a reader accepts (float32, oversized
+ * headers) re-encode to the canonical form of the same values.
  * @return 0, STEPARC_E_ARG (inconsistent struct: NULL ptr with len, bad slot,
  *         invalid UTF-8, state out of range), STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
 STEPARC_API int steparc_step_encode(const steparc_step *step, steparc_buf *out);
