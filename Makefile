@@ -86,9 +86,12 @@ demo: deps
 demo-run: all
 	@sh examples/demo.sh $(B)/steparc
 
+# The whole suite under AddressSanitizer and UndefinedBehaviorSanitizer (clang
+# when it is installed, else gcc, which has both too).
+ASAN_CC := $(shell command -v clang >/dev/null 2>&1 && echo clang || echo gcc)
 asan:
 	@sh scripts/install-deps.sh
-	@$(MAKE) --no-print-directory B=build/asan CC=clang OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" test-run
+	@$(MAKE) --no-print-directory B=build/asan CC=$(ASAN_CC) OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined" test-run
 
 # The command-line tests with every steparc run under valgrind memcheck (slow:
 # a subset of the scripts).
