@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1819,6 +1820,9 @@ int main(int argc, char **argv)
 {
     static char obuf[1 << 16];
     setvbuf(stdout, obuf, _IOFBF, sizeof obuf);
+    /* past a file size limit, let write() fail with EFBIG (reported, and the
+     * temporary file removed) rather than being killed by SIGXFSZ */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         fputs(g_help_main, stderr);
         return EXIT_USAGE;

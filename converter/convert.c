@@ -1208,6 +1208,30 @@ static int deliver_next(steparc_converter *c, int *more)
     return rc;
 }
 
+/* Waits for the oldest batch in flight and drops it (after an error). */
+static int discard_next(steparc_converter *c, int *more)
+{
+    pool *pl = c->pool;
+    batch *b = NULL;
+    pthread_mutex_lock(&pl->mu);
+    for (;;) {
+        b = NULL;
+        for (size_t i = 0; i < pl->nb; i++)
+            if (pl->b[i].state != 0 && pl->b[i].seq == pl->next_out)
+                b = &pl->b[i];
+        if (b == NULL || b->state == 3)
+            break;
+        pthread_cond_wait(&pl->cv_done, &pl->mu);
+    }
+    *more = b != NULL;
+    if (b) {
+        b->state = 0;
+        pl->next_out++;
+    }
+    pthread_mutex_unlock(&pl->mu);
+    return 0;
+}
+
 static int submit(steparc_converter *c, const unsigned char *text, size_t len, int last)
 {
     pool *pl = c->pool;
@@ -1295,10 +1319,10 @@ static int run_jsonl(steparc_converter *c)
             break;
         consume(c, cut);
     }
-    /* deliver what is in flight, in order (even after an error, to stop cleanly) */
+    /* deliver what is in flight, in order; after an error, only wait for it */
     for (;;) {
         int more;
-        int r2 = deliver_next(c, &more);
+        int r2 = rc ? discard_next(c, &more) : deliver_next(c, &more);
         if (rc == 0)
             rc = r2;
         if (!more)

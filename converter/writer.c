@@ -985,8 +985,10 @@ int sa_writer_add_trusted(steparc_writer *w, const void *mp, size_t len)
 int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_keyfields *kfp)
 {
     sa_keyfields kf = *kfp;
-    if (w->finished || w->failed)
-        return wfail(w, STEPARC_E_MISUSE, "writer is finished or has failed");
+    if (w->failed)
+        return STEPARC_E_MISUSE; /* the message of the failure stays */
+    if (w->finished)
+        return wfail(w, STEPARC_E_MISUSE, "writer is finished");
     if (len > STEPARC_MAX_RECORD_SIZE)
         return wfail(w, STEPARC_E_LIMIT, "record of %zu bytes exceeds the 64 MiB limit", len);
     if (w->records >= (uint64_t)SA_MAX_RECORDS)
@@ -1422,8 +1424,10 @@ int steparc_writer_finish(steparc_writer *w)
 {
     if (w == NULL)
         return STEPARC_E_ARG;
-    if (w->finished || w->failed)
-        return wfail(w, STEPARC_E_MISUSE, "writer is finished or has failed");
+    if (w->failed)
+        return STEPARC_E_MISUSE; /* the message of the failure stays */
+    if (w->finished)
+        return wfail(w, STEPARC_E_MISUSE, "writer is finished");
     int rc = flush_block(w);
     if (rc == 0 && w->dict_state == 0)
         rc = decide_dict(w);
