@@ -980,7 +980,6 @@ static int export_range(xstate *x, xslot *s)
     f.range_from = s->chunk * EXPORT_CHUNK;
     f.range_to = f.range_from + EXPORT_CHUNK;
     steparc_cursor *c = NULL;
-    steparc_buf js = {0};
     unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;
     int rc = steparc_cursor_open(x->r, &f, &c);
     s->out.len = 0;
@@ -997,27 +996,27 @@ static int export_range(xstate *x, xslot *s)
             snprintf(s->err, sizeof s->err, "%s", steparc_cursor_errmsg(c));
             break;
         }
+        /* straight into the range's buffer */
         if (x->opt.via_struct) {
             steparc_step *st = NULL;
             rc = steparc_step_decode(mp, len, &st);
             if (rc == 0)
-                rc = steparc_step_to_json(st, flags, &js);
+                rc = steparc_step_to_json(st, flags | STEPARC_JSON_APPEND, &s->out);
             steparc_step_free(st);
         } else {
-            rc = steparc_msgpack_to_json(mp, len, flags, &js);
+            rc = steparc_msgpack_to_json(mp, len, flags | STEPARC_JSON_APPEND, &s->out);
         }
         if (rc) {
             snprintf(s->err, sizeof s->err, "record %" PRIu64 ": cannot be written as JSON: %s", ord,
                      steparc_strerror(rc));
             break;
         }
-        if (buf_add(&s->out, js.data, js.len) || buf_add(&s->out, "\n", 1)) {
+        if (buf_add(&s->out, "\n", 1)) {
             snprintf(s->err, sizeof s->err, "out of memory");
             rc = STEPARC_E_NOMEM;
         }
     }
     steparc_cursor_close(c);
-    steparc_buf_free(&js);
     return rc;
 }
 
@@ -1100,7 +1099,7 @@ static int export_parallel(const char *path, steparc_reader *r, const printer *o
     for (int i = 0; i < started; i++)
         pthread_join(th[i], NULL);
     for (size_t i = 0; i < x.nslots; i++)
-        free(x.slots[i].out.data);
+        steparc_buf_free(&x.slots[i].out);
     free(x.slots);
     free(th);
     pthread_mutex_destroy(&x.mu);

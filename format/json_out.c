@@ -488,6 +488,7 @@ int steparc_msgpack_to_json(const void *mp, size_t len, unsigned flags, steparc_
 {
     if (out == NULL || (mp == NULL && len > 0))
         return STEPARC_E_ARG;
-    out->len = 0;
+    if (!(flags & STEPARC_JSON_APPEND))
+        out->len = 0;
     return sa_json_append(mp, len, flags, out);
 }

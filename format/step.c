@@ -725,7 +725,8 @@ int steparc_step_to_json(const steparc_step *step, unsigned flags, steparc_buf *
     steparc_buf mp = {0};
     int rc = steparc_step_encode(step, &mp);
     if (rc == 0) {
-        out->len = 0;
+        if (!(flags & STEPARC_JSON_APPEND))
+            out->len = 0;
         rc = sa_json_append(mp.data, mp.len, flags, out);
     }
     steparc_buf_free(&mp);

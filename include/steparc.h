@@ -457,8 +457,11 @@ STEPARC_API int steparc_json_to_msgpack(const char *json, size_t len, unsigned f
  * same double, formatted as Python's repr. Equals Python's
  * json.dumps(v, ensure_ascii=False, separators=(",", ":")).
  * STEPARC_JSON_PRETTY indents by two spaces instead (Python's indent=2).
+ * STEPARC_JSON_APPEND appends to out instead of replacing its contents (and
+ * on failure leaves it as it was): exports build big buffers without copies.
  * @return 0, STEPARC_E_CORRUPT (not valid record MessagePack), STEPARC_E_NOMEM. */
 #define STEPARC_JSON_PRETTY 2u
+#define STEPARC_JSON_APPEND 4u
 STEPARC_API int steparc_msgpack_to_json(const void *mp, size_t len, unsigned flags, steparc_buf *out);
 
 /* Writes a step as JSON, through its typed fields (same rules as above). */
