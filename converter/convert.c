@@ -1181,8 +1181,9 @@ static int deliver(steparc_converter *c, batch *b)
     return rc;
 }
 
-/* Waits for the oldest batch in flight and delivers it. *more = 0 when none. */
-static int deliver_next(steparc_converter *c, int *more)
+/* Waits for the oldest batch in flight and delivers it, or only drops it
+ * (discard: after an error). *more = 0 when none is in flight. */
+static int next_batch(steparc_converter *c, int discard, int *more)
 {
     pool *pl = c->pool;
     batch *b = NULL;
@@ -1200,36 +1201,12 @@ static int deliver_next(steparc_converter *c, int *more)
     *more = b != NULL;
     if (b == NULL)
         return 0;
-    int rc = deliver(c, b);
+    int rc = discard ? 0 : deliver(c, b);
     pthread_mutex_lock(&pl->mu);
     b->state = 0;
     pl->next_out++;
     pthread_mutex_unlock(&pl->mu);
     return rc;
-}
-
-/* Waits for the oldest batch in flight and drops it (after an error). */
-static int discard_next(steparc_converter *c, int *more)
-{
-    pool *pl = c->pool;
-    batch *b = NULL;
-    pthread_mutex_lock(&pl->mu);
-    for (;;) {
-        b = NULL;
-        for (size_t i = 0; i < pl->nb; i++)
-            if (pl->b[i].state != 0 && pl->b[i].seq == pl->next_out)
-                b = &pl->b[i];
-        if (b == NULL || b->state == 3)
-            break;
-        pthread_cond_wait(&pl->cv_done, &pl->mu);
-    }
-    *more = b != NULL;
-    if (b) {
-        b->state = 0;
-        pl->next_out++;
-    }
-    pthread_mutex_unlock(&pl->mu);
-    return 0;
 }
 
 static int submit(steparc_converter *c, const unsigned char *text, size_t len, int last)
@@ -1244,7 +1221,7 @@ static int submit(steparc_converter *c, const unsigned char *text, size_t len, i
         pthread_mutex_unlock(&pl->mu);
         if (b)
             break;
-        int more, rc = deliver_next(c, &more);
+        int more, rc = next_batch(c, 0, &more);
         if (rc)
             return rc;
     }
@@ -1261,7 +1238,7 @@ static int submit(steparc_converter *c, const unsigned char *text, size_t len, i
         parse_batch(b);
         b->state = 3;
         int more;
-        int rc = deliver_next(c, &more);
+        int rc = next_batch(c, 0, &more);
         b->text = own;
         return rc;
     }
@@ -1322,7 +1299,7 @@ static int run_jsonl(steparc_converter *c)
     /* deliver what is in flight, in order; after an error, only wait for it */
     for (;;) {
         int more;
-        int r2 = rc ? discard_next(c, &more) : deliver_next(c, &more);
+        int r2 = next_batch(c, rc != 0, &more);
         if (rc == 0)
             rc = r2;
         if (!more)

@@ -28,7 +28,7 @@
 #include "writer_internal.h"
 
 /* The default sync marker: fixed, so that output is deterministic. */
-static const unsigned char g_default_sync[SA_SYNC_SIZE] = "steparc-sync-v1";
+static const unsigned char g_default_sync[SA_SYNC_SIZE] = SA_DEFAULT_SYNC;
 
 #define MAX_STAT_VALUES 64
 
@@ -282,9 +282,9 @@ static int write_block(steparc_writer *w, job *j)
     return 0;
 }
 
-/* Writes finished jobs in order; with wait_all, waits for every job. With
- * need_free, returns once a job slot is free. */
-static int drain(steparc_writer *w, int wait_all, job **free_slot)
+/* Writes finished jobs in order. With free_slot, returns once a job slot is
+ * free; without, once no job is in flight. */
+static int drain(steparc_writer *w, job **free_slot)
 {
     int rc = 0;
     pthread_mutex_lock(&w->mu);
@@ -313,7 +313,6 @@ static int drain(steparc_writer *w, int wait_all, job **free_slot)
         }
         if (head == NULL && !free_slot)
             break; /* nothing in flight */
-        (void)wait_all;
         pthread_cond_wait(&w->cv_done, &w->mu);
     }
     pthread_mutex_unlock(&w->mu);
@@ -411,7 +410,7 @@ static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_bloc
     job local;
     job *j = &local;
     if (w->nthreads > 1) {
-        int rc = drain(w, 0, &j);
+        int rc = drain(w, &j);
         if (rc)
             return rc;
         j->raw.len = 0;
@@ -1432,7 +1431,7 @@ int steparc_writer_finish(steparc_writer *w)
     if (rc == 0 && w->dict_state == 0)
         rc = decide_dict(w);
     if (rc == 0 && w->nthreads > 1)
-        rc = drain(w, 1, NULL);
+        rc = drain(w, NULL);
     if (rc == 0) {
         int done;
         rc = dedup_finish(w, &done);

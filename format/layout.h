@@ -11,6 +11,9 @@
 #define SA_END_MAGIC "\x89STEPEND"       /* 8 bytes, file end */
 #define SA_FILE_HEADER_SIZE 40
 #define SA_SYNC_SIZE 16
+/* The writer's sync marker (docs/FORMAT.md section 4): fixed, so that output
+ * is deterministic; recovery falls back to it when the header is damaged. */
+#define SA_DEFAULT_SYNC "steparc-sync-v1" /* 15 bytes + the terminating NUL */
 #define SA_BLOCK_HEADER_SIZE 64          /* sync marker + 48 bytes */
 #define SA_FOOTER_SIZE 64
 #define SA_SECTION_ENTRY_SIZE 32

@@ -12,7 +12,7 @@
 #include "layout.h"
 #include "record.h"
 
-static const unsigned char g_default_sync[SA_SYNC_SIZE] = "steparc-sync-v1";
+static const unsigned char g_default_sync[SA_SYNC_SIZE] = SA_DEFAULT_SYNC;
 
 static void problem(void (*report)(void *, const steparc_problem *), void *ctx, uint64_t off,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
