@@ -170,6 +170,8 @@ static const char *const g_help_convert =
     "                           access; 1048576 and more compress better)\n"
     "  --dict-size BYTES        zstd dictionary trained on the first records and stored in\n"
     "                           the archive: 0 automatic (default), -1 none\n"
+    "  --layout columnar|rows   records inside a block as typed columns (default: smaller)\n"
+    "                           or as MessagePack rows (format 1.0 readers can read them)\n"
     "  -j, --threads N          parsing and compression threads (default: the number of\n"
     "                           cores); the archive is the same for every N\n"
     "  --report FILE            write the summary as JSON to FILE\n"
@@ -384,7 +386,7 @@ static int cmd_convert(int argc, char **argv, int mode)
         {"block-size", required_argument, NULL, 'B'}, {"threads", required_argument, NULL, 'j'},
         {"report", required_argument, NULL, 'P'}, {"quiet", no_argument, NULL, 'q'},
         {"keep-duplicates", no_argument, NULL, 'K'}, {"no-rebuild", no_argument, NULL, 'N'},
-        {"dict-size", required_argument, NULL, 'D'},
+        {"dict-size", required_argument, NULL, 'D'}, {"layout", required_argument, NULL, 'Y'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
     if (want_help(argc, argv, mode == MODE_APPEND ? g_help_append
                               : mode == MODE_MERGE ? g_help_merge : g_help_convert))
@@ -444,6 +446,11 @@ static int cmd_convert(int argc, char **argv, int mode)
             wo.dict_size = (int)dv;
             break;
         }
+        case 'Y':
+            if (strcmp(optarg, "columnar") == 0) wo.layout = STEPARC_LAYOUT_COLUMNAR;
+            else if (strcmp(optarg, "rows") == 0) wo.layout = STEPARC_LAYOUT_ROWS;
+            else return usage_error(cmd, "--layout takes columnar or rows");
+            break;
         default: return usage_error(cmd, "invalid option '%s'", argv[optind - 1]);
         }
     }
@@ -1351,6 +1358,7 @@ static int cmd_info(int argc, char **argv)
         cJSON_AddStringToObject(o, "format", v);
         cJSON_AddNumberToObject(o, "records", (double)in.records);
         cJSON_AddNumberToObject(o, "blocks", (double)in.blocks);
+        cJSON_AddNumberToObject(o, "columnar_blocks", (double)in.columnar_blocks);
         cJSON_AddNumberToObject(o, "file_bytes", (double)in.file_size);
         cJSON_AddNumberToObject(o, "record_bytes", (double)in.raw_bytes);
         cJSON_AddNumberToObject(o, "stored_bytes", (double)in.stored_bytes);
@@ -1384,13 +1392,14 @@ static int cmd_info(int argc, char **argv)
         printf("archive:      %s\n"
                "format:       %u.%u\n"
                "records:      %" PRIu64 "\n"
-               "blocks:       %" PRIu64 "\n"
+               "blocks:       %" PRIu64 " (%" PRIu64 " columnar, %" PRIu64 " rows)\n"
                "file size:    %" PRIu64 " bytes\n"
                "record bytes: %" PRIu64 " (MessagePack)\n"
                "block bytes:  %" PRIu64 " (compressed, ratio %.2f)\n"
                "created_at:   %s .. %s%s\n"
                "sections:     block index%s%s%s%s\n",
-               path, in.format_major, in.format_minor, in.records, in.blocks, in.file_size,
+               path, in.format_major, in.format_minor, in.records, in.blocks, in.columnar_blocks,
+               in.blocks - in.columnar_blocks, in.file_size,
                in.raw_bytes, in.stored_bytes, ratio, a, b,
                in.time_ordered ? " (blocks in time order)" : "",
                in.has_id_index ? ", id index" : "", in.has_run_index ? ", run postings" : "",

@@ -22,6 +22,7 @@
 #include <zdict.h>
 #include <msgpack.h>
 
+#include "columnar.h"
 #include "layout.h"
 #include "record.h"
 #include "sorter.h"
@@ -56,6 +57,7 @@ typedef struct {
 
 typedef struct {
     steparc_buf raw, out;
+    steparc_buf col;            /* the columnar payload (layout 1) */
     sa_block_header hdr;
     int use_dict;
     int state; /* 0 free, 1 queued, 2 working, 3 done */
@@ -107,6 +109,9 @@ struct steparc_writer {
     int created;                /* the temporary file exists */
 
     /* compression */
+    int columnar;               /* write layout 1 blocks */
+    sa_colenc *colenc;          /* when compressing inline */
+    steparc_buf colbuf;
     ZSTD_CCtx *cctx;
     int nthreads;
     pthread_t *threads;
@@ -167,9 +172,31 @@ static int write_all(steparc_writer *w, const void *p, size_t n)
 
 /* ---- compression ------------------------------------------------------------- */
 
-static int compress_job(ZSTD_CCtx *cctx, job *j, ZSTD_CDict *cdict)
+/* The payload a block stores before compression: the rows themselves, or
+ * (ce non-NULL) their columnar encoding in *col, when the block allows it. */
+static int block_payload(sa_colenc *ce, const steparc_buf *raw, uint32_t count, steparc_buf *col,
+                         const steparc_buf **payload)
 {
-    size_t bound = ZSTD_compressBound(j->raw.len);
+    *payload = raw;
+    if (ce == NULL)
+        return 0;
+    int rc = sa_col_encode(ce, (const unsigned char *)raw->data, raw->len, count, col);
+    if (rc == STEPARC_E_LIMIT)
+        return 0; /* too varied for columns: rows */
+    if (rc == 0)
+        *payload = col;
+    return rc;
+}
+
+static int compress_job(ZSTD_CCtx *cctx, sa_colenc *ce, job *j, ZSTD_CDict *cdict)
+{
+    const steparc_buf *in;
+    int rc = block_payload(ce, &j->raw, j->hdr.record_count, &j->col, &in);
+    if (rc)
+        return rc;
+    j->hdr.layout = in == &j->raw ? SA_LAYOUT_ROWS : SA_LAYOUT_COLUMNS;
+    j->hdr.raw_size = (uint32_t)in->len;
+    size_t bound = ZSTD_compressBound(in->len);
     j->out.len = 0;
     if (sa_buf_reserve(&j->out, bound) != 0)
         return STEPARC_E_NOMEM;
@@ -177,10 +204,10 @@ static int compress_job(ZSTD_CCtx *cctx, job *j, ZSTD_CDict *cdict)
         return STEPARC_E_NOMEM;
     if (j->use_dict)
         j->hdr.flags |= SA_BLOCK_FLAG_DICT;
-    size_t n = ZSTD_compress2(cctx, j->out.data, bound, j->raw.data, j->raw.len);
+    size_t n = ZSTD_compress2(cctx, j->out.data, bound, in->data, in->len);
     if (ZSTD_isError(n))
         return STEPARC_E_NOMEM; /* only allocation can fail with a full-size bound */
-    if (n < j->raw.len) {
+    if (n < in->len) {
         j->hdr.codec = SA_CODEC_ZSTD;
         j->out.len = n;
     } else {
@@ -188,7 +215,7 @@ static int compress_job(ZSTD_CCtx *cctx, job *j, ZSTD_CDict *cdict)
         j->hdr.codec = SA_CODEC_NONE;
         j->hdr.flags &= (uint8_t)~SA_BLOCK_FLAG_DICT;
         j->out.len = 0;
-        if (sa_buf_append(&j->out, j->raw.data, j->raw.len) != 0)
+        if (sa_buf_append(&j->out, in->data, in->len) != 0)
             return STEPARC_E_NOMEM;
     }
     j->hdr.stored_size = (uint32_t)j->out.len;
@@ -226,6 +253,8 @@ static void *worker(void *arg)
 {
     steparc_writer *w = (steparc_writer *)arg;
     ZSTD_CCtx *cctx = new_cctx(w->opt.level);
+    sa_colenc *ce = w->columnar ? sa_colenc_new() : NULL;
+    int ce_ok = !w->columnar || ce != NULL;
     pthread_mutex_lock(&w->mu);
     for (;;) {
         job *j = NULL;
@@ -241,7 +270,9 @@ static void *worker(void *arg)
             break;
         j->state = 2;
         pthread_mutex_unlock(&w->mu);
-        int rc = cctx ? compress_job(cctx, j, w->cdict) : STEPARC_E_NOMEM;
+        /* w->columnar only changes while opening, before any job exists */
+        int rc = cctx && ce_ok ? compress_job(cctx, w->columnar ? ce : NULL, j, w->cdict)
+                               : STEPARC_E_NOMEM;
         pthread_mutex_lock(&w->mu);
         j->rc = rc;
         j->state = 3;
@@ -249,6 +280,7 @@ static void *worker(void *arg)
     }
     pthread_mutex_unlock(&w->mu);
     ZSTD_freeCCtx(cctx);
+    sa_colenc_free(ce);
     return NULL;
 }
 
@@ -265,6 +297,7 @@ static int write_block(steparc_writer *w, job *j)
     e.record_count = j->hdr.record_count;
     e.stored_size = j->hdr.stored_size;
     e.raw_size = j->hdr.raw_size;
+    e.rows_size = j->hdr.layout == SA_LAYOUT_COLUMNS ? (uint32_t)j->raw.len : 0;
     e.min_created_at = j->hdr.min_created_at;
     e.max_created_at = j->hdr.max_created_at;
     sa_block_header_encode(w->sync, &j->hdr, hdr);
@@ -328,6 +361,7 @@ static int u32cmp(const void *a, const void *b)
 #define DICT_SAMPLES (4u << 20)      /* record bytes held to train the dictionary on */
 #define DICT_MIN_SAMPLES (1u << 20)  /* fewer: no dictionary (it would not pay) */
 #define DICT_MAX (112u * 1024)       /* zstd's own default dictionary size */
+#define DICT_PIECE 4096u             /* columnar training samples: payloads cut in pieces */
 
 static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_block_header *hdr);
 static int decide_dict(steparc_writer *w);
@@ -428,11 +462,13 @@ static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_bloc
     memset(&local, 0, sizeof local);
     local.raw = *raw; /* borrowed */
     local.out = w->outbuf;
+    local.col = w->colbuf;
     local.hdr = *hdr;
     local.use_dict = w->cdict != NULL;
-    local.rc = compress_job(w->cctx, &local, w->cdict);
+    local.rc = compress_job(w->cctx, w->columnar ? w->colenc : NULL, &local, w->cdict);
     int rc = write_block(w, &local);
-    w->outbuf = local.out; /* hand the buffer back */
+    w->outbuf = local.out; /* hand the buffers back */
+    w->colbuf = local.col;
     return rc;
 }
 
@@ -447,25 +483,67 @@ static int decide_dict(steparc_writer *w)
     if (cap > w->held_bytes / 32)
         cap = w->held_bytes / 32;
     if (w->opt.dict_size >= 0 && w->held_bytes >= DICT_MIN_SAMPLES && cap >= 1024) {
-        size_t nsamples = 0;
-        for (size_t i = 0; i < w->nheld; i++)
-            nsamples += w->held[i].hdr.record_count;
-        unsigned char *samples = (unsigned char *)sa_malloc(w->held_bytes);
-        size_t *sizes = (size_t *)sa_malloc(nsamples * sizeof(size_t));
-        if (samples == NULL || sizes == NULL || sa_buf_reserve(&w->dict, cap) != 0) {
-            sa_free(samples);
-            sa_free(sizes);
-            return wfail(w, STEPARC_E_NOMEM, "out of memory");
-        }
-        size_t at = 0, k = 0;
-        for (size_t i = 0; i < w->nheld; i++) {
-            uint32_t cnt = w->held[i].hdr.record_count;
-            const unsigned char *r = (const unsigned char *)w->held[i].raw.data;
-            size_t data = w->held[i].raw.len - 4 * (size_t)cnt;
-            memcpy(samples + at, r + 4 * (size_t)cnt, data);
-            at += data;
-            for (uint32_t q = 0; q < cnt; q++)
-                sizes[k++] = sa_get_u32(r + 4 * (size_t)q) - (q ? sa_get_u32(r + 4 * (size_t)(q - 1)) : 0);
+        size_t nsamples = 0, k = 0;
+        unsigned char *samples = NULL;
+        size_t *sizes = NULL;
+        if (w->columnar) {
+            /* the samples are what the blocks will store: their columnar
+             * payloads, cut in pieces (the trainer wants many samples) */
+            steparc_buf all = {0};
+            size_t ncap = 0;
+            for (size_t i = 0; i < w->nheld; i++) {
+                const steparc_buf *in;
+                rc = block_payload(w->colenc, &w->held[i].raw, w->held[i].hdr.record_count,
+                                   &w->colbuf, &in);
+                if (rc == 0 && sa_buf_append(&all, in->data, in->len) != 0)
+                    rc = STEPARC_E_NOMEM;
+                for (size_t at = 0; rc == 0 && at < in->len; at += DICT_PIECE) {
+                    if (nsamples == ncap) {
+                        size_t nc = ncap ? 2 * ncap : 1024;
+                        size_t *ns = (size_t *)sa_realloc(sizes, nc * sizeof *ns);
+                        if (ns == NULL) {
+                            rc = STEPARC_E_NOMEM;
+                            break;
+                        }
+                        sizes = ns;
+                        ncap = nc;
+                    }
+                    sizes[nsamples++] = in->len - at < DICT_PIECE ? in->len - at : DICT_PIECE;
+                }
+                if (rc)
+                    break;
+            }
+            samples = (unsigned char *)all.data;
+            if (rc == 0 && cap > all.len / 32)
+                cap = all.len / 32;
+            if (rc == 0 && sa_buf_reserve(&w->dict, cap) != 0)
+                rc = STEPARC_E_NOMEM;
+            if (rc) {
+                sa_free(samples);
+                sa_free(sizes);
+                return wfail(w, rc, rc == STEPARC_E_NOMEM ? "out of memory"
+                                                          : "cannot encode a block in columns");
+            }
+        } else {
+            for (size_t i = 0; i < w->nheld; i++)
+                nsamples += w->held[i].hdr.record_count;
+            samples = (unsigned char *)sa_malloc(w->held_bytes);
+            sizes = (size_t *)sa_malloc(nsamples * sizeof(size_t));
+            if (samples == NULL || sizes == NULL || sa_buf_reserve(&w->dict, cap) != 0) {
+                sa_free(samples);
+                sa_free(sizes);
+                return wfail(w, STEPARC_E_NOMEM, "out of memory");
+            }
+            size_t at = 0;
+            for (size_t i = 0; i < w->nheld; i++) {
+                uint32_t cnt = w->held[i].hdr.record_count;
+                const unsigned char *r = (const unsigned char *)w->held[i].raw.data;
+                size_t data = w->held[i].raw.len - 4 * (size_t)cnt;
+                memcpy(samples + at, r + 4 * (size_t)cnt, data);
+                at += data;
+                for (uint32_t q = 0; q < cnt; q++)
+                    sizes[k++] = sa_get_u32(r + 4 * (size_t)q) - (q ? sa_get_u32(r + 4 * (size_t)(q - 1)) : 0);
+            }
         }
         /* fastCover with fixed parameters, one pass: 3x faster than the
          * optimising default and, on run steps, a better dictionary */
@@ -563,6 +641,10 @@ static int open_impl(steparc_writer **out, const char *path, const steparc_write
         sa_fmt(errbuf, cap, "invalid level (%d) or thread count (%d)", o.level, o.threads);
         return STEPARC_E_ARG;
     }
+    if (o.layout < STEPARC_LAYOUT_DEFAULT || o.layout > STEPARC_LAYOUT_COLUMNAR) {
+        sa_fmt(errbuf, cap, "invalid layout (%d)", o.layout);
+        return STEPARC_E_ARG;
+    }
     steparc_writer *w = (steparc_writer *)sa_calloc(1, sizeof *w);
     if (w == NULL) {
         sa_fmt(errbuf, cap, "out of memory");
@@ -605,11 +687,15 @@ static int open_impl(steparc_writer **out, const char *path, const steparc_write
     if (o.dedup && sa_sorter_open(&w->dd, w->dir, DD_SIZE, 2 * SORTER_BYTES) != 0)
         goto fail;
     w->nthreads = o.threads;
+    w->columnar = o.layout != STEPARC_LAYOUT_ROWS;
     if (w->nthreads <= 1) {
         w->cctx = new_cctx(o.level);
         if (w->cctx == NULL)
             goto fail;
     }
+    /* the inline encoder also serves dictionary training */
+    if (w->columnar && (w->colenc = sa_colenc_new()) == NULL)
+        goto fail;
     if (append) {
         rc = append_prepare(w, errbuf, cap);
         if (rc) {
@@ -635,7 +721,8 @@ static int open_impl(steparc_writer **out, const char *path, const steparc_write
             sa_file_header h;
             memset(&h, 0, sizeof h);
             h.major = STEPARC_FORMAT_MAJOR;
-            h.minor = STEPARC_FORMAT_MINOR;
+            /* 1.1 adds the columnar layout; archives of rows stay 1.0 */
+            h.minor = w->columnar ? 1 : 0;
             memcpy(h.sync, w->sync, SA_SYNC_SIZE);
             h.block_size = o.block_size;
             unsigned char hb[SA_FILE_HEADER_SIZE];
@@ -751,6 +838,10 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
         rc = STEPARC_E_VERSION;
         goto done;
     }
+    /* an archive keeps its version: appending to a 1.0 archive writes rows,
+     * so that every 1.0 reader can still read all of it */
+    if (h.minor < 1)
+        w->columnar = 0;
     if (sa_find_footer(base, size, &f, &at, &why) != 0) {
         sa_fmt(errbuf, cap, "%s: %s (run 'steparc recover' first)", w->path, why);
         rc = STEPARC_E_CORRUPT;
@@ -795,7 +886,7 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
             goto done;
         }
         ord += e.record_count;
-        w->raw_bytes += e.raw_size - 4 * (uint64_t)e.record_count;
+        w->raw_bytes += (e.rows_size ? e.rows_size : e.raw_size) - 4 * (uint64_t)e.record_count;
         w->stored_bytes += e.stored_size;
         if (e.min_created_at <= e.max_created_at) {
             if (e.min_created_at < w->min_ts)
@@ -1244,6 +1335,20 @@ static int read_block(steparc_writer *w, uint64_t b, ZSTD_DCtx *d, steparc_buf *
             return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (zstd)", (unsigned long long)b);
     }
     raw->len = h.raw_size;
+    if (h.layout == SA_LAYOUT_COLUMNS) {
+        unsigned char *rows;
+        size_t rows_size;
+        int rc = sa_col_decode((const unsigned char *)raw->data, raw->len, h.record_count, &rows,
+                               &rows_size, &why);
+        if (rc)
+            return wfail(w, rc == STEPARC_E_NOMEM ? rc : STEPARC_E_IO,
+                          "block %llu reads back damaged (columns)", (unsigned long long)b);
+        raw->len = 0;
+        rc = sa_buf_append(raw, rows, rows_size);
+        sa_free(rows);
+        if (rc)
+            return wfail(w, STEPARC_E_NOMEM, "out of memory");
+    }
     if (sa_rows_check((const unsigned char *)raw->data, raw->len, h.record_count) != 0)
         return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (rows)", (unsigned long long)b);
     *count = h.record_count;
@@ -1553,6 +1658,7 @@ void steparc_writer_close(steparc_writer *w)
         for (size_t i = 0; i < w->njobs; i++) {
             steparc_buf_free(&w->jobs[i].raw);
             steparc_buf_free(&w->jobs[i].out);
+            steparc_buf_free(&w->jobs[i].col);
         }
         sa_free(w->jobs);
     }
@@ -1567,6 +1673,8 @@ void steparc_writer_close(steparc_writer *w)
     if (!w->finished && w->created)
         unlink(w->tmppath);
     ZSTD_freeCCtx(w->cctx);
+    sa_colenc_free(w->colenc);
+    steparc_buf_free(&w->colbuf);
     sa_sorter_close(w->ids);
     sa_sorter_close(w->dd);
     for (int k = 0; k < 3; k++) {

@@ -84,14 +84,15 @@ int sa_block_header_decode(const unsigned char sync[SA_SYNC_SIZE],
         *why = "unknown block kind";
     else if (b->flags & ~SA_BLOCK_FLAG_DICT)
         *why = "unknown block flags";
-    else if (b->layout != SA_LAYOUT_ROWS)
+    else if (b->layout != SA_LAYOUT_ROWS && b->layout != SA_LAYOUT_COLUMNS)
         *why = "unknown block layout";
     else if (b->codec != SA_CODEC_NONE && b->codec != SA_CODEC_ZSTD)
         *why = "unknown block codec";
     else if (b->record_count == 0 || b->record_count > STEPARC_MAX_BLOCK_RECORDS)
         *why = "block record count out of range";
     else if (b->raw_size > STEPARC_MAX_BLOCK_RAW ||
-             b->raw_size < 4 * (uint64_t)b->record_count + b->record_count)
+             b->raw_size < (b->layout == SA_LAYOUT_ROWS ? 5 * (uint64_t)b->record_count
+                                                        : (uint64_t)b->record_count))
         *why = "block size out of range";
     else if (b->codec == SA_CODEC_NONE && b->stored_size != b->raw_size)
         *why = "stored size differs from raw size in an uncompressed block";
@@ -168,7 +169,7 @@ void sa_block_entry_encode(const sa_block_entry *e, unsigned char out[SA_BLOCK_I
     sa_put_u32(out + 16, e->record_count);
     sa_put_u32(out + 20, e->stored_size);
     sa_put_u32(out + 24, e->raw_size);
-    sa_put_u32(out + 28, 0);
+    sa_put_u32(out + 28, e->rows_size);
     sa_put_u64(out + 32, (uint64_t)e->min_created_at);
     sa_put_u64(out + 40, (uint64_t)e->max_created_at);
 }
@@ -180,6 +181,7 @@ void sa_block_entry_decode(const unsigned char in[SA_BLOCK_INDEX_ENTRY_SIZE], sa
     e->record_count = sa_get_u32(in + 16);
     e->stored_size = sa_get_u32(in + 20);
     e->raw_size = sa_get_u32(in + 24);
+    e->rows_size = sa_get_u32(in + 28);
     e->min_created_at = (int64_t)sa_get_u64(in + 32);
     e->max_created_at = (int64_t)sa_get_u64(in + 40);
 }

@@ -24,7 +24,7 @@
 enum { SA_BLOCK_DATA = 1, SA_BLOCK_DICT = 2 };
 #define SA_BLOCK_FLAG_DICT 1u    /* data block compressed with the archive's dictionary */
 #define SA_MAX_DICT (1u << 20)   /* dictionary size limit */
-enum { SA_LAYOUT_ROWS = 0 };
+enum { SA_LAYOUT_ROWS = 0, SA_LAYOUT_COLUMNS = 1 };
 enum { SA_CODEC_NONE = 0, SA_CODEC_ZSTD = 1 };
 enum {
     SA_SEC_BLOCK_INDEX = 1,
@@ -74,6 +74,7 @@ typedef struct {
     uint64_t first_ordinal;
     uint32_t record_count;
     uint32_t stored_size, raw_size;
+    uint32_t rows_size;     /* layout 1: bytes of the decoded rows payload; layout 0: 0 */
     int64_t min_created_at, max_created_at;
 } sa_block_entry;
 

@@ -65,7 +65,7 @@ extern "C" {
 /* On-disk format version written by this library (docs/FORMAT.md). Separate
  * from the library version: a library reads every format with the same major. */
 #define STEPARC_FORMAT_MAJOR 1
-#define STEPARC_FORMAT_MINOR 0
+#define STEPARC_FORMAT_MINOR 1
 
 /* Run-time library version, as STEPARC_VERSION_NUMBER and as "0.1.0". */
 STEPARC_API unsigned steparc_version_number(void);
@@ -489,8 +489,17 @@ typedef struct {
                               archive (it makes small blocks compress like big ones):
                               0 = automatic (up to 112 KiB, when the first 4 MiB of records
                               hold at least 1 MiB), -1 = none, N = at most N bytes */
-    int reserved_[7];      /* zero (options_init); room for new options without an ABI change */
+    int layout;            /* how records are laid out inside a block (docs/FORMAT.md 5.3, 5.5):
+                              STEPARC_LAYOUT_DEFAULT (0) = columnar, STEPARC_LAYOUT_ROWS =
+                              MessagePack rows, STEPARC_LAYOUT_COLUMNAR = typed columns (smaller;
+                              read back as the same records). A block too varied for columns
+                              is written as rows whatever the choice. */
+    int reserved_[6];      /* zero (options_init); room for new options without an ABI change */
 } steparc_writer_options;
+
+#define STEPARC_LAYOUT_DEFAULT 0
+#define STEPARC_LAYOUT_ROWS 1
+#define STEPARC_LAYOUT_COLUMNAR 2
 
 /* Fills *opt with the defaults. */
 STEPARC_API void steparc_writer_options_init(steparc_writer_options *opt);
@@ -688,7 +697,8 @@ typedef struct {
     uint64_t ignored_tail_bytes; /* bytes after the last valid footer: an append was
                                     interrupted; the archive reads as it was before it.
                                     steparc_verify reports them as damage. */
-    uint64_t reserved_[8];       /* zero; room for new figures without an ABI change */
+    uint64_t columnar_blocks;    /* blocks in the columnar layout (the others are rows) */
+    uint64_t reserved_[7];       /* zero; room for new figures without an ABI change */
 } steparc_info;
 STEPARC_API int steparc_reader_info(const steparc_reader *r, steparc_info *info);
 

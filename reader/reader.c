@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <zstd.h>
 
+#include "columnar.h"
 #include "reader_internal.h"
 
 /* ---- per-thread error text --------------------------------------------------- */
@@ -142,6 +143,8 @@ static int setup(steparc_reader *r, char *errbuf, size_t cap)
         sa_block_entry_decode(r->bindex + i * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
         if (e.first_ordinal != ord || e.record_count == 0 ||
             e.record_count > STEPARC_MAX_BLOCK_RECORDS || e.raw_size > STEPARC_MAX_BLOCK_RAW ||
+            e.rows_size > STEPARC_MAX_BLOCK_RAW ||
+            (e.rows_size != 0 && e.rows_size < 5 * (uint64_t)e.record_count) ||
             e.offset < prev_end || e.offset > r->ft.section_table_offset ||
             SA_BLOCK_HEADER_SIZE + (uint64_t)e.stored_size > r->ft.section_table_offset - e.offset)
             return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "block index entry %llu is invalid",
@@ -381,7 +384,8 @@ int sa_block_load(steparc_reader *r, uint64_t b, sa_cblock **out)
                         (unsigned long long)b, (unsigned long long)e.offset, why);
     if (h.first_ordinal != e.first_ordinal || h.record_count != e.record_count ||
         h.stored_size != e.stored_size || h.raw_size != e.raw_size ||
-        h.min_created_at != e.min_created_at || h.max_created_at != e.max_created_at)
+        h.min_created_at != e.min_created_at || h.max_created_at != e.max_created_at ||
+        (h.layout == SA_LAYOUT_COLUMNS) != (e.rows_size != 0))
         return sa_rfail(r, STEPARC_E_CORRUPT,
                         "block %llu at offset %llu: header disagrees with the block index",
                         (unsigned long long)b, (unsigned long long)e.offset);
@@ -434,6 +438,24 @@ int sa_block_load(steparc_reader *r, uint64_t b, sa_cblock **out)
                             (unsigned long long)b, (unsigned long long)e.offset,
                             ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output");
         }
+    }
+    if (h.layout == SA_LAYOUT_COLUMNS) {
+        /* rebuild the rows payload: the cache holds rows for both layouts */
+        unsigned char *rows;
+        size_t rows_size;
+        int rc = sa_col_rows_size(cb->raw, cb->raw_size) == e.rows_size
+                     ? sa_col_decode(cb->raw, cb->raw_size, cb->count, &rows, &rows_size, &why)
+                     : (why = "decoded size differs from the block index", STEPARC_E_CORRUPT);
+        if (rc) {
+            cblock_free(cb);
+            return rc == STEPARC_E_NOMEM
+                       ? sa_rfail(r, rc, "out of memory")
+                       : sa_rfail(r, rc, "block %llu at offset %llu: %s", (unsigned long long)b,
+                                  (unsigned long long)e.offset, why);
+        }
+        sa_free(cb->raw);
+        cb->raw = rows;
+        cb->raw_size = (uint32_t)rows_size;
     }
     if (sa_rows_check(cb->raw, cb->raw_size, cb->count) != 0) {
         cblock_free(cb);
@@ -701,7 +723,8 @@ int steparc_reader_info(const steparc_reader *r, steparc_info *info)
         sa_block_entry e;
         sa_block_entry_at(r, b, &e);
         info->stored_bytes += e.stored_size;
-        info->raw_bytes += e.raw_size - 4 * (uint64_t)e.record_count;
+        info->raw_bytes += (e.rows_size ? e.rows_size : e.raw_size) - 4 * (uint64_t)e.record_count;
+        info->columnar_blocks += e.rows_size != 0;
         if (e.min_created_at <= e.max_created_at) {
             if (e.min_created_at < info->min_created_at)
                 info->min_created_at = e.min_created_at;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <zstd.h>
 
+#include "columnar.h"
 #include "layout.h"
 #include "record.h"
 
@@ -78,7 +79,7 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
     size_t nfound = 0, capfound = 0;
     size_t last_end = 0;
     ZSTD_DCtx *d = ZSTD_createDCtx();
-    unsigned char *raw = NULL;
+    unsigned char *raw = NULL, *colrows = NULL;
     size_t rawcap = 0;
     int rc = d ? 0 : STEPARC_E_NOMEM;
     while (rc == 0 && pos + SA_BLOCK_HEADER_SIZE <= len) {
@@ -163,12 +164,25 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
                     bad = "payload does not decompress";
             }
         }
-        if (bad == NULL && sa_rows_check(raw, bh.raw_size, bh.record_count) != 0)
+        /* the rows: the raw payload itself, or decoded from columns */
+        const unsigned char *rows = raw;
+        size_t rows_size = bh.raw_size;
+        sa_free(colrows);
+        colrows = NULL;
+        if (bad == NULL && bh.layout == SA_LAYOUT_COLUMNS) {
+            int drc = sa_col_decode(raw, bh.raw_size, bh.record_count, &colrows, &rows_size, &bad);
+            if (drc == STEPARC_E_NOMEM) {
+                rc = drc;
+                break;
+            }
+            rows = colrows;
+        }
+        if (bad == NULL && sa_rows_check(rows, rows_size, bh.record_count) != 0)
             bad = "record table is invalid";
         for (uint32_t i = 0; bad == NULL && i < bh.record_count; i++) {
             const unsigned char *rp;
             size_t rn;
-            sa_rows_get(raw, bh.record_count, i, &rp, &rn);
+            sa_rows_get(rows, bh.record_count, i, &rp, &rn);
             if (sa_mp_validate(rp, rn, NULL, 0) != 0)
                 bad = "a record is invalid";
         }
@@ -215,7 +229,7 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
         for (uint32_t i = 0; i < bh.record_count && rc == 0; i++) {
             const unsigned char *rp;
             size_t rn;
-            sa_rows_get(raw, bh.record_count, i, &rp, &rn);
+            sa_rows_get(rows, bh.record_count, i, &rp, &rn);
             rc = steparc_writer_add_msgpack(w, rp, rn);
             if (rc == 0)
                 rep->records_saved++;
@@ -275,6 +289,7 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
         }
     }
     sa_free(found);
+    sa_free(colrows);
     if (rc == 0 && rep->footer_found && next_ordinal < rep->records_expected) {
         problem(report, ctx, last_end, "records %llu to %llu are lost: the block(s) after offset %zu are damaged",
                 (unsigned long long)next_ordinal, (unsigned long long)rep->records_expected - 1,

@@ -97,14 +97,15 @@ class _Info(ctypes.Structure):  # steparc_info
                 ("time_ordered", ctypes.c_int), ("sections", ctypes.c_uint),
                 ("has_id_index", ctypes.c_int), ("has_run_index", ctypes.c_int),
                 ("has_thread_index", ctypes.c_int), ("has_stats", ctypes.c_int),
-                ("ignored_tail_bytes", ctypes.c_uint64), ("reserved_", ctypes.c_uint64 * 8)]
+                ("ignored_tail_bytes", ctypes.c_uint64), ("columnar_blocks", ctypes.c_uint64),
+                ("reserved_", ctypes.c_uint64 * 7)]
 
 
 class _WriterOptions(ctypes.Structure):  # steparc_writer_options
     _fields_ = [("block_size", ctypes.c_uint32), ("level", ctypes.c_int),
                 ("threads", ctypes.c_int), ("no_fsync", ctypes.c_int),
                 ("dedup", ctypes.c_int), ("dict_size", ctypes.c_int),
-                ("reserved_", ctypes.c_int * 7)]
+                ("layout", ctypes.c_int), ("reserved_", ctypes.c_int * 6)]
 
 
 class _WriterOptionsRoom(ctypes.Union):

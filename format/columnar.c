@@ -1,0 +1,889 @@
+/* columnar.c - block layout 1 (docs/FORMAT.md 5.5).
+ *
+ * A record is split into a skeleton (its structure: map and array headers,
+ * keys, nil/bool, and any value kept verbatim) and values taken out into
+ * streams, one per key path and value kind: integers as zigzag varints
+ * (delta-coded for keys ending in "_at"), float64 bits, strings as
+ * per-block dictionary codes plus new strings (id-like strings without
+ * their "xxx_" prefix). Identical skeletons are stored once per block.
+ * Records are rebuilt byte for byte: a value whose encoding is not the
+ * canonical one a stream re-creates stays in the skeleton as a literal. */
+#include <stdlib.h>
+
+#include "columnar.h"
+#include "record.h"
+
+enum { K_INT = 1, K_DELTA = 2, K_F64 = 3, K_STR = 4 };
+#define NONE UINT32_MAX
+#define DEDUP_MAX 64u   /* longer strings are not looked up: zstd finds their repeats */
+#define MAX_PREFIX 16u
+#define MAX_STREAMS 65535u          /* FORMAT.md 5.5 limits: the writer falls back to rows */
+#define MAX_SKELETON_BYTES (4u << 20)
+
+/* ---- shared helpers -------------------------------------------------------- */
+
+/* A fast 64-bit hash, 8 bytes per step (the dedup and intern tables only). */
+static uint64_t fhash(const unsigned char *p, size_t n, uint64_t seed)
+{
+    uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ULL);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+        p += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++)
+        w |= (uint64_t)p[i] << (8 * i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 29;
+    return h;
+}
+
+/* Canonical MessagePack integer (FORMAT.md 6.1: smallest encoding). */
+static size_t mp_int(unsigned char *o, int64_t v)
+{
+    if (v >= 0) {
+        uint64_t u = (uint64_t)v;
+        if (u < 128) { o[0] = (unsigned char)u; return 1; }
+        if (u < 256) { o[0] = 0xCC; o[1] = (unsigned char)u; return 2; }
+        if (u < 65536) { o[0] = 0xCD; o[1] = (unsigned char)(u >> 8); o[2] = (unsigned char)u; return 3; }
+        if (u <= UINT32_MAX) {
+            o[0] = 0xCE;
+            for (int i = 0; i < 4; i++) o[1 + i] = (unsigned char)(u >> (24 - 8 * i));
+            return 5;
+        }
+        o[0] = 0xCF;
+        for (int i = 0; i < 8; i++) o[1 + i] = (unsigned char)(u >> (56 - 8 * i));
+        return 9;
+    }
+    if (v >= -32) { o[0] = (unsigned char)(int8_t)v; return 1; }
+    uint64_t u = (uint64_t)v;
+    if (v >= -128) { o[0] = 0xD0; o[1] = (unsigned char)u; return 2; }
+    if (v >= -32768) { o[0] = 0xD1; o[1] = (unsigned char)(u >> 8); o[2] = (unsigned char)u; return 3; }
+    if (v >= INT32_MIN) {
+        o[0] = 0xD2;
+        for (int i = 0; i < 4; i++) o[1 + i] = (unsigned char)(u >> (24 - 8 * i));
+        return 5;
+    }
+    o[0] = 0xD3;
+    for (int i = 0; i < 8; i++) o[1 + i] = (unsigned char)(u >> (56 - 8 * i));
+    return 9;
+}
+
+/* Canonical MessagePack str header for a string of n bytes. */
+static size_t mp_strhdr(unsigned char *o, uint64_t n)
+{
+    if (n < 32) { o[0] = (unsigned char)(0xA0 | n); return 1; }
+    if (n < 256) { o[0] = 0xD9; o[1] = (unsigned char)n; return 2; }
+    if (n < 65536) { o[0] = 0xDA; o[1] = (unsigned char)(n >> 8); o[2] = (unsigned char)n; return 3; }
+    o[0] = 0xDB;
+    for (int i = 0; i < 4; i++) o[1 + i] = (unsigned char)(n >> (24 - 8 * i));
+    return 5;
+}
+
+static inline uint64_t zigzag(uint64_t v) { return (v << 1) ^ (uint64_t)-(int64_t)(v >> 63); }
+static inline uint64_t unzigzag(uint64_t z) { return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1); }
+
+/* ---- encoder ---------------------------------------------------------------- */
+
+typedef struct {
+    uint32_t parent, key_off, key_len; /* key_len NONE: the element node of an array */
+    uint32_t elem;                     /* element child, or NONE */
+    uint32_t st_int, st_f64, st_str;   /* streams (NONE when not yet used); st_str heads a list */
+    uint32_t first_hint, next_hint;    /* the child met first / the sibling met after this node
+                                        * last time: records of one shape skip the hash lookup */
+    uint8_t is_at, is_id;
+} cnode;
+
+typedef struct {
+    uint8_t kind;
+    uint32_t prefix_off, prefix_len;   /* in keys (K_STR) */
+    uint32_t next;                     /* next K_STR stream of the same node */
+    uint64_t prev;                     /* K_DELTA */
+    uint32_t ndistinct;
+    steparc_buf a, lens, bytes;        /* a: varints, float bits or string codes */
+} cstream;
+
+typedef struct { uint64_t h; uint32_t gen, val; } slot; /* val: index (node, skeleton, code) */
+
+struct sa_colenc {
+    cnode *nodes; uint32_t nnodes, capnodes;
+    cstream *st; uint32_t nst, capst;
+    steparc_buf keys;                  /* node keys and string prefixes of this block */
+    slot *ntab; uint32_t ntcap;        /* (parent, key) -> node */
+    struct dslot { const unsigned char *p; uint32_t len, stream, code, gen; uint64_t h; } *dtab;
+    uint32_t dtcap, dtused;
+    slot *stab; uint32_t stcap;        /* skeleton bytes -> skeleton */
+    steparc_buf skel;                  /* all skeletons' op bytes */
+    uint32_t *skoff; uint32_t nskel, capskel;
+    steparc_buf ops, lit, ids;         /* the record being encoded; skeleton ids */
+    uint32_t gen;
+};
+
+sa_colenc *sa_colenc_new(void)
+{
+    return (sa_colenc *)sa_calloc(1, sizeof(sa_colenc));
+}
+
+void sa_colenc_free(sa_colenc *e)
+{
+    if (e == NULL)
+        return;
+    for (uint32_t i = 0; i < e->capst; i++) {
+        steparc_buf_free(&e->st[i].a);
+        steparc_buf_free(&e->st[i].lens);
+        steparc_buf_free(&e->st[i].bytes);
+    }
+    sa_free(e->st);
+    sa_free(e->nodes);
+    steparc_buf_free(&e->keys);
+    sa_free(e->ntab);
+    sa_free(e->dtab);
+    sa_free(e->stab);
+    steparc_buf_free(&e->skel);
+    sa_free(e->skoff);
+    steparc_buf_free(&e->ops);
+    steparc_buf_free(&e->lit);
+    steparc_buf_free(&e->ids);
+    sa_free(e);
+}
+
+/* sa_buf_append with the common case (room left) inline. */
+static inline int app(steparc_buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len < n && sa_buf_reserve(b, n) != 0)
+        return STEPARC_E_NOMEM;
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+static inline int put_varint(steparc_buf *b, uint64_t v)
+{
+    if (b->cap - b->len < 10 && sa_buf_reserve(b, 10) != 0)
+        return STEPARC_E_NOMEM;
+    unsigned char *o = (unsigned char *)b->data + b->len;
+    size_t k = 0;
+    while (v >= 0x80) {
+        o[k++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    o[k++] = (unsigned char)v;
+    b->len += k;
+    return 0;
+}
+
+/* Grows an open-addressing table of generation-stamped slots to hold at
+ * least `need` live entries at load <= 1/2. Entries of older generations are
+ * dropped (they are dead). The caller re-inserts nothing: tables only grow
+ * between blocks or when empty of the current generation is not required,
+ * so grow() rehashes the live ones itself. */
+static int grow_slots(slot **tab, uint32_t *cap, uint32_t need, uint32_t gen)
+{
+    if (*cap >= 2 * need && *cap)
+        return 0;
+    uint32_t nc = *cap ? *cap : 256;
+    while (nc < 2 * need) {
+        if (nc > (1u << 30))
+            return STEPARC_E_NOMEM;
+        nc *= 2;
+    }
+    slot *nt = (slot *)sa_calloc(nc, sizeof *nt);
+    if (nt == NULL)
+        return STEPARC_E_NOMEM;
+    for (uint32_t i = 0; i < *cap; i++) {
+        slot s = (*tab)[i];
+        if (s.gen != gen)
+            continue;
+        uint32_t j = (uint32_t)s.h & (nc - 1);
+        while (nt[j].gen == gen)
+            j = (j + 1) & (nc - 1);
+        nt[j] = s;
+    }
+    sa_free(*tab);
+    *tab = nt;
+    *cap = nc;
+    return 0;
+}
+
+static int key_ends(const unsigned char *k, uint32_t n, const char *suf, uint32_t sn)
+{
+    return n >= sn && memcmp(k + n - sn, suf, sn) == 0;
+}
+
+/* The child of node `parent` for map key k (or the array element node when
+ * k is NULL). Creates it on first use. NONE on allocation failure. */
+static uint32_t child(sa_colenc *e, uint32_t parent, const unsigned char *k, uint32_t kn)
+{
+    if (k == NULL && parent != NONE && e->nodes[parent].elem != NONE)
+        return e->nodes[parent].elem;
+    uint64_t h = 0;
+    if (k != NULL) {
+        h = fhash(k, kn, (uint64_t)parent + 1);
+        uint32_t mask = e->ntcap - 1;
+        for (uint32_t j = (uint32_t)h & mask; e->ntab[j].gen == e->gen; j = (j + 1) & mask) {
+            if (e->ntab[j].h != h)
+                continue;
+            cnode *c = &e->nodes[e->ntab[j].val];
+            if (c->parent == parent && c->key_len == kn &&
+                memcmp(e->keys.data + c->key_off, k, kn) == 0)
+                return e->ntab[j].val;
+        }
+    }
+    if (e->nnodes == e->capnodes) {
+        uint32_t nc = e->capnodes ? 2 * e->capnodes : 64;
+        cnode *nn = (cnode *)sa_realloc(e->nodes, nc * sizeof *nn);
+        if (nn == NULL)
+            return NONE;
+        e->nodes = nn;
+        e->capnodes = nc;
+    }
+    if (grow_slots(&e->ntab, &e->ntcap, e->nnodes + 1, e->gen) != 0)
+        return NONE;
+    uint32_t id = e->nnodes;
+    cnode *c = &e->nodes[id];
+    memset(c, 0, sizeof *c);
+    c->parent = parent;
+    c->elem = c->st_int = c->st_f64 = c->st_str = c->first_hint = c->next_hint = NONE;
+    if (k == NULL) {
+        c->key_len = NONE;
+        if (parent != NONE)
+            e->nodes[parent].elem = id;
+    } else {
+        c->key_off = (uint32_t)e->keys.len;
+        c->key_len = kn;
+        if (sa_buf_append(&e->keys, k, kn) != 0)
+            return NONE;
+        c->is_at = (uint8_t)key_ends(k, kn, "_at", 3);
+        c->is_id = (uint8_t)((kn == 2 && memcmp(k, "id", 2) == 0) || key_ends(k, kn, "_id", 3));
+        uint32_t mask = e->ntcap - 1, j = (uint32_t)h & mask;
+        while (e->ntab[j].gen == e->gen)
+            j = (j + 1) & mask;
+        e->ntab[j].h = h;
+        e->ntab[j].gen = e->gen;
+        e->ntab[j].val = id;
+    }
+    e->nnodes++;
+    return id;
+}
+
+static uint32_t new_stream(sa_colenc *e, uint8_t kind)
+{
+    if (e->nst == e->capst) {
+        uint32_t nc = e->capst ? 2 * e->capst : 32;
+        cstream *ns = (cstream *)sa_realloc(e->st, nc * sizeof *ns);
+        if (ns == NULL)
+            return NONE;
+        memset(ns + e->capst, 0, (nc - e->capst) * sizeof *ns);
+        e->st = ns;
+        e->capst = nc;
+    }
+    cstream *s = &e->st[e->nst];
+    s->kind = kind;
+    s->prefix_off = s->prefix_len = 0;
+    s->next = NONE;
+    s->prev = 0;
+    s->ndistinct = 0;
+    s->a.len = s->lens.len = s->bytes.len = 0;
+    return e->nst++;
+}
+
+/* Flushes the pending literal bytes as one LIT op. */
+static int flush_lit(sa_colenc *e)
+{
+    if (e->lit.len == 0)
+        return 0;
+    if (put_varint(&e->ops, 0) || put_varint(&e->ops, e->lit.len) ||
+        sa_buf_append(&e->ops, e->lit.data, e->lit.len))
+        return STEPARC_E_NOMEM;
+    e->lit.len = 0;
+    return 0;
+}
+
+static int val_op(sa_colenc *e, uint32_t s)
+{
+    if (flush_lit(e) != 0 || put_varint(&e->ops, (uint64_t)s + 1) != 0)
+        return STEPARC_E_NOMEM;
+    return 0;
+}
+
+/* Adds string v[0..n) (prefix already removed) to K_STR stream s. */
+static int put_str(sa_colenc *e, uint32_t s, const unsigned char *v, uint32_t n)
+{
+    cstream *st = &e->st[s];
+    if (n <= DEDUP_MAX) {
+        uint64_t h = fhash(v, n, s);
+        uint32_t mask = e->dtcap - 1, j = (uint32_t)h & mask;
+        for (; e->dtab[j].gen == e->gen; j = (j + 1) & mask) {
+            struct dslot *d = &e->dtab[j];
+            if (d->h == h && d->stream == s && d->len == n && memcmp(d->p, v, n) == 0)
+                return put_varint(&st->a, (uint64_t)d->code + 1);
+        }
+        if (2 * (e->dtused + 1) > e->dtcap) {
+            /* grow: rehash the live entries */
+            uint32_t nc = e->dtcap ? 2 * e->dtcap : 1024;
+            struct dslot *nt = (struct dslot *)sa_calloc(nc, sizeof *nt);
+            if (nt == NULL)
+                return STEPARC_E_NOMEM;
+            for (uint32_t i = 0; i < e->dtcap; i++) {
+                if (e->dtab[i].gen != e->gen)
+                    continue;
+                uint32_t q = (uint32_t)e->dtab[i].h & (nc - 1);
+                while (nt[q].gen == e->gen)
+                    q = (q + 1) & (nc - 1);
+                nt[q] = e->dtab[i];
+            }
+            sa_free(e->dtab);
+            e->dtab = nt;
+            e->dtcap = nc;
+            mask = nc - 1;
+            for (j = (uint32_t)h & mask; nt[j].gen == e->gen; j = (j + 1) & mask)
+                ;
+        }
+        struct dslot *d = &e->dtab[j];
+        d->p = v;
+        d->len = n;
+        d->stream = s;
+        d->code = st->ndistinct;
+        d->gen = e->gen;
+        d->h = h;
+        e->dtused++;
+    }
+    st->ndistinct++;
+    if (put_varint(&st->a, 0) || put_varint(&st->lens, n) || app(&st->bytes, v, n))
+        return STEPARC_E_NOMEM;
+    return 0;
+}
+
+/* Length of the id prefix of v ("step_", "file-"): up to and including the
+ * first '_' or '-' among the first 16 bytes, when more bytes follow. */
+static uint32_t id_prefix(const unsigned char *v, uint32_t n)
+{
+    uint32_t lim = n < MAX_PREFIX ? n : MAX_PREFIX;
+    for (uint32_t i = 1; i < lim; i++)
+        if (v[i] == '_' || v[i] == '-')
+            return i + 1 < n ? i + 1 : 0;
+    return 0;
+}
+
+static int lit(sa_colenc *e, const unsigned char *p, size_t n)
+{
+    return app(&e->lit, p, n);
+}
+
+static int enc_value(sa_colenc *e, sa_mpr *r, uint32_t node, int depth)
+{
+    const unsigned char *start = r->p;
+    sa_mpitem it;
+    if (depth > STEPARC_MAX_DEPTH || sa_mp_read(r, &it) != 0)
+        return STEPARC_E_INPUT;
+    size_t used = (size_t)(r->p - start);
+    switch (it.type) {
+    case SA_MP_INT: {
+        unsigned char canon[9];
+        size_t cn = mp_int(canon, it.i);
+        if (cn != used || memcmp(canon, start, cn) != 0)
+            return lit(e, start, used);
+        cnode *c = &e->nodes[node];
+        if (c->st_int == NONE) {
+            uint32_t s = new_stream(e, c->is_at ? K_DELTA : K_INT);
+            if (s == NONE)
+                return STEPARC_E_NOMEM;
+            e->nodes[node].st_int = s;
+        }
+        uint32_t s = e->nodes[node].st_int;
+        cstream *st = &e->st[s];
+        uint64_t v = (uint64_t)it.i;
+        if (st->kind == K_DELTA) {
+            uint64_t d = v - st->prev;
+            st->prev = v;
+            v = d;
+        }
+        if (val_op(e, s) != 0 || put_varint(&st->a, zigzag(v)) != 0)
+            return STEPARC_E_NOMEM;
+        return 0;
+    }
+    case SA_MP_FLOAT: {
+        if (*start != 0xCB)
+            return lit(e, start, used);
+        if (e->nodes[node].st_f64 == NONE) {
+            uint32_t s = new_stream(e, K_F64);
+            if (s == NONE)
+                return STEPARC_E_NOMEM;
+            e->nodes[node].st_f64 = s;
+        }
+        uint32_t s = e->nodes[node].st_f64;
+        if (val_op(e, s) != 0 || app(&e->st[s].a, start + 1, 8) != 0)
+            return STEPARC_E_NOMEM;
+        return 0;
+    }
+    case SA_MP_STR: {
+        unsigned char h[5];
+        if (mp_strhdr(h, it.n) != used - it.n)
+            return lit(e, start, used);
+        const unsigned char *v = (const unsigned char *)it.s;
+        uint32_t pn = e->nodes[node].is_id ? id_prefix(v, it.n) : 0;
+        uint32_t s = e->nodes[node].st_str, last = NONE;
+        for (; s != NONE; last = s, s = e->st[s].next)
+            if (e->st[s].prefix_len == pn && memcmp(e->keys.data + e->st[s].prefix_off, v, pn) == 0)
+                break;
+        if (s == NONE) {
+            s = new_stream(e, K_STR);
+            if (s == NONE)
+                return STEPARC_E_NOMEM;
+            e->st[s].prefix_off = (uint32_t)e->keys.len;
+            e->st[s].prefix_len = pn;
+            if (sa_buf_append(&e->keys, v, pn) != 0)
+                return STEPARC_E_NOMEM;
+            if (last == NONE)
+                e->nodes[node].st_str = s;
+            else
+                e->st[last].next = s;
+        }
+        if (val_op(e, s) != 0)
+            return STEPARC_E_NOMEM;
+        return put_str(e, s, v + pn, it.n - pn);
+    }
+    case SA_MP_ARRAY: {
+        int rc = lit(e, start, used);
+        if (rc || it.n == 0)
+            return rc;
+        uint32_t c = child(e, node, NULL, 0);
+        if (c == NONE)
+            return STEPARC_E_NOMEM;
+        for (uint32_t i = 0; i < it.n; i++)
+            if ((rc = enc_value(e, r, c, depth + 1)) != 0)
+                return rc;
+        return 0;
+    }
+    case SA_MP_MAP: {
+        int rc = lit(e, start, used);
+        uint32_t prev = NONE;
+        for (uint32_t i = 0; i < it.n && rc == 0; i++) {
+            const unsigned char *ks = r->p;
+            sa_mpitem k;
+            if (sa_mp_read(r, &k) != 0 || k.type != SA_MP_STR)
+                return STEPARC_E_INPUT;
+            if ((rc = lit(e, ks, (size_t)(r->p - ks))) != 0)
+                return rc;
+            uint32_t c = prev == NONE ? e->nodes[node].first_hint : e->nodes[prev].next_hint;
+            if (c == NONE || e->nodes[c].key_len != k.n ||
+                memcmp(e->keys.data + e->nodes[c].key_off, k.s, k.n) != 0) {
+                c = child(e, node, (const unsigned char *)k.s, k.n);
+                if (c == NONE)
+                    return STEPARC_E_NOMEM;
+                if (prev == NONE)
+                    e->nodes[node].first_hint = c;
+                else
+                    e->nodes[prev].next_hint = c;
+            }
+            prev = c;
+            rc = enc_value(e, r, c, depth + 1);
+        }
+        return rc;
+    }
+    default: /* nil, bool, uint64 above INT64_MAX */
+        return lit(e, start, used);
+    }
+}
+
+/* Interns the ops of the record just encoded; appends its skeleton id. */
+static int intern(sa_colenc *e)
+{
+    const unsigned char *o = (const unsigned char *)e->ops.data;
+    uint32_t n = (uint32_t)e->ops.len;
+    uint64_t h = fhash(o, n, 7);
+    uint32_t mask = e->stcap - 1, j = (uint32_t)h & mask;
+    for (; e->stab[j].gen == e->gen; j = (j + 1) & mask) {
+        uint32_t k = e->stab[j].val;
+        if (e->stab[j].h == h && e->skoff[k + 1] - e->skoff[k] == n &&
+            memcmp(e->skel.data + e->skoff[k], o, n) == 0)
+            return put_varint(&e->ids, k);
+    }
+    if (e->nskel + 2 > e->capskel) {
+        uint32_t nc = e->capskel ? 2 * e->capskel : 64;
+        uint32_t *ns = (uint32_t *)sa_realloc(e->skoff, nc * sizeof *ns);
+        if (ns == NULL)
+            return STEPARC_E_NOMEM;
+        e->skoff = ns;
+        e->capskel = nc;
+    }
+    if (grow_slots(&e->stab, &e->stcap, e->nskel + 1, e->gen) != 0 ||
+        sa_buf_append(&e->skel, o, n) != 0)
+        return STEPARC_E_NOMEM;
+    mask = e->stcap - 1;
+    for (j = (uint32_t)h & mask; e->stab[j].gen == e->gen; j = (j + 1) & mask)
+        ;
+    e->stab[j].h = h;
+    e->stab[j].gen = e->gen;
+    e->stab[j].val = e->nskel;
+    e->nskel++;
+    e->skoff[e->nskel] = (uint32_t)e->skel.len;
+    return put_varint(&e->ids, e->nskel - 1);
+}
+
+int sa_col_encode(sa_colenc *e, const unsigned char *rows, size_t rows_size, uint32_t n,
+                  steparc_buf *out)
+{
+    int rc = 0;
+    if (n == 0 || rows_size < 4 * (size_t)n)
+        return STEPARC_E_INPUT;
+    if (++e->gen == 0) { /* generation wrapped: clear every table once */
+        if (e->ntab) memset(e->ntab, 0, e->ntcap * sizeof *e->ntab);
+        if (e->stab) memset(e->stab, 0, e->stcap * sizeof *e->stab);
+        if (e->dtab) memset(e->dtab, 0, e->dtcap * sizeof *e->dtab);
+        e->gen = 1;
+    }
+    e->nnodes = e->nst = e->nskel = e->dtused = 0;
+    e->keys.len = e->skel.len = e->ids.len = 0;
+    if (grow_slots(&e->ntab, &e->ntcap, 64, e->gen) != 0 ||
+        grow_slots(&e->stab, &e->stcap, 64, e->gen) != 0)
+        return STEPARC_E_NOMEM;
+    if (e->dtcap == 0) {
+        e->dtab = (struct dslot *)sa_calloc(1024, sizeof *e->dtab);
+        if (e->dtab == NULL)
+            return STEPARC_E_NOMEM;
+        e->dtcap = 1024;
+    }
+    if (e->capskel < 2) {
+        e->skoff = (uint32_t *)sa_malloc(64 * sizeof *e->skoff);
+        if (e->skoff == NULL)
+            return STEPARC_E_NOMEM;
+        e->capskel = 64;
+    }
+    e->skoff[0] = 0;
+    uint32_t root = child(e, NONE, NULL, 0);
+    if (root == NONE)
+        return STEPARC_E_NOMEM;
+    const unsigned char *data = rows + 4 * (size_t)n;
+    uint32_t prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t end = sa_get_u32(rows + 4 * (size_t)i);
+        if (end <= prev || end > rows_size - 4 * (size_t)n)
+            return STEPARC_E_INPUT;
+        sa_mpr r = {data + prev, data + end};
+        e->ops.len = e->lit.len = 0;
+        if ((rc = enc_value(e, &r, root, 0)) != 0)
+            return rc;
+        if (r.p != r.end)
+            return STEPARC_E_INPUT;
+        if ((rc = flush_lit(e)) != 0 || (rc = intern(e)) != 0)
+            return rc;
+        prev = end;
+    }
+    if (prev != rows_size - 4 * (size_t)n)
+        return STEPARC_E_INPUT;
+    if (e->nst > MAX_STREAMS || e->skel.len > MAX_SKELETON_BYTES)
+        return STEPARC_E_LIMIT; /* too varied for columns: the caller keeps rows */
+
+    /* header, skeletons, skeleton ids, stream areas (FORMAT.md 5.5) */
+    out->len = 0;
+    if (put_varint(out, rows_size) || put_varint(out, e->nskel) || put_varint(out, e->nst) ||
+        put_varint(out, e->ids.len))
+        return STEPARC_E_NOMEM;
+    for (uint32_t k = 0; k < e->nskel; k++)
+        if (put_varint(out, e->skoff[k + 1] - e->skoff[k]))
+            return STEPARC_E_NOMEM;
+    for (uint32_t s = 0; s < e->nst; s++) {
+        cstream *st = &e->st[s];
+        if (put_varint(out, st->kind) || put_varint(out, st->a.len))
+            return STEPARC_E_NOMEM;
+        if (st->kind == K_STR &&
+            (put_varint(out, st->prefix_len) ||
+             sa_buf_append(out, e->keys.data + st->prefix_off, st->prefix_len) ||
+             put_varint(out, st->lens.len) || put_varint(out, st->bytes.len)))
+            return STEPARC_E_NOMEM;
+    }
+    if (sa_buf_append(out, e->skel.data, e->skel.len) || sa_buf_append(out, e->ids.data, e->ids.len))
+        return STEPARC_E_NOMEM;
+    for (uint32_t s = 0; s < e->nst; s++) {
+        cstream *st = &e->st[s];
+        if (sa_buf_append(out, st->a.data, st->a.len) ||
+            (st->kind == K_STR && (sa_buf_append(out, st->lens.data, st->lens.len) ||
+                                   sa_buf_append(out, st->bytes.data, st->bytes.len))))
+            return STEPARC_E_NOMEM;
+    }
+    return 0;
+}
+
+/* ---- decoder ---------------------------------------------------------------- */
+
+typedef struct {
+    const unsigned char *p, *end;
+} rd;
+
+static int rd_varint(rd *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end)
+            return -1;
+        unsigned c = *r->p++;
+        if (shift == 63 && c > 1)
+            return -1; /* beyond 64 bits */
+        x |= (uint64_t)(c & 0x7F) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+typedef struct { const unsigned char *p; uint32_t n; } dstr;
+
+typedef struct {
+    uint8_t kind;
+    const unsigned char *prefix;
+    uint32_t plen;
+    rd a, lens, bytes;
+    uint64_t prev;
+    dstr *strs;
+    uint32_t nstrs, capstrs;
+} dstream;
+
+typedef struct { uint32_t s, len; const unsigned char *lit; } dop; /* s NONE: literal */
+
+uint64_t sa_col_rows_size(const unsigned char *col, size_t col_size)
+{
+    rd r = {col, col + col_size};
+    uint64_t v;
+    return rd_varint(&r, &v) == 0 ? v : 0;
+}
+
+#define DFAIL(msg) do { *why = (msg); rc = STEPARC_E_CORRUPT; goto cleanup; } while (0)
+
+int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigned char **rows_out,
+                  size_t *rows_size_out, const char **why)
+{
+    int rc = 0;
+    unsigned char *rows = NULL;
+    dstream *st = NULL;
+    dop *ops = NULL;
+    uint32_t *skstart = NULL;
+    uint64_t rows_size, nskel, nst, ids_len;
+    *rows_out = NULL;
+    *rows_size_out = 0;
+    *why = NULL;
+    rd h = {col, col + col_size};
+    if (rd_varint(&h, &rows_size) || rd_varint(&h, &nskel) || rd_varint(&h, &nst) ||
+        rd_varint(&h, &ids_len))
+        DFAIL("columnar header is truncated");
+    if (n == 0 || rows_size > STEPARC_MAX_BLOCK_RAW || rows_size < 5 * (uint64_t)n)
+        DFAIL("columnar rows size is out of range");
+    /* every skeleton, stream and skeleton id takes at least one byte */
+    if (nskel == 0 || nskel > n || nst > MAX_STREAMS || ids_len > col_size)
+        DFAIL("columnar counts are out of range");
+    uint64_t need = ids_len, sk_total = 0;
+    skstart = (uint32_t *)sa_malloc(((size_t)nskel + 1) * sizeof *skstart);
+    st = (dstream *)sa_calloc(nst ? (size_t)nst : 1, sizeof *st);
+    if (skstart == NULL || st == NULL) {
+        rc = STEPARC_E_NOMEM;
+        goto cleanup;
+    }
+    rd skh = h;
+    for (uint64_t k = 0; k < nskel; k++) {
+        uint64_t v;
+        if (rd_varint(&h, &v) || v == 0 || v > col_size)
+            DFAIL("columnar skeleton length is invalid");
+        sk_total += v;
+    }
+    if (sk_total > MAX_SKELETON_BYTES)
+        DFAIL("columnar skeletons exceed their size limit");
+    need += sk_total;
+    for (uint64_t s = 0; s < nst; s++) {
+        uint64_t kind, alen, plen = 0, llen = 0, blen = 0;
+        if (rd_varint(&h, &kind) || rd_varint(&h, &alen))
+            DFAIL("columnar stream table is truncated");
+        if (kind < K_INT || kind > K_STR || alen > col_size)
+            DFAIL("columnar stream kind or size is invalid");
+        st[s].kind = (uint8_t)kind;
+        if (kind == K_STR) {
+            if (rd_varint(&h, &plen) || plen > MAX_PREFIX || plen > (uint64_t)(h.end - h.p))
+                DFAIL("columnar string prefix is invalid");
+            st[s].prefix = h.p;
+            st[s].plen = (uint32_t)plen;
+            h.p += plen;
+            if (rd_varint(&h, &llen) || rd_varint(&h, &blen) || llen > col_size || blen > col_size)
+                DFAIL("columnar stream table is truncated");
+        }
+        st[s].a.end = (const unsigned char *)(uintptr_t)alen; /* sizes for now */
+        st[s].lens.end = (const unsigned char *)(uintptr_t)llen;
+        st[s].bytes.end = (const unsigned char *)(uintptr_t)blen;
+        need += alen + llen + blen;
+    }
+    if (need != (uint64_t)(h.end - h.p))
+        DFAIL("columnar areas do not add up to the payload size");
+    /* the skeletons: compile their ops once for the whole block */
+    const unsigned char *at = h.p;
+    size_t nops = 0, capops = 0;
+    for (uint64_t k = 0; k < nskel; k++) {
+        uint64_t len;
+        (void)rd_varint(&skh, &len); /* checked above */
+        rd o = {at, at + len};
+        at += len;
+        skstart[k] = (uint32_t)nops;
+        while (o.p < o.end) {
+            uint64_t v, ln = 0;
+            if (rd_varint(&o, &v))
+                DFAIL("columnar skeleton is truncated");
+            if (v == 0) {
+                if (rd_varint(&o, &ln) || ln == 0 || ln > (uint64_t)(o.end - o.p))
+                    DFAIL("columnar skeleton literal is invalid");
+            } else if (v > nst) {
+                DFAIL("columnar skeleton refers to a missing stream");
+            }
+            if (nops == capops) {
+                size_t nc = capops ? 2 * capops : 64;
+                dop *no = (dop *)sa_realloc(ops, nc * sizeof *no);
+                if (no == NULL) {
+                    rc = STEPARC_E_NOMEM;
+                    goto cleanup;
+                }
+                ops = no;
+                capops = nc;
+            }
+            ops[nops].s = v ? (uint32_t)(v - 1) : NONE;
+            ops[nops].len = (uint32_t)ln;
+            ops[nops].lit = o.p;
+            o.p += ln;
+            nops++;
+        }
+    }
+    skstart[nskel] = (uint32_t)nops;
+    rd ids = {at, at + ids_len};
+    at += ids_len;
+    for (uint64_t s = 0; s < nst; s++) {
+        size_t alen = (size_t)(uintptr_t)st[s].a.end, llen = (size_t)(uintptr_t)st[s].lens.end,
+               blen = (size_t)(uintptr_t)st[s].bytes.end;
+        st[s].a.p = at;
+        st[s].a.end = at + alen;
+        at += alen;
+        st[s].lens.p = at;
+        st[s].lens.end = at + llen;
+        at += llen;
+        st[s].bytes.p = at;
+        st[s].bytes.end = at + blen;
+        at += blen;
+    }
+
+    /* 16 bytes of slack: an integer or float is written first and checked after */
+    rows = (unsigned char *)sa_malloc((size_t)rows_size + 16);
+    if (rows == NULL) {
+        rc = STEPARC_E_NOMEM;
+        goto cleanup;
+    }
+    size_t table = 4 * (size_t)n;
+    unsigned char *o = rows + table, *oend = rows + rows_size;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t k;
+        if (rd_varint(&ids, &k) || k >= nskel)
+            DFAIL("columnar skeleton id is invalid");
+        unsigned char *rec = o;
+        for (uint32_t q = skstart[k]; q < skstart[k + 1]; q++) {
+            const dop *op = &ops[q];
+            if (op->s == NONE) {
+                if (op->len > (size_t)(oend - o))
+                    DFAIL("columnar records exceed the declared size");
+                memcpy(o, op->lit, op->len);
+                o += op->len;
+                continue;
+            }
+            dstream *s = &st[op->s];
+            switch (s->kind) {
+            case K_INT:
+            case K_DELTA: {
+                uint64_t z;
+                if (rd_varint(&s->a, &z))
+                    DFAIL("columnar integer stream is exhausted");
+                uint64_t v = unzigzag(z);
+                if (s->kind == K_DELTA) {
+                    v += s->prev;
+                    s->prev = v;
+                }
+                o += mp_int(o, (int64_t)v);
+                if (o > oend)
+                    DFAIL("columnar records exceed the declared size");
+                break;
+            }
+            case K_F64:
+                if (s->a.end - s->a.p < 8)
+                    DFAIL("columnar float stream is exhausted");
+                *o++ = 0xCB;
+                memcpy(o, s->a.p, 8);
+                o += 8;
+                s->a.p += 8;
+                if (o > oend)
+                    DFAIL("columnar records exceed the declared size");
+                break;
+            default: { /* K_STR */
+                uint64_t code;
+                dstr v;
+                if (rd_varint(&s->a, &code))
+                    DFAIL("columnar string codes are exhausted");
+                if (code == 0) {
+                    uint64_t len;
+                    if (rd_varint(&s->lens, &len) || len > (uint64_t)(s->bytes.end - s->bytes.p))
+                        DFAIL("columnar string bytes are exhausted");
+                    if (s->nstrs == s->capstrs) {
+                        /* grows with the strings actually decoded, each of
+                         * which wrote output: bounded by rows_size */
+                        uint32_t nc = s->capstrs ? 2 * s->capstrs : 64;
+                        dstr *ns = (dstr *)sa_realloc(s->strs, nc * sizeof *ns);
+                        if (ns == NULL) {
+                            rc = STEPARC_E_NOMEM;
+                            goto cleanup;
+                        }
+                        s->strs = ns;
+                        s->capstrs = nc;
+                    }
+                    v.p = s->bytes.p;
+                    v.n = (uint32_t)len;
+                    s->bytes.p += len;
+                    s->strs[s->nstrs++] = v;
+                } else {
+                    if (code > s->nstrs)
+                        DFAIL("columnar string code refers to a string not yet seen");
+                    v = s->strs[code - 1];
+                }
+                uint64_t total = (uint64_t)s->plen + v.n;
+                unsigned char sh[5];
+                size_t hl = mp_strhdr(sh, total);
+                if (total > UINT32_MAX || hl + total > (uint64_t)(oend - o))
+                    DFAIL("columnar records exceed the declared size");
+                memcpy(o, sh, hl);
+                o += hl;
+                memcpy(o, s->prefix, s->plen);
+                o += s->plen;
+                memcpy(o, v.p, v.n);
+                o += v.n;
+                break;
+            }
+            }
+        }
+        if (o == rec)
+            DFAIL("columnar record is empty");
+        sa_put_u32(rows + 4 * (size_t)i, (uint32_t)(o - (rows + table)));
+    }
+    if (o != oend || ids.p != ids.end)
+        DFAIL("columnar payload does not decode to its declared size");
+    for (uint64_t s = 0; s < nst; s++)
+        if (st[s].a.p != st[s].a.end || st[s].lens.p != st[s].lens.end ||
+            st[s].bytes.p != st[s].bytes.end)
+            DFAIL("columnar stream has bytes left over");
+    *rows_out = rows;
+    *rows_size_out = (size_t)rows_size;
+    rows = NULL;
+cleanup:
+    if (st)
+        for (uint64_t s = 0; s < nst; s++)
+            sa_free(st[s].strs);
+    sa_free(st);
+    sa_free(ops);
+    sa_free(skstart);
+    sa_free(rows);
+    return rc;
+}
