@@ -84,6 +84,27 @@ static size_t mp_strhdr(unsigned char *o, uint64_t n)
     return 5;
 }
 
+/* a[0..n) == b[0..n) for the short keys and ids compared per value: an
+ * inline word loop instead of a call to memcmp. */
+static inline int same(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = (const unsigned char *)a, *y = (const unsigned char *)b;
+    while (n >= 8) {
+        uint64_t u, v;
+        memcpy(&u, x, 8);
+        memcpy(&v, y, 8);
+        if (u != v)
+            return 0;
+        x += 8;
+        y += 8;
+        n -= 8;
+    }
+    while (n--)
+        if (*x++ != *y++)
+            return 0;
+    return 1;
+}
+
 static inline uint64_t zigzag(uint64_t v) { return (v << 1) ^ (uint64_t)-(int64_t)(v >> 63); }
 static inline uint64_t unzigzag(uint64_t z) { return (z >> 1) ^ (uint64_t)-(int64_t)(z & 1); }
 
@@ -319,7 +340,7 @@ static int put_str(sa_colenc *e, uint32_t s, const unsigned char *v, uint32_t n)
         uint32_t mask = e->dtcap - 1, j = (uint32_t)h & mask;
         for (; e->dtab[j].gen == e->gen; j = (j + 1) & mask) {
             struct dslot *d = &e->dtab[j];
-            if (d->h == h && d->stream == s && d->len == n && memcmp(d->p, v, n) == 0)
+            if (d->h == h && d->stream == s && d->len == n && same(d->p, v, n))
                 return put_varint(&st->a, (uint64_t)d->code + 1);
         }
         if (2 * (e->dtused + 1) > e->dtcap) {
@@ -428,7 +449,7 @@ static int enc_value(sa_colenc *e, sa_mpr *r, uint32_t node, int depth)
         uint32_t pn = e->nodes[node].is_id ? id_prefix(v, it.n) : 0;
         uint32_t s = e->nodes[node].st_str, last = NONE;
         for (; s != NONE; last = s, s = e->st[s].next)
-            if (e->st[s].prefix_len == pn && memcmp(e->keys.data + e->st[s].prefix_off, v, pn) == 0)
+            if (e->st[s].prefix_len == pn && same(e->keys.data + e->st[s].prefix_off, v, pn))
                 break;
         if (s == NONE) {
             s = new_stream(e, K_STR);
@@ -471,7 +492,7 @@ static int enc_value(sa_colenc *e, sa_mpr *r, uint32_t node, int depth)
                 return rc;
             uint32_t c = prev == NONE ? e->nodes[node].first_hint : e->nodes[prev].next_hint;
             if (c == NONE || e->nodes[c].key_len != k.n ||
-                memcmp(e->keys.data + e->nodes[c].key_off, k.s, k.n) != 0) {
+                !same(e->keys.data + e->nodes[c].key_off, k.s, k.n)) {
                 c = child(e, node, (const unsigned char *)k.s, k.n);
                 if (c == NONE)
                     return STEPARC_E_NOMEM;
