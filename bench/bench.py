@@ -891,9 +891,9 @@ def report(ctx):
                  "added, strace counted 4 `fcntl` calls per get with one thread and 0.3 with two).")
     if starved:
         L.append("")
-        L.append("**steparc's threads kept fewer cores busy than there were threads: other "
-                 "work was running on the machine, or the threads waited for each other; the "
-                 "speed-ups above understate what the cores give.**")
+        L.append("**steparc's threads kept fewer cores busy than there were threads: either "
+                 "other work was running on the machine (then the speed-ups above understate "
+                 "what the cores give) or the threads waited for each other.**")
     L.append("")
     return "\n".join(L)
 
