@@ -129,11 +129,16 @@ static inline void bench_keys_free(bench_keys *k)
     memset(k, 0, sizeof *k);
 }
 
-/* Common options of the query programs. */
+/* Common options of the query programs. mt: the thread counts of the
+ * threads mode (--mt 1,2,4), nmt of them; nmt == 0 runs the single-thread
+ * measurements instead. */
+#define BENCH_MAX_MT 16
 typedef struct {
     const char *ids, *runs, *threads;
     size_t gets, finds, opens;
     uint64_t seed;
+    unsigned mt[BENCH_MAX_MT];
+    size_t nmt;
 } bench_query_opts;
 
 static inline size_t bench_parse_size(const char *prog, const char *s)
@@ -146,8 +151,27 @@ static inline size_t bench_parse_size(const char *prog, const char *s)
     return (size_t)v;
 }
 
+/* Parses "1,2,4" into o->mt: each count from 1 to 256. */
+static inline void bench_parse_mt(const char *prog, const char *s, bench_query_opts *o)
+{
+    o->nmt = 0;
+    while (*s) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = strtoul(s, &end, 10);
+        if (errno || end == s || v < 1 || v > 256 || (*end && *end != ','))
+            bench_die(prog, "--mt wants thread counts from 1 to 256 separated by commas");
+        if (o->nmt == BENCH_MAX_MT)
+            bench_die(prog, "--mt takes at most %d thread counts", BENCH_MAX_MT);
+        o->mt[o->nmt++] = (unsigned)v;
+        s = *end ? end + 1 : end;
+    }
+    if (o->nmt == 0)
+        bench_die(prog, "--mt needs at least one thread count");
+}
+
 /* Parses --ids F --runs F --threads F [--gets N] [--finds N] [--opens N]
- * [--seed S] from argv[first..argc). */
+ * [--seed S] [--mt LIST] from argv[first..argc). */
 static inline void bench_parse_query_opts(const char *prog, int argc, char **argv, int first,
                                           bench_query_opts *o)
 {
@@ -175,6 +199,8 @@ static inline void bench_parse_query_opts(const char *prog, int argc, char **arg
             o->opens = bench_parse_size(prog, v);
         else if (!strcmp(a, "--seed"))
             o->seed = (uint64_t)bench_parse_size(prog, v);
+        else if (!strcmp(a, "--mt"))
+            bench_parse_mt(prog, v, o);
         else
             bench_die(prog, "unknown option %s", a);
     }
@@ -193,6 +219,43 @@ static inline void bench_print_lat(const char *name, double *v, size_t n)
     double p99 = bench_percentile(v, n, 99.0);
     printf("\"%s_p50_us\":%.3f,\"%s_p99_us\":%.3f,\"%s_mean_us\":%.3f,", name, p50, name, p99,
            name, mean);
+}
+
+/* Threads mode: each of T threads waits at a barrier, then makes `gets` gets
+ * of one kind; the figure is every thread's gets over the span from the first
+ * start to the last finish (so a straggler counts against the rate). */
+typedef struct {
+    double t0, t1; /* set by the thread around its gets (bench_now_us) */
+} bench_mt_span;
+
+static inline double bench_mt_wall_us(const bench_mt_span *s, unsigned n)
+{
+    double t0 = s[0].t0, t1 = s[0].t1;
+    for (unsigned i = 1; i < n; i++) {
+        if (s[i].t0 < t0)
+            t0 = s[i].t0;
+        if (s[i].t1 > t1)
+            t1 = s[i].t1;
+    }
+    return t1 - t0;
+}
+
+/* CPU seconds (user + system) used so far by every thread of the process:
+ * their growth over a threads-mode run, divided by its wall time, says how
+ * many cores the run kept busy (below T with T threads: they waited for a
+ * lock, or other work on the machine took the cores). */
+static inline double bench_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Each thread's own random sequence: distinct, and fixed for a given seed. */
+static inline uint64_t bench_mt_seed(uint64_t seed, unsigned thread)
+{
+    uint64_t s = seed ^ (0xA24BAED4963EE407ull * (thread + 1u));
+    return bench_rng(&s);
 }
 
 #endif

@@ -2,7 +2,7 @@
  * lookup_bench - times random reads of a steparc archive through libsteparc.
  *
  *   lookup_bench ARCHIVE --ids F --runs F --threads F
- *                [--gets N] [--finds N] [--opens N] [--seed S]
+ *                [--gets N] [--finds N] [--opens N] [--seed S] [--mt LIST]
  *
  * Opens the archive once, then times (each operation on its own):
  *   get_pos     steparc_reader_get_json of a random position (uniform)
@@ -15,10 +15,21 @@
  * and prints one JSON object: p50/p99/mean in microseconds per operation,
  * match counts and the block cache counters. Any failed call exits 1.
  * sqlite_bench query makes the same queries in the same order (same seed).
+ *
+ * With --mt LIST (thread counts, e.g. 1,2) it measures instead how lookups
+ * from several threads on one reader scale: for each count T, T threads share
+ * the one steparc_reader (as steparc.h allows for steparc_reader_* lookups),
+ * each with its own steparc_buf, and each makes N gets by random position,
+ * then (after all have finished) N gets by random id, the same gets as above.
+ * Prints the aggregate gets per second for each T, "mt_pos_T" and "mt_id_T"
+ * (every thread's gets over the span from the first start to the last
+ * finish), and "mt_pos_T_busy", "mt_id_T_busy": process CPU time over that
+ * span, the cores the run kept busy.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_util.h"
 
+#include <pthread.h>
 #include <steparc.h>
 
 static const char *prog = "lookup_bench";
@@ -69,11 +80,116 @@ static void find_all(steparc_reader *r, const bench_keys *keys, size_t n, int by
     free(lat);
 }
 
+/* ---- threads mode ---------------------------------------------------------- */
+
+typedef struct {
+    steparc_reader *r; /* shared by every thread */
+    const bench_keys *ids;
+    uint64_t count;
+    size_t gets;
+    int by_id;
+    pthread_barrier_t *start;
+    uint64_t rng;
+    bench_mt_span span;
+} mt_job;
+
+static void *mt_main(void *arg)
+{
+    mt_job *j = (mt_job *)arg;
+    /* a buffer per thread: a steparc_buf is the caller's, not the reader's */
+    steparc_buf json = {0};
+    pthread_barrier_wait(j->start);
+    j->span.t0 = bench_now_us();
+    for (size_t i = 0; i < j->gets; i++) {
+        int rc;
+        if (j->by_id) {
+            size_t k = (size_t)(bench_rng(&j->rng) % j->ids->n);
+            uint64_t ord = 0;
+            rc = steparc_reader_find_id(j->r, j->ids->v[k], j->ids->len[k], &ord);
+            if (rc == 0)
+                rc = steparc_reader_get_json(j->r, ord, 0, &json);
+            if (rc != 0) /* errmsg is the calling thread's last failure */
+                bench_die(prog, "id %s: %s (%s)", j->ids->v[k], steparc_strerror(rc),
+                          steparc_reader_errmsg(j->r));
+        } else {
+            uint64_t pos = bench_rng(&j->rng) % j->count;
+            rc = steparc_reader_get_json(j->r, pos, 0, &json);
+            if (rc != 0)
+                bench_die(prog, "get_json(%llu): %s", (unsigned long long)pos,
+                          steparc_reader_errmsg(j->r));
+        }
+    }
+    j->span.t1 = bench_now_us();
+    steparc_buf_free(&json);
+    return NULL;
+}
+
+/* T threads on r, each making `gets` gets of one kind; prints the aggregate
+ * gets/s as "NAME" and the cores kept busy as "NAME_busy". */
+static void mt_run(const char *name, steparc_reader *r, const bench_keys *ids, uint64_t count,
+                   size_t gets, int by_id, unsigned nthreads, uint64_t seed)
+{
+    mt_job *jobs = calloc(nthreads, sizeof *jobs);
+    pthread_t *th = calloc(nthreads, sizeof *th);
+    bench_mt_span *spans = calloc(nthreads, sizeof *spans);
+    if (!jobs || !th || !spans)
+        bench_die(prog, "out of memory");
+    pthread_barrier_t start;
+    if (pthread_barrier_init(&start, NULL, nthreads) != 0)
+        bench_die(prog, "pthread_barrier_init failed");
+    double cpu0 = bench_cpu_s();
+    for (unsigned i = 0; i < nthreads; i++) {
+        jobs[i] = (mt_job){r, ids, count, gets, by_id, &start, bench_mt_seed(seed, i), {0, 0}};
+        if (pthread_create(&th[i], NULL, mt_main, &jobs[i]) != 0)
+            bench_die(prog, "pthread_create failed");
+    }
+    for (unsigned i = 0; i < nthreads; i++) {
+        pthread_join(th[i], NULL);
+        spans[i] = jobs[i].span;
+    }
+    double cpu = bench_cpu_s() - cpu0;
+    pthread_barrier_destroy(&start);
+    double wall = bench_mt_wall_us(spans, nthreads) / 1e6;
+    if (wall <= 0)
+        bench_die(prog, "%s: no time measured", name);
+    printf("\"%s\":%.1f,\"%s_busy\":%.3f,", name, (double)nthreads * (double)gets / wall, name,
+           cpu / wall);
+    free(jobs);
+    free(th);
+    free(spans);
+}
+
+static int mt_mode(steparc_reader *r, const bench_query_opts *o, const bench_keys *ids)
+{
+    uint64_t count = steparc_reader_count(r);
+    steparc_buf json = {0};
+    uint64_t warm = o->seed ^ 0x5bd1e995u;
+    for (size_t i = 0; i < 200 && i < o->gets; i++) {
+        int rc = steparc_reader_get_json(r, bench_rng(&warm) % count, 0, &json);
+        if (rc != 0)
+            bench_die(prog, "get_json: %s", steparc_reader_errmsg(r));
+    }
+    steparc_buf_free(&json);
+    printf("{\"records\":%llu,\"mt_gets_per_thread\":%zu,", (unsigned long long)count, o->gets);
+    for (size_t i = 0; i < o->nmt; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "mt_pos_%u", o->mt[i]);
+        mt_run(name, r, ids, count, o->gets, 0, o->mt[i], o->seed);
+        snprintf(name, sizeof name, "mt_id_%u", o->mt[i]);
+        mt_run(name, r, ids, count, o->gets, 1, o->mt[i], o->seed + 1);
+    }
+    uint64_t hits = 0, misses = 0;
+    steparc_reader_cache_stats(r, &hits, &misses);
+    printf("\"cache_hits\":%llu,\"cache_misses\":%llu}\n", (unsigned long long)hits,
+           (unsigned long long)misses);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2 || argv[1][0] == '-') {
         fprintf(stderr, "usage: %s ARCHIVE --ids F --runs F --threads F [--gets N] [--finds N] "
-                        "[--opens N] [--seed S]\n", prog);
+                        "[--opens N] [--seed S] [--mt LIST]\n", prog);
         return 2;
     }
     const char *path = argv[1];
@@ -92,6 +208,14 @@ int main(int argc, char **argv)
     uint64_t count = steparc_reader_count(r);
     if (count == 0)
         bench_die(prog, "%s: empty archive", path);
+    if (o.nmt) {
+        rc = mt_mode(r, &o, &ids);
+        steparc_reader_close(r);
+        bench_keys_free(&ids);
+        bench_keys_free(&runs);
+        bench_keys_free(&threads);
+        return rc;
+    }
 
     size_t nmax = o.gets > o.opens ? o.gets : o.opens;
     double *lat = malloc(nmax * sizeof *lat);

@@ -4,7 +4,7 @@
  *   sqlite_bench load DB JSONL     (re)creates DB: one row per line
  *   sqlite_bench export DB         every row's json, in rowid order, to stdout
  *   sqlite_bench query DB --ids F --runs F --threads F
- *                [--gets N] [--finds N] [--opens N] [--seed S]
+ *                [--gets N] [--finds N] [--opens N] [--seed S] [--mt LIST]
  *
  * Schema: steps(id TEXT, run_id TEXT, thread_id TEXT, created_at INTEGER,
  * json TEXT) with indexes on id, run_id and thread_id. The json column holds
@@ -18,10 +18,16 @@
  * by run_id, by thread_id (index order is rowid order), and open = open
  * read-only + prepare (which reads the schema) + close. Prints one JSON
  * object; any failed call exits 1.
+ *
+ * query --mt LIST is lookup_bench --mt on SQLite: for each thread count T, T
+ * threads, each with its own read-only connection (SQLite's way to read from
+ * several threads; SQLITE_OPEN_NOMUTEX since a connection stays in its
+ * thread), make N gets by random rowid, then N by random id; same output keys.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_util.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -163,6 +169,112 @@ static void find_all(sqlite3 *db, sqlite3_stmt *st, const bench_keys *keys, size
     free(lat);
 }
 
+/* ---- threads mode ---------------------------------------------------------- */
+
+typedef struct {
+    const char *dbpath;
+    const bench_keys *ids;
+    uint64_t count;
+    size_t gets;
+    int by_id;
+    pthread_barrier_t *start;
+    uint64_t rng;
+    bench_mt_span span;
+} mt_job;
+
+static void *mt_main(void *arg)
+{
+    mt_job *j = (mt_job *)arg;
+    sqlite3 *db = NULL;
+    check(db, sqlite3_open_v2(j->dbpath, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL),
+          j->dbpath);
+    sqlite3_stmt *st = prepare(db, j->by_id ? "SELECT json FROM steps WHERE id = ?1 LIMIT 1"
+                                            : "SELECT json FROM steps WHERE rowid = ?1");
+    unsigned long long rows;
+    pthread_barrier_wait(j->start);
+    j->span.t0 = bench_now_us();
+    for (size_t i = 0; i < j->gets; i++) {
+        if (j->by_id) {
+            size_t k = (size_t)(bench_rng(&j->rng) % j->ids->n);
+            check(db, sqlite3_bind_text(st, 1, j->ids->v[k], (int)j->ids->len[k], SQLITE_STATIC),
+                  "bind");
+            step_rows(db, st, "get by id", &rows);
+            if (rows != 1)
+                bench_die(prog, "id %s: not found", j->ids->v[k]);
+        } else {
+            uint64_t pos = bench_rng(&j->rng) % j->count;
+            sqlite3_bind_int64(st, 1, (sqlite3_int64)(pos + 1));
+            step_rows(db, st, "get by rowid", &rows);
+            if (rows != 1)
+                bench_die(prog, "rowid %llu: %llu rows", (unsigned long long)pos + 1, rows);
+        }
+    }
+    j->span.t1 = bench_now_us();
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* T threads, a connection each, each making `gets` gets of one kind; prints
+ * the aggregate gets/s as "NAME" and the cores kept busy as "NAME_busy"
+ * (the opens and prepares happen before the barrier: CPU time includes them,
+ * the rate does not). */
+static void mt_run(const char *name, const char *dbpath, const bench_keys *ids, uint64_t count,
+                   size_t gets, int by_id, unsigned nthreads, uint64_t seed)
+{
+    mt_job *jobs = calloc(nthreads, sizeof *jobs);
+    pthread_t *th = calloc(nthreads, sizeof *th);
+    bench_mt_span *spans = calloc(nthreads, sizeof *spans);
+    if (!jobs || !th || !spans)
+        bench_die(prog, "out of memory");
+    pthread_barrier_t start;
+    if (pthread_barrier_init(&start, NULL, nthreads) != 0)
+        bench_die(prog, "pthread_barrier_init failed");
+    double cpu0 = bench_cpu_s();
+    for (unsigned i = 0; i < nthreads; i++) {
+        jobs[i] = (mt_job){dbpath, ids, count, gets, by_id, &start, bench_mt_seed(seed, i), {0, 0}};
+        if (pthread_create(&th[i], NULL, mt_main, &jobs[i]) != 0)
+            bench_die(prog, "pthread_create failed");
+    }
+    for (unsigned i = 0; i < nthreads; i++) {
+        pthread_join(th[i], NULL);
+        spans[i] = jobs[i].span;
+    }
+    double cpu = bench_cpu_s() - cpu0;
+    pthread_barrier_destroy(&start);
+    double wall = bench_mt_wall_us(spans, nthreads) / 1e6;
+    if (wall <= 0)
+        bench_die(prog, "%s: no time measured", name);
+    printf("\"%s\":%.1f,\"%s_busy\":%.3f,", name, (double)nthreads * (double)gets / wall, name,
+           cpu / wall);
+    free(jobs);
+    free(th);
+    free(spans);
+}
+
+static void mt_mode(const char *dbpath, sqlite3 *db, const bench_query_opts *o,
+                    const bench_keys *ids, uint64_t count)
+{
+    /* the same warm-up as the single-thread mode, through the first connection */
+    sqlite3_stmt *by_rowid = prepare(db, "SELECT json FROM steps WHERE rowid = ?1");
+    uint64_t warm = o->seed ^ 0x5bd1e995u;
+    unsigned long long rows;
+    for (size_t i = 0; i < 200 && i < o->gets; i++) {
+        sqlite3_bind_int64(by_rowid, 1, (sqlite3_int64)(bench_rng(&warm) % count + 1));
+        step_rows(db, by_rowid, "warm-up", &rows);
+    }
+    sqlite3_finalize(by_rowid);
+    printf("{\"records\":%llu,\"mt_gets_per_thread\":%zu,", (unsigned long long)count, o->gets);
+    for (size_t i = 0; i < o->nmt; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "mt_pos_%u", o->mt[i]);
+        mt_run(name, dbpath, ids, count, o->gets, 0, o->mt[i], o->seed);
+        snprintf(name, sizeof name, "mt_id_%u", o->mt[i]);
+        mt_run(name, dbpath, ids, count, o->gets, 1, o->mt[i], o->seed + 1);
+    }
+    printf("\"sqlite_version\":\"%s\"}\n", sqlite3_libversion());
+}
+
 static int do_query(const char *dbpath, int argc, char **argv)
 {
     bench_query_opts o;
@@ -183,6 +295,14 @@ static int do_query(const char *dbpath, int argc, char **argv)
     sqlite3_finalize(cnt);
     if (count == 0)
         bench_die(prog, "%s: empty table", dbpath);
+    if (o.nmt) {
+        mt_mode(dbpath, db, &o, &ids, count);
+        check(db, sqlite3_close(db), "close");
+        bench_keys_free(&ids);
+        bench_keys_free(&runs);
+        bench_keys_free(&threads);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
 
     sqlite3_stmt *by_rowid = prepare(db, "SELECT json FROM steps WHERE rowid = ?1");
     sqlite3_stmt *by_id = prepare(db, "SELECT json FROM steps WHERE id = ?1 LIMIT 1");
@@ -269,6 +389,6 @@ int main(int argc, char **argv)
         return do_query(argv[2], argc, argv);
     fprintf(stderr,
             "usage: %s load DB JSONL | export DB | query DB --ids F --runs F --threads F "
-            "[--gets N] [--finds N] [--opens N] [--seed S]\n", prog);
+            "[--gets N] [--finds N] [--opens N] [--seed S] [--mt LIST]\n", prog);
     return 2;
 }

@@ -58,4 +58,4 @@ $(B)/bench/mpz_bench: bench/mpz_bench.c bench/bench_util.h $(B)/libsteparc.a inc
 
 $(B)/bench/sqlite_bench: bench/sqlite_bench.c bench/bench_util.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(SQLITE_CFLAGS) -Ibench $(CFLAGS) -o $@ $< $(SQLITE_LIBS) $(LDFLAGS)
+	$(CC) $(CPPFLAGS_ALL) $(SQLITE_CFLAGS) -Ibench $(CFLAGS) -o $@ $< $(SQLITE_LIBS) -lpthread $(LDFLAGS)
