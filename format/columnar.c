@@ -99,6 +99,16 @@ static inline int same(const void *a, const void *b, size_t n)
         y += 8;
         n -= 8;
     }
+    if (n >= 4) {
+        uint32_t u, v;
+        memcpy(&u, x, 4);
+        memcpy(&v, y, 4);
+        if (u != v)
+            return 0;
+        memcpy(&u, x + n - 4, 4);
+        memcpy(&v, y + n - 4, 4);
+        return u == v;
+    }
     while (n--)
         if (*x++ != *y++)
             return 0;
@@ -318,7 +328,7 @@ static int flush_lit(sa_colenc *e)
     if (e->lit.len == 0)
         return 0;
     if (put_varint(&e->ops, 0) || put_varint(&e->ops, e->lit.len) ||
-        sa_buf_append(&e->ops, e->lit.data, e->lit.len))
+        app(&e->ops, e->lit.data, e->lit.len))
         return STEPARC_E_NOMEM;
     e->lit.len = 0;
     return 0;
@@ -636,7 +646,7 @@ typedef struct {
     const unsigned char *p, *end;
 } rd;
 
-static int rd_varint(rd *r, uint64_t *v)
+static int rd_varint_slow(rd *r, uint64_t *v)
 {
     uint64_t x = 0;
     for (int shift = 0; shift < 64; shift += 7) {
@@ -654,6 +664,16 @@ static int rd_varint(rd *r, uint64_t *v)
     return -1;
 }
 
+/* Most varints are one byte: that case inline. */
+static inline int rd_varint(rd *r, uint64_t *v)
+{
+    if (r->p < r->end && *r->p < 0x80) {
+        *v = *r->p++;
+        return 0;
+    }
+    return rd_varint_slow(r, v);
+}
+
 typedef struct { const unsigned char *p; uint32_t n; } dstr;
 
 typedef struct {
@@ -666,7 +686,10 @@ typedef struct {
     uint32_t nstrs, capstrs;
 } dstream;
 
-typedef struct { uint32_t s, len; const unsigned char *lit; } dop; /* s NONE: literal */
+/* A compiled skeleton op: a literal (kind 0) or a value of stream s. Literals
+ * of up to 16 bytes with 16 readable bytes behind them are copied with one
+ * fixed-size move (the output has 16 bytes of slack). */
+typedef struct { uint8_t kind, short_lit; uint32_t s, len; const unsigned char *lit; } dop;
 
 uint64_t sa_col_rows_size(const unsigned char *col, size_t col_size)
 {
@@ -768,13 +791,18 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
                 capops = nc;
             }
             ops[nops].s = v ? (uint32_t)(v - 1) : NONE;
+            ops[nops].kind = v ? 0xFF : 0; /* value kinds are filled in below */
             ops[nops].len = (uint32_t)ln;
             ops[nops].lit = o.p;
+            ops[nops].short_lit = (uint8_t)(v == 0 && ln <= 16 && (size_t)(h.end - o.p) >= 16);
             o.p += ln;
             nops++;
         }
     }
     skstart[nskel] = (uint32_t)nops;
+    for (size_t q = 0; q < nops; q++)
+        if (ops[q].kind)
+            ops[q].kind = st[ops[q].s].kind;
     rd ids = {at, at + ids_len};
     at += ids_len;
     for (uint64_t s = 0; s < nst; s++) {
@@ -806,15 +834,18 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
         unsigned char *rec = o;
         for (uint32_t q = skstart[k]; q < skstart[k + 1]; q++) {
             const dop *op = &ops[q];
-            if (op->s == NONE) {
+            if (op->kind == 0) {
                 if (op->len > (size_t)(oend - o))
                     DFAIL("columnar records exceed the declared size");
-                memcpy(o, op->lit, op->len);
+                if (op->short_lit)
+                    memcpy(o, op->lit, 16);
+                else
+                    memcpy(o, op->lit, op->len);
                 o += op->len;
                 continue;
             }
             dstream *s = &st[op->s];
-            switch (s->kind) {
+            switch (op->kind) {
             case K_INT:
             case K_DELTA: {
                 uint64_t z;
