@@ -632,6 +632,20 @@ int sa_col_encode(sa_colenc *e, const unsigned char *rows, size_t rows_size, uin
         return STEPARC_E_NOMEM;
     for (uint32_t s = 0; s < e->nst; s++) {
         cstream *st = &e->st[s];
+        if (st->kind == K_F64) {
+            /* byte planes: the first bytes of every value, then the second
+             * bytes, ...: sign and exponent bytes repeat and compress */
+            size_t cnt = st->a.len / 8;
+            if (sa_buf_reserve(out, st->a.len) != 0)
+                return STEPARC_E_NOMEM;
+            unsigned char *o = (unsigned char *)out->data + out->len;
+            const unsigned char *a = (const unsigned char *)st->a.data;
+            for (size_t b = 0; b < 8; b++)
+                for (size_t j = 0; j < cnt; j++)
+                    o[b * cnt + j] = a[8 * j + b];
+            out->len += st->a.len;
+            continue;
+        }
         if (sa_buf_append(out, st->a.data, st->a.len) ||
             (st->kind == K_STR && (sa_buf_append(out, st->lens.data, st->lens.len) ||
                                    sa_buf_append(out, st->bytes.data, st->bytes.len))))
@@ -682,6 +696,7 @@ typedef struct {
     uint32_t plen;
     rd a, lens, bytes;
     uint64_t prev;
+    size_t fnext, fcount;          /* K_F64: next value, values (byte planes) */
     dstr *strs;
     uint32_t nstrs, capstrs;
 } dstream;
@@ -817,6 +832,11 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
         st[s].bytes.p = at;
         st[s].bytes.end = at + blen;
         at += blen;
+        if (st[s].kind == K_F64) {
+            if (alen % 8)
+                DFAIL("columnar float stream is not whole values");
+            st[s].fcount = alen / 8;
+        }
     }
 
     /* 16 bytes of slack: an integer or float is written first and checked after */
@@ -862,12 +882,13 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
                 break;
             }
             case K_F64:
-                if (s->a.end - s->a.p < 8)
+                if (s->fnext >= s->fcount)
                     DFAIL("columnar float stream is exhausted");
                 *o++ = 0xCB;
-                memcpy(o, s->a.p, 8);
+                for (size_t b = 0; b < 8; b++)
+                    o[b] = s->a.p[b * s->fcount + s->fnext];
+                s->fnext++;
                 o += 8;
-                s->a.p += 8;
                 if (o > oend)
                     DFAIL("columnar records exceed the declared size");
                 break;
@@ -923,7 +944,8 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
     if (o != oend || ids.p != ids.end)
         DFAIL("columnar payload does not decode to its declared size");
     for (uint64_t s = 0; s < nst; s++)
-        if (st[s].a.p != st[s].a.end || st[s].lens.p != st[s].lens.end ||
+        if ((st[s].kind == K_F64 ? st[s].fnext != st[s].fcount : st[s].a.p != st[s].a.end) ||
+            st[s].lens.p != st[s].lens.end ||
             st[s].bytes.p != st[s].bytes.end)
             DFAIL("columnar stream has bytes left over");
     *rows_out = rows;
@@ -938,4 +960,47 @@ cleanup:
     sa_free(skstart);
     sa_free(rows);
     return rc;
+}
+
+/* ---- introspection (bench/colstat) ------------------------------------------ */
+
+static size_t node_path(const sa_colenc *e, uint32_t node, char *out, size_t cap)
+{
+    if (node == NONE || e->nodes[node].parent == NONE)
+        return 0;
+    const cnode *c = &e->nodes[node];
+    size_t n = node_path(e, c->parent, out, cap);
+    const char *k = c->key_len == NONE ? "[]" : (const char *)e->keys.data + c->key_off;
+    size_t kn = c->key_len == NONE ? 2 : c->key_len;
+    if (n && c->key_len != NONE && n < cap)
+        out[n++] = '.';
+    for (size_t i = 0; i < kn && n < cap; i++)
+        out[n++] = k[i];
+    return n;
+}
+
+void sa_col_streams(const sa_colenc *e, sa_col_stream_fn fn, void *ctx)
+{
+    char path[512];
+    fn(ctx, "(skeletons)", 0, (const unsigned char *)e->skel.data, e->skel.len, NULL, 0);
+    fn(ctx, "(skeleton ids)", 0, (const unsigned char *)e->ids.data, e->ids.len, NULL, 0);
+    for (uint32_t s = 0; s < e->nst; s++) {
+        /* the node that owns stream s */
+        uint32_t node = NONE;
+        for (uint32_t q = 0; q < e->nnodes && node == NONE; q++) {
+            const cnode *c = &e->nodes[q];
+            if (c->st_int == s || c->st_f64 == s)
+                node = q;
+            for (uint32_t t = c->st_str; t != NONE && node == NONE; t = e->st[t].next)
+                if (t == s)
+                    node = q;
+        }
+        size_t n = node_path(e, node, path, sizeof path - 1);
+        path[n] = 0;
+        const cstream *st = &e->st[s];
+        fn(ctx, path, st->kind, (const unsigned char *)st->a.data, st->a.len,
+           (const unsigned char *)st->bytes.data, st->bytes.len);
+        if (st->kind == K_STR)
+            fn(ctx, path, 5, (const unsigned char *)st->lens.data, st->lens.len, NULL, 0);
+    }
 }

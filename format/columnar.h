@@ -35,4 +35,14 @@ uint64_t sa_col_rows_size(const unsigned char *col, size_t col_size);
 int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigned char **rows,
                   size_t *rows_size, const char **why);
 
+/* Measurement only (bench/colstat.c): for the block last encoded by e, calls
+ * fn for the skeletons and skeleton ids (kind 0, paths "(skeletons)" and
+ * "(skeleton ids)"), then for each stream with its key path (keys joined by
+ * '.', "[]" for array elements) and kind: values area as a/an and, for
+ * strings, the new strings' bytes as b/bn, then once more with kind 5 for
+ * their lengths area. */
+typedef void (*sa_col_stream_fn)(void *ctx, const char *path, int kind, const unsigned char *a,
+                                 size_t an, const unsigned char *b, size_t bn);
+void sa_col_streams(const sa_colenc *e, sa_col_stream_fn fn, void *ctx);
+
 #endif

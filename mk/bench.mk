@@ -28,7 +28,7 @@ BENCH_SVG ?= docs/bench_size_speed.svg
 
 SQLITE_CFLAGS = $(shell pkg-config --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS = $(or $(shell pkg-config --libs sqlite3 2>/dev/null),-lsqlite3)
-BENCH_BIN := $(B)/bench/lookup_bench $(B)/bench/sqlite_bench $(B)/bench/mpz_bench
+BENCH_BIN := $(B)/bench/lookup_bench $(B)/bench/sqlite_bench $(B)/bench/mpz_bench $(B)/bench/colstat
 
 .PHONY: bench bench-run bench-bin
 
@@ -51,6 +51,11 @@ bench-run: all $(BENCH_BIN)
 $(B)/bench/lookup_bench: bench/lookup_bench.c bench/bench_util.h $(B)/libsteparc.a include/steparc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -Ibench $(CFLAGS) -o $@ $< $(B)/libsteparc.a $(DEP_LIBS) $(LDFLAGS)
+
+# colstat measures the columnar layout's streams: it uses the internal encoder
+$(B)/bench/colstat: bench/colstat.c format/columnar.h $(B)/libsteparc.a include/steparc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Iformat $(CFLAGS) -o $@ $< $(B)/libsteparc.a $(DEP_LIBS) $(LDFLAGS)
 
 $(B)/bench/mpz_bench: bench/mpz_bench.c bench/bench_util.h $(B)/libsteparc.a include/steparc.h
 	@mkdir -p $(dir $@)
