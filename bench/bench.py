@@ -341,7 +341,7 @@ def check_tools(args):
     if missing:
         raise BenchError("missing tools; install the Debian packages " + " ".join(missing)
                          + " (make bench does it)")
-    for b in (args.steparc, args.lookup, args.sqlite, args.mpz):
+    for b in (args.steparc, args.lookup, args.sqlite, args.mpz, args.colstat):
         if not os.access(b, os.X_OK):
             raise BenchError(f"{b} is not built (run make bench, or make bench-bin)")
 
@@ -383,7 +383,9 @@ def run_bench(args):
 
     # ---- steparc
     max_flags = shlex.split(args.max_flags)
-    variants = [("default", []), ("max", max_flags)]
+    # rows: the default settings with the format 1.0 layout, to choose the
+    # default layout from measurements (issue 6)
+    variants = [("default", []), ("rows", ["--layout", "rows"]), ("max", max_flags)]
     for name, flags in variants:
         arc = W(f"steparc-{name}.steparc")
         rep = W(f"steparc-{name}.report.json")
@@ -423,6 +425,13 @@ def run_bench(args):
                           [args.lookup, arc] + qopts + mt_opts, capture=True)
             entry["mt"] = merge_query(q)
         res["steparc-" + name] = entry
+
+    # ---- where the columnar archive's bytes go (per field group)
+    log("columnar streams per field group (colstat)")
+    p = subprocess.run([args.colstat, res["steparc-default"]["path"]], capture_output=True)
+    if p.returncode != 0:
+        raise BenchError(f"colstat failed: {p.stderr.decode(errors='replace')}")
+    res["colstat"] = json.loads(p.stdout)
 
     # ---- general-purpose compressors over the JSONL
     comps = [
@@ -489,6 +498,10 @@ def run_bench(args):
         raw_sha = sha256_of_file(cpath)
         checks = [("steparc default: steparc cat == canon.py", canon_sha,
                    [args.steparc, "cat", res["steparc-default"]["path"]]),
+                  ("steparc rows: steparc cat == canon.py", canon_sha,
+                   [args.steparc, "cat", res["steparc-rows"]["path"]]),
+                  ("steparc default: cat --via-struct == canon.py", canon_sha,
+                   [args.steparc, "cat", "--via-struct", res["steparc-default"]["path"]]),
                   ("steparc max: steparc cat == canon.py", canon_sha,
                    [args.steparc, "cat", res["steparc-max"]["path"]]),
                   ("msgpack+zstd: unpack == canon.py", canon_sha, [args.mpz, "unpack", mpz]),
@@ -548,12 +561,14 @@ def contenders(ctx):
     """(label, family, size, conversion result, export result) for every contender."""
     res, cores = ctx["res"], ctx["cores"]
     out = []
-    for name, title in (("steparc-default", "steparc default"), ("steparc-max", "steparc max")):
+    for name, title in (("steparc-default", "steparc default"), ("steparc-rows", "steparc rows"),
+                        ("steparc-max", "steparc max")):
         e = res[name]
         out.append((f"{title} -j1", "steparc", e["size"], e["j1"], e["export"]))
         if cores > 1:
             out.append((f"{title} -j{cores}", "steparc", e["size"], e["jn"], e["export"]))
-    for key in (k for k in res if not k.startswith("steparc-") and k not in ("sqlite", "mpz")):
+    for key in (k for k in res
+                if not k.startswith("steparc-") and k not in ("sqlite", "mpz", "colstat")):
         e = res[key]
         out.append((key, "compressor", e["size"], e["conv"], e.get("export")))
     out.append(("SQLite (3 indexes)", "sqlite", res["sqlite"]["size"], res["sqlite"]["conv"],
@@ -566,6 +581,7 @@ def contenders(ctx):
 STYLES = {  # point type (gnuplot), colour; open symbols for the multi-threaded runs
     "steparc default -j1": (7, "#d62728"), "steparc default -jN": (6, "#d62728"),
     "steparc max -j1": (9, "#7f0000"), "steparc max -jN": (8, "#7f0000"),
+    "steparc rows -j1": (3, "#e377c2"), "steparc rows -jN": (2, "#e377c2"),
     "zstd -3 -T1": (5, "#1f77b4"), "zstd -3 -T0": (4, "#1f77b4"),
     "zstd -19": (13, "#17becf"), "xz": (11, "#9467bd"), "gzip": (15, "#8c564b"),
     "SQLite": (5, "#2ca02c"), "MessagePack": (7, "#ff7f0e"),
@@ -683,11 +699,12 @@ def report(ctx):
                  "records were left out so that every contender stores the same records: "
                  + "; ".join(why))
     if ctx["verified"]:
-        L.append(f"- Lossless: checked after timing — `steparc cat` of both archives and the "
+        L.append(f"- Lossless: checked after timing — `steparc cat` of the three archives (and `cat --via-struct` of the default one) and the "
                  f"MessagePack baseline equal `tests/canon.py --jsonl` of the corpus "
                  f"({ctx['verified']['canon_bytes']:,} bytes of canonical JSON); every "
                  "decompressor and the SQLite export give the input bytes back")
-    L.append(f"- steparc default = `steparc convert` (zstd level 3, 64 KiB blocks with a dictionary trained on the first 4 MiB of records); "
+    L.append(f"- steparc default = `steparc convert` (columnar layout, zstd level 3, 64 KiB blocks with a dictionary trained on the first 4 MiB of blocks); "
+             "steparc rows = `steparc convert --layout rows` (the same, MessagePack rows: format 1.0); "
              f"steparc max = `steparc convert {args.max_flags}`. "
              f"Default archive: {sd['info'].get('blocks')} blocks, "
              f"{sd['size'] - sd['info'].get('stored_bytes', 0):,} bytes of indexes and footer; "
@@ -851,6 +868,41 @@ def report(ctx):
              "export time.")
     L.append("")
 
+    # ---- layout choice and where the bytes go
+    sr, cs = res["steparc-rows"], res["colstat"]
+    L.append("## Block layout: columnar (default) against rows")
+    L.append("")
+    qr = sr["query"]
+    rows = [["Archive size (MB)", num(sd["size"] / MB), num(sr["size"] / MB), ratio(sd["size"], sr["size"])],
+            ["Block bytes (MB)", num(sd["info"]["stored_bytes"] / MB),
+             num(sr["info"]["stored_bytes"] / MB),
+             ratio(sd["info"]["stored_bytes"], sr["info"]["stored_bytes"])],
+            ["Conversion MB/s, 1 thread", num(mbps(sd["j1"]["wall"])), num(mbps(sr["j1"]["wall"])),
+             ratio(mbps(sd["j1"]["wall"]), mbps(sr["j1"]["wall"]))],
+            [f"Conversion MB/s, {cores} threads", num(mbps(sd["jn"]["wall"])),
+             num(mbps(sr["jn"]["wall"])), ratio(mbps(sd["jn"]["wall"]), mbps(sr["jn"]["wall"]))],
+            ["Export MB/s", num(mbps(sd["export"]["wall"])), num(mbps(sr["export"]["wall"])),
+             ratio(mbps(sd["export"]["wall"]), mbps(sr["export"]["wall"]))],
+            ["Get by position p50 (µs)", num(qd["get_pos_p50_us"]), num(qr["get_pos_p50_us"]),
+             ratio(qd["get_pos_p50_us"], qr["get_pos_p50_us"])],
+            ["Get by id p50 (µs)", num(qd["get_id_p50_us"]), num(qr["get_id_p50_us"]),
+             ratio(qd["get_id_p50_us"], qr["get_id_p50_us"])]]
+    L.append(table(["Metric", "columnar", "rows", "Ratio"], rows, "lrrr"))
+    L.append("")
+    L.append(f"Where the bytes of the columnar blocks go, measured by `bench/colstat` on the default "
+             f"archive: its {cs['blocks']:,} blocks re-encoded in columns, each stream compressed "
+             f"on its own at zstd level {cs['level']} without the dictionary "
+             f"({cs['streams_apart_zstd']:,} bytes in all; the same blocks compressed whole: "
+             f"rows {cs['rows_zstd']:,}, columns {cs['columns_zstd']:,}; the archive's blocks, "
+             f"with the dictionary: {sd['info']['stored_bytes']:,}). Streams compressed apart cost "
+             "a little more than together, so read the shares, not the bytes.")
+    L.append("")
+    tot = cs["streams_apart_zstd"] or 1
+    rows = [[g["group"], f"{g['raw']:,}", f"{g['zstd']:,}", f"{100.0 * g['zstd'] / tot:.1f}%"]
+            for g in cs["groups"]]
+    L.append(table(["Field group", "Column bytes", "zstd bytes", "Share"], rows, "lrrr"))
+    L.append("")
+
     # ---- lookups from several threads
     L.append("## Lookups from several threads (gets per second, warm file)")
     L.append("")
@@ -929,6 +981,7 @@ def main(argv=None):
     args.lookup = os.path.abspath(os.path.join(args.build, "bench", "lookup_bench"))
     args.sqlite = os.path.abspath(os.path.join(args.build, "bench", "sqlite_bench"))
     args.mpz = os.path.abspath(os.path.join(args.build, "bench", "mpz_bench"))
+    args.colstat = os.path.abspath(os.path.join(args.build, "bench", "colstat"))
     try:
         run_bench(args)
     except BenchError as e:
