@@ -19,6 +19,7 @@ enum { K_INT = 1, K_DELTA = 2, K_F64 = 3, K_STR = 4 };
 #define MAX_PREFIX 16u
 #define MAX_STREAMS 65535u          /* FORMAT.md 5.5 limits: the writer falls back to rows */
 #define MAX_SKELETON_BYTES (4u << 20)
+#define SLACK 64u   /* decoder output slack: fixed-size copies of up to 32 bytes */
 
 /* ---- shared helpers -------------------------------------------------------- */
 
@@ -679,6 +680,9 @@ static int rd_varint_slow(rd *r, uint64_t *v)
 }
 
 /* Most varints are one byte: that case inline. */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline int rd_varint(rd *r, uint64_t *v)
 {
     if (r->p < r->end && *r->p < 0x80) {
@@ -728,6 +732,7 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
     *rows_size_out = 0;
     *why = NULL;
     rd h = {col, col + col_size};
+    const unsigned char *colend = col + col_size;
     if (rd_varint(&h, &rows_size) || rd_varint(&h, &nskel) || rd_varint(&h, &nst) ||
         rd_varint(&h, &ids_len))
         DFAIL("columnar header is truncated");
@@ -809,7 +814,7 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
             ops[nops].kind = v ? 0xFF : 0; /* value kinds are filled in below */
             ops[nops].len = (uint32_t)ln;
             ops[nops].lit = o.p;
-            ops[nops].short_lit = (uint8_t)(v == 0 && ln <= 16 && (size_t)(h.end - o.p) >= 16);
+            ops[nops].short_lit = (uint8_t)(v == 0 && ln <= 32 && (size_t)(h.end - o.p) >= 32);
             o.p += ln;
             nops++;
         }
@@ -839,8 +844,9 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
         }
     }
 
-    /* 16 bytes of slack: an integer or float is written first and checked after */
-    rows = (unsigned char *)sa_malloc((size_t)rows_size + 16);
+    /* SLACK bytes after the end: an integer or float is written first and
+     * checked after, and short copies move a fixed 32 bytes */
+    rows = (unsigned char *)sa_malloc((size_t)rows_size + SLACK);
     if (rows == NULL) {
         rc = STEPARC_E_NOMEM;
         goto cleanup;
@@ -858,7 +864,7 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
                 if (op->len > (size_t)(oend - o))
                     DFAIL("columnar records exceed the declared size");
                 if (op->short_lit)
-                    memcpy(o, op->lit, 16);
+                    memcpy(o, op->lit, 32);
                 else
                     memcpy(o, op->lit, op->len);
                 o += op->len;
@@ -929,9 +935,17 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
                     DFAIL("columnar records exceed the declared size");
                 memcpy(o, sh, hl);
                 o += hl;
-                memcpy(o, s->prefix, s->plen);
+                /* prefixes are at most 16 bytes; ids fit 32: fixed-size moves
+                 * into the slack when the source has the bytes behind it */
+                if (s->plen && (size_t)(colend - s->prefix) >= 16)
+                    memcpy(o, s->prefix, 16);
+                else
+                    memcpy(o, s->prefix, s->plen);
                 o += s->plen;
-                memcpy(o, v.p, v.n);
+                if (v.n <= 32 && (size_t)(colend - v.p) >= 32)
+                    memcpy(o, v.p, 32);
+                else
+                    memcpy(o, v.p, v.n);
                 o += v.n;
                 break;
             }
