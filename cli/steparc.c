@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include <cJSON.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "steparc.h"
 
@@ -1132,6 +1135,17 @@ static int export_serial(const char *path, steparc_reader *r, const printer *opt
     return status;
 }
 
+/* The export allocates and frees a buffer per block (64 KiB by default);
+ * glibc hands freed memory at the top of the heap back to the kernel (trim)
+ * and the next block faults it in again: two thirds of cat's page faults and
+ * ~5% of its time. Keeping up to 64 MiB of free heap avoids that. */
+static void keep_freed_memory(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
 static int cmd_cat(int argc, char **argv)
 {
     if (want_help(argc, argv, g_help_cat))
@@ -1169,6 +1183,7 @@ static int cmd_cat(int argc, char **argv)
         return EXIT_BAD;
     int status;
     if (e.format == FMT_JSONL && !desc) {
+        keep_freed_memory();
         if (threads > 1 && steparc_reader_count(r) > EXPORT_CHUNK)
             status = export_parallel(path, r, &e.p, threads);
         else

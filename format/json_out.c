@@ -21,6 +21,11 @@ static inline uint64_t be(const unsigned char *p, int n)
     return v;
 }
 
+/* Two-digit groups, so that integer text needs one division per two digits. */
+static const char g_d2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                              "8081828384858687888990919293949596979899";
+
 /* ---- doubles ---------------------------------------------------------------- */
 
 /* Digits and decimal exponent of d (> 0) at `prec` significant digits, via
@@ -267,10 +272,17 @@ static int shortest_exact(double d, char *dig, int *decpt)
     }
     if (nd == 0)
         c = q17;
-    for (int i = 16; i >= 0; i--) {
-        dig[i] = (char)('0' + c % 10);
-        c /= 10;
+    /* 17 digits: 9 + 8, then two at a time in 32 bits */
+    uint32_t hi9 = (uint32_t)(c / 100000000), lo8 = (uint32_t)(c % 100000000);
+    for (int i = 15; i >= 9; i -= 2) {
+        memcpy(dig + i, g_d2 + 2 * (lo8 % 100), 2);
+        lo8 /= 100;
     }
+    for (int i = 7; i >= 1; i -= 2) {
+        memcpy(dig + i, g_d2 + 2 * (hi9 % 100), 2);
+        hi9 /= 100;
+    }
+    dig[0] = (char)('0' + hi9);
     *decpt = 17 - k;
     return 17;
 }
@@ -580,11 +592,6 @@ static int put_string(steparc_buf *out, const unsigned char *s, size_t n)
     return 0;
 }
 
-/* Two-digit groups, so that integer text needs one division per two digits. */
-static const char g_d2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-                              "8081828384858687888990919293949596979899";
-
 /* Decimal text of v; returns its length (at most 20). */
 static size_t fmt_u64(uint64_t v, char *out)
 {
@@ -607,31 +614,29 @@ static size_t fmt_u64(uint64_t v, char *out)
     return k;
 }
 
-/* The same for the writer below, which has room to spare at out: timestamps
- * (10 digits, below 2^32) take the cheaper 32-bit divisions. */
+/* The same for the writer below: timestamps (10 digits, below 2^32) take the
+ * cheaper 32-bit divisions. The digits go straight to their place in out:
+ * building them in a temporary and copying it in one wide load stalls on
+ * store forwarding. */
 static inline char *put_u64(char *out, uint64_t v)
 {
     if (v > UINT32_MAX)
         return out + fmt_u64(v, out);
     uint32_t u = (uint32_t)v;
-    char tmp[32];
-    char *t = tmp + 10;
+    unsigned k = 1u + (u >= 10) + (u >= 100) + (u >= 1000) + (u >= 10000) + (u >= 100000) +
+                 (u >= 1000000) + (u >= 10000000) + (u >= 100000000) + (u >= 1000000000);
+    char *d = out + k;
     while (u >= 100) {
         uint32_t r = u % 100;
         u /= 100;
-        t -= 2;
-        memcpy(t, g_d2 + 2 * r, 2);
+        d -= 2;
+        memcpy(d, g_d2 + 2 * r, 2);
     }
-    if (u >= 10) {
-        t -= 2;
-        memcpy(t, g_d2 + 2 * u, 2);
-    } else {
-        *--t = (char)('0' + u);
-    }
-    /* a fixed 16-byte copy (t >= tmp, so within tmp); the caller's slack
-     * takes the overhang */
-    memcpy(out, t, 16);
-    return out + (tmp + 10 - t);
+    if (u >= 10)
+        memcpy(d - 2, g_d2 + 2 * u, 2);
+    else
+        d[-1] = (char)('0' + u);
+    return out + k;
 }
 
 /* ---- values ------------------------------------------------------------------ */
