@@ -414,6 +414,10 @@ size_t sa_format_double(double d, char *out)
 
 static const char g_hex[] = "0123456789abcdef";
 
+/* The short escapes JSON has (Python uses them too); 0: \u00XX. */
+static const char g_esc_char[128] = {['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f',
+                                     ['\r'] = 'r', ['"'] = '"',  ['\\'] = '\\'};
+
 /* 1 = needs escaping ('"', '\\', < 0x20); 2 = non-ASCII (validate). */
 static const unsigned char g_esc[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -531,7 +535,8 @@ static char *str_body(char *d, const unsigned char *s, size_t n, const unsigned 
     *d++ = '"';
     size_t i = 0;
     for (;;) {
-        if (n - i >= 16 || (size_t)(rend - (s + i)) >= 16) {
+        /* rend >= s + n: a full chunk is readable whenever 16 bytes are left */
+        if ((size_t)(rend - (s + i)) >= 16) {
             unsigned pos = first_attn16(s + i);
             memcpy(d, s + i, 16);
             if (pos >= n - i) { /* clean to the end */
@@ -549,7 +554,7 @@ static char *str_body(char *d, const unsigned char *s, size_t n, const unsigned 
                 break;
         }
         unsigned c = s[i];
-        if (g_esc[c] == 2) {
+        if (c >= 0x80) {
             size_t len = utf8_seq(s + i, n - i);
             if (len == 0)
                 return NULL;
@@ -558,21 +563,18 @@ static char *str_body(char *d, const unsigned char *s, size_t n, const unsigned 
             i += len;
             continue;
         }
-        *d++ = '\\';
-        switch (c) {
-        case '"': *d++ = '"'; break;
-        case '\\': *d++ = '\\'; break;
-        case '\b': *d++ = 'b'; break;
-        case '\f': *d++ = 'f'; break;
-        case '\n': *d++ = 'n'; break;
-        case '\r': *d++ = 'r'; break;
-        case '\t': *d++ = 't'; break;
-        default:
-            *d++ = 'u';
-            *d++ = '0';
-            *d++ = '0';
-            *d++ = g_hex[c >> 4];
-            *d++ = g_hex[c & 15];
+        /* a table, not a switch: escapes alternate ('\"', '\n', ...) and an
+         * indirect jump per escape mispredicts */
+        char e = g_esc_char[c];
+        *d = '\\';
+        if (e) {
+            d[1] = e;
+            d += 2;
+        } else {
+            memcpy(d + 1, "u00", 3);
+            d[4] = g_hex[c >> 4];
+            d[5] = g_hex[c & 15];
+            d += 6;
         }
         i++;
     }
