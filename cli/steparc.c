@@ -985,6 +985,9 @@ static int export_range(xstate *x, xslot *s)
     steparc_cursor *c = NULL;
     unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;
     int rc = steparc_cursor_open(x->r, &f, &c);
+    if (rc)
+        snprintf(s->err, sizeof s->err, "%s", steparc_reader_errmsg(x->r));
+    size_t done = 0; /* bytes of the records written whole */
     s->out.len = 0;
     while (rc == 0) {
         uint64_t ord;
@@ -1017,9 +1020,14 @@ static int export_range(xstate *x, xslot *s)
         if (buf_add(&s->out, "\n", 1)) {
             snprintf(s->err, sizeof s->err, "out of memory");
             rc = STEPARC_E_NOMEM;
+        } else {
+            done = s->out.len;
         }
     }
     steparc_cursor_close(c);
+    /* on failure the caller still writes the records before it, as the
+     * record-by-record export did */
+    s->out.len = done;
     return rc;
 }
 
@@ -1085,10 +1093,10 @@ static int export_parallel(const char *path, steparc_reader *r, const printer *o
             continue;
         }
         pthread_mutex_unlock(&x.mu);
-        if (s->status) {
-            msg("cat: %s: %s", path, s->err);
+        if (out_write(s->out.data, s->out.len)) {
             status = EXIT_BAD;
-        } else if (out_write(s->out.data, s->out.len)) {
+        } else if (s->status) {
+            msg("cat: %s: %s", path, s->err);
             status = EXIT_BAD;
         }
         pthread_mutex_lock(&x.mu);
@@ -1124,10 +1132,11 @@ static int export_serial(const char *path, steparc_reader *r, const printer *opt
     x.nchunks = (steparc_reader_count(r) + EXPORT_CHUNK - 1) / EXPORT_CHUNK;
     int status = 0;
     for (s.chunk = 0; s.chunk < x.nchunks && status == 0; s.chunk++) {
-        if (export_range(&x, &s)) {
-            msg("cat: %s: %s", path, s.err);
+        int rc = export_range(&x, &s);
+        if (out_write(s.out.data, s.out.len)) {
             status = EXIT_BAD;
-        } else if (out_write(s.out.data, s.out.len)) {
+        } else if (rc) {
+            msg("cat: %s: %s", path, s.err);
             status = EXIT_BAD;
         }
     }
