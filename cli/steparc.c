@@ -985,8 +985,8 @@ static int export_range(xstate *x, xslot *s)
     steparc_cursor *c = NULL;
     unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;
     int rc = steparc_cursor_open(x->r, &f, &c);
-    if (rc)
-        snprintf(s->err, sizeof s->err, "%s", steparc_reader_errmsg(x->r));
+    if (rc) /* not the reader's message: the threads share it */
+        snprintf(s->err, sizeof s->err, "%s", steparc_strerror(rc));
     size_t done = 0; /* bytes of the records written whole */
     s->out.len = 0;
     while (rc == 0) {

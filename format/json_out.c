@@ -218,7 +218,7 @@ static int shortest_exact(double d, char *dig, int *decpt)
             sh = (unsigned)-t;
         }
         sa_u128 qq = n >> sh;
-        if (qq >= 100000000000000000ULL) { /* estimate was one too high */
+        if (qq >= 100000000000000000ULL) { /* log10 estimate one too low: k one too high */
             k--;
             continue;
         }
@@ -248,9 +248,9 @@ static int shortest_exact(double d, char *dig, int *decpt)
     uint64_t c = 0;
     int nd = 0;
     /* 15 digits, then 16, then the 16-digit neighbours, then 17 */
-    static const uint64_t div[2] = {100, 10};
+    static const uint64_t drop[2] = {100, 10}; /* 10^(17 - digits) */
     for (int i = 0; i < 2 && nd == 0; i++) {
-        uint64_t dv = div[i], qp = q / dv, r = q % dv;
+        uint64_t dv = drop[i], qp = q / dv, r = q % dv;
         if (r == dv / 2 && !rem_any)
             return 0; /* exact tie */
         qp += r > dv / 2 || (r == dv / 2 && rem_any);
@@ -800,8 +800,10 @@ static char *cw_corrupt(cw *w)
 /* A string that is not short and clean: reserve its worst case, escape. */
 static char *cw_str_slow(cw *w, char *d, const unsigned char *s, size_t n)
 {
-    if (n > (SIZE_MAX - 18) / 6)
-        return cw_corrupt(w);
+    if (n > (SIZE_MAX - 18) / 6) {
+        w->status = STEPARC_E_NOMEM; /* as put_string */
+        return NULL;
+    }
     if ((size_t)(w->lim - d) < STR_ROOM(n) && (d = cw_grow(w, d, STR_ROOM(n))) == NULL)
         return NULL;
     d = str_body(d, s, n, w->end);
