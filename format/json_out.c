@@ -450,8 +450,9 @@ static inline uint64_t attention(uint64_t v)
 #endif
 
 /* Bit i set when byte i of p[0..16) needs attention (an escape or a UTF-8
- * sequence to check). The lowest set bit is exact; without SSE2 bits above it
- * may be spurious. Reads all 16 bytes. */
+ * sequence to check). Never misses one; with SWAR a bit above a real one may
+ * be a false alarm (borrows), so the lowest set bit is always real. Reads all
+ * 16 bytes. */
 static inline unsigned attn_mask16(const unsigned char *p)
 {
 #if defined(SA_SCAN_SSE2)
@@ -465,16 +466,30 @@ static inline unsigned attn_mask16(const unsigned char *p)
     uint64_t a, b;
     memcpy(&a, p, 8);
     memcpy(&b, p + 8, 8);
-    a = attention(a);
-    if (a)
-        return 1u << ((unsigned)__builtin_ctzll(a) >> 3);
-    b = attention(b);
-    return b ? 1u << (8 + ((unsigned)__builtin_ctzll(b) >> 3)) : 0;
+    /* the high bit of byte j moved to bit j */
+    const uint64_t gather = 0x0102040810204080ULL;
+    unsigned ma = (unsigned)(((attention(a) >> 7) * gather) >> 56);
+    unsigned mb = (unsigned)(((attention(b) >> 7) * gather) >> 56);
+    return ma | mb << 8;
 #else
+    unsigned m = 0;
     for (unsigned i = 0; i < 16; i++)
         if (g_esc[p[i]])
-            return 1u << i;
-    return 0;
+            m |= 1u << i;
+    return m;
+#endif
+}
+
+/* Index of the lowest set bit of m != 0. */
+static inline unsigned first_bit32(uint32_t m)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_ctz(m);
+#else
+    unsigned i = 0;
+    while (!(m & (1u << i)))
+        i++;
+    return i;
 #endif
 }
 
@@ -482,14 +497,7 @@ static inline unsigned attn_mask16(const unsigned char *p)
 static inline unsigned first_attn16(const unsigned char *p)
 {
     unsigned m = attn_mask16(p);
-#if defined(__GNUC__)
-    return m ? (unsigned)__builtin_ctz(m) : 16;
-#else
-    unsigned i = 0;
-    while (i < 16 && !(m & (1u << i)))
-        i++;
-    return i;
-#endif
+    return m ? first_bit32(m) : 16;
 }
 
 /* Length of the valid UTF-8 sequence starting at s[0] >= 0x80 (n bytes
@@ -526,17 +534,76 @@ static inline size_t utf8_seq(const unsigned char *s, size_t n)
  * quotes and the overhang of one 16-byte store. */
 #define STR_ROOM(n) ((n) * 6 + 2 + 16)
 
+/* Writes the escape of c (< 0x80, needing one) at d; returns the end. A table,
+ * not a switch: escapes alternate ('\"', '\n', ...) and an indirect jump per
+ * escape mispredicts. */
+static inline char *put_escape(char *d, unsigned c)
+{
+    char e = g_esc_char[c];
+    *d = '\\';
+    if (e) {
+        d[1] = e;
+        return d + 2;
+    }
+    memcpy(d + 1, "u00", 3);
+    d[4] = g_hex[c >> 4];
+    d[5] = g_hex[c & 15];
+    return d + 6;
+}
+
 /* Writes the JSON string of s[0..n) at d, which has STR_ROOM(n) bytes; bytes
  * up to rend (>= s + n) may be read, never past it. Returns the end, or NULL
- * on invalid UTF-8 (a damaged record). Clean 16-byte runs are copied whole:
- * most text needs no escaping. */
+ * on invalid UTF-8 (a damaged record). Text is scanned 16 bytes at a time and
+ * clean runs copied whole; the escapes of a chunk are handled one after the
+ * other from its mask (JSON inside strings escapes every few bytes), not by
+ * scanning again after each. */
 static char *str_body(char *d, const unsigned char *s, size_t n, const unsigned char *rend)
 {
     *d++ = '"';
     size_t i = 0;
-    for (;;) {
-        /* rend >= s + n: a full chunk is readable whenever 16 bytes are left */
-        if ((size_t)(rend - (s + i)) >= 16) {
+    while (i < n) {
+        size_t left = (size_t)(rend - (s + i));
+        if (left >= 32) {
+            /* chunk s[i..i+16); the segment copies below read 16 bytes from
+             * inside s[i..i+32), which is readable */
+            unsigned m = attn_mask16(s + i);
+            size_t in = n - i < 16 ? n - i : 16; /* string bytes in the chunk */
+            size_t done = 0;                     /* chunk bytes written */
+            int rescan = 0;
+            while (m) {
+                unsigned pos = first_bit32(m);
+                m &= m - 1;
+                if (pos >= in)
+                    break;
+                unsigned c = s[i + pos];
+                if (g_esc[c] == 0)
+                    continue; /* a SWAR false alarm */
+                memcpy(d, s + i + done, 16);
+                d += pos - done;
+                if (c >= 0x80) {
+                    /* a UTF-8 sequence may run past the chunk: check it and
+                     * scan again after it */
+                    size_t len = utf8_seq(s + i + pos, n - i - pos);
+                    if (len == 0)
+                        return NULL;
+                    memcpy(d, s + i + pos, len);
+                    d += len;
+                    done = pos + len;
+                    rescan = 1;
+                    break;
+                }
+                d = put_escape(d, c);
+                done = pos + 1;
+            }
+            if (!rescan) { /* the rest of the chunk is clean */
+                memcpy(d, s + i + done, 16);
+                d += in - done;
+                done = in;
+            }
+            i += done;
+            continue;
+        }
+        if (left >= 16) {
             unsigned pos = first_attn16(s + i);
             memcpy(d, s + i, 16);
             if (pos >= n - i) { /* clean to the end */
@@ -563,19 +630,7 @@ static char *str_body(char *d, const unsigned char *s, size_t n, const unsigned 
             i += len;
             continue;
         }
-        /* a table, not a switch: escapes alternate ('\"', '\n', ...) and an
-         * indirect jump per escape mispredicts */
-        char e = g_esc_char[c];
-        *d = '\\';
-        if (e) {
-            d[1] = e;
-            d += 2;
-        } else {
-            memcpy(d + 1, "u00", 3);
-            d[4] = g_hex[c >> 4];
-            d[5] = g_hex[c & 15];
-            d += 6;
-        }
+        d = put_escape(d, c);
         i++;
     }
     *d++ = '"';
@@ -625,6 +680,18 @@ static inline char *put_u64(char *out, uint64_t v)
     if (v > UINT32_MAX)
         return out + fmt_u64(v, out);
     uint32_t u = (uint32_t)v;
+    if (u >= 1000000000) {
+        /* 10 digits (Unix times): split so the divisions run side by side
+         * instead of as one chain */
+        uint32_t top = u / 100000000, r8 = u % 100000000;
+        uint32_t h4 = r8 / 10000, l4 = r8 % 10000;
+        memcpy(out, g_d2 + 2 * top, 2);
+        memcpy(out + 2, g_d2 + 2 * (h4 / 100), 2);
+        memcpy(out + 4, g_d2 + 2 * (h4 % 100), 2);
+        memcpy(out + 6, g_d2 + 2 * (l4 / 100), 2);
+        memcpy(out + 8, g_d2 + 2 * (l4 % 100), 2);
+        return out + 10;
+    }
     unsigned k = 1u + (u >= 10) + (u >= 100) + (u >= 1000) + (u >= 10000) + (u >= 100000) +
                  (u >= 1000000) + (u >= 10000000) + (u >= 100000000) + (u >= 1000000000);
     char *d = out + k;

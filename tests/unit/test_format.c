@@ -272,6 +272,48 @@ static void test_json_string_positions(void)
             }
         }
     }
+    /* two of them, at every pair of positions: the escapes of one 16-byte
+     * chunk are handled one after the other */
+    static const size_t lens2[] = {17, 32, 33, 48, 64};
+    for (size_t li = 0; li < sizeof lens2 / sizeof *lens2; li++) {
+        size_t len = lens2[li];
+        for (size_t a = 0; a < len; a++) {
+            for (size_t b = a + 1; b < len; b++) {
+                for (size_t i = 0; i < len; i++)
+                    str[i] = (unsigned char)('A' + i % 26);
+                const char *xa = specials[(a + b) % 5], *xb = specials[(a * 3 + b) % 10];
+                size_t la = strlen(xa), lb = strlen(xb);
+                if (a + la > b || b + lb > len)
+                    continue;
+                memcpy(str + a, xa, la);
+                memcpy(str + b, xb, lb);
+                size_t m = 0;
+                mp[m++] = 0x82;
+                m += mp_str_head(mp + m, len);
+                memcpy(mp + m, str, len);
+                m += len;
+                mp[m++] = 0xC0;
+                mp[m++] = 0xA1;
+                mp[m++] = 'z';
+                m += mp_str_head(mp + m, 40);
+                memset(mp + m, 'p', 40);
+                m += 40;
+                size_t w = 0;
+                want[w++] = '{';
+                w += ref_escape(str, len, want + w);
+                memcpy(want + w, ":null,\"z\":\"", 11);
+                w += 11;
+                memset(want + w, 'p', 40);
+                w += 40;
+                memcpy(want + w, "\"}", 2);
+                w += 2;
+                out.len = 0;
+                int rc = steparc_msgpack_to_json(mp, m, 0, &out);
+                if ((rc != 0 || out.len != w || memcmp(out.data, want, w) != 0) && fails++ < 5)
+                    fprintf(stderr, "  len %zu specials at %zu and %zu: rc %d\n", len, a, b, rc);
+            }
+        }
+    }
     CHECK_EQ_INT(fails, 0);
     steparc_buf_free(&out);
 }
