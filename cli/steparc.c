@@ -20,6 +20,9 @@
 #include <unistd.h>
 
 #include <cJSON.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "steparc.h"
 
@@ -989,6 +992,9 @@ static int export_range(xstate *x, xslot *s)
     steparc_cursor *c = NULL;
     unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;
     int rc = steparc_cursor_open(x->r, &f, &c);
+    if (rc) /* not the reader's message: the threads share it */
+        snprintf(s->err, sizeof s->err, "%s", steparc_strerror(rc));
+    size_t done = 0; /* bytes of the records written whole */
     s->out.len = 0;
     while (rc == 0) {
         uint64_t ord;
@@ -1021,9 +1027,14 @@ static int export_range(xstate *x, xslot *s)
         if (buf_add(&s->out, "\n", 1)) {
             snprintf(s->err, sizeof s->err, "out of memory");
             rc = STEPARC_E_NOMEM;
+        } else {
+            done = s->out.len;
         }
     }
     steparc_cursor_close(c);
+    /* on failure the caller still writes the records before it, as the
+     * record-by-record export did */
+    s->out.len = done;
     return rc;
 }
 
@@ -1089,10 +1100,10 @@ static int export_parallel(const char *path, steparc_reader *r, const printer *o
             continue;
         }
         pthread_mutex_unlock(&x.mu);
-        if (s->status) {
-            msg("cat: %s: %s", path, s->err);
+        if (out_write(s->out.data, s->out.len)) {
             status = EXIT_BAD;
-        } else if (out_write(s->out.data, s->out.len)) {
+        } else if (s->status) {
+            msg("cat: %s: %s", path, s->err);
             status = EXIT_BAD;
         }
         pthread_mutex_lock(&x.mu);
@@ -1112,6 +1123,43 @@ static int export_parallel(const char *path, steparc_reader *r, const printer *o
     pthread_mutex_destroy(&x.mu);
     pthread_cond_destroy(&x.cv);
     return status;
+}
+
+/* cat in JSONL order on one thread: the same ranges, written as each is
+ * done. Whole ranges go to fwrite, which passes them to write() without
+ * copying them through the stdio buffer. */
+static int export_serial(const char *path, steparc_reader *r, const printer *opt)
+{
+    xstate x;
+    xslot s;
+    memset(&x, 0, sizeof x);
+    memset(&s, 0, sizeof s);
+    x.r = r;
+    x.opt = *opt;
+    x.nchunks = (steparc_reader_count(r) + EXPORT_CHUNK - 1) / EXPORT_CHUNK;
+    int status = 0;
+    for (s.chunk = 0; s.chunk < x.nchunks && status == 0; s.chunk++) {
+        int rc = export_range(&x, &s);
+        if (out_write(s.out.data, s.out.len)) {
+            status = EXIT_BAD;
+        } else if (rc) {
+            msg("cat: %s: %s", path, s.err);
+            status = EXIT_BAD;
+        }
+    }
+    steparc_buf_free(&s.out);
+    return status;
+}
+
+/* The export allocates and frees a buffer per block (64 KiB by default);
+ * glibc hands freed memory at the top of the heap back to the kernel (trim)
+ * and the next block faults it in again: two thirds of cat's page faults and
+ * ~5% of its time. Keeping up to 64 MiB of free heap avoids that. */
+static void keep_freed_memory(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
 }
 
 static int cmd_cat(int argc, char **argv)
@@ -1150,8 +1198,12 @@ static int cmd_cat(int argc, char **argv)
     if (open_archive("cat", path, &r))
         return EXIT_BAD;
     int status;
-    if (e.format == FMT_JSONL && !desc && threads > 1 && steparc_reader_count(r) > EXPORT_CHUNK) {
-        status = export_parallel(path, r, &e.p, threads);
+    if (e.format == FMT_JSONL && !desc) {
+        keep_freed_memory();
+        if (threads > 1 && steparc_reader_count(r) > EXPORT_CHUNK)
+            status = export_parallel(path, r, &e.p, threads);
+        else
+            status = export_serial(path, r, &e.p);
         emit_end(&e);
     } else {
         status = run_selection("cat", path, r, NULL, &e, desc);

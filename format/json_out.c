@@ -6,8 +6,25 @@
  * check an export. Floats use the shortest digits that read back to the same
  * double, laid out as Python's repr(). */
 #include <stdio.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "record.h"
+
+/* Big-endian unsigned of n bytes (MessagePack's byte order). */
+static inline uint64_t be(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Two-digit groups, so that integer text needs one division per two digits. */
+static const char g_d2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+                              "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+                              "8081828384858687888990919293949596979899";
 
 /* ---- doubles ---------------------------------------------------------------- */
 
@@ -138,9 +155,147 @@ static int round_from17(const char *d17, int decpt17, int p, char *out, int *dec
     return 1;
 }
 
+#ifdef __SIZEOF_INT128__
+__extension__ typedef unsigned __int128 sa_u128;
+
+/* 5^k for k <= 27 (the largest power of five below 2^63). */
+static const uint64_t g_pow5[28] = {
+    1ULL, 5ULL, 25ULL, 125ULL, 625ULL, 3125ULL, 15625ULL, 78125ULL, 390625ULL, 1953125ULL,
+    9765625ULL, 48828125ULL, 244140625ULL, 1220703125ULL, 6103515625ULL, 30517578125ULL,
+    152587890625ULL, 762939453125ULL, 3814697265625ULL, 19073486328125ULL, 95367431640625ULL,
+    476837158203125ULL, 2384185791015625ULL, 11920928955078125ULL, 59604644775390625ULL,
+    298023223876953125ULL, 1490116119384765625ULL, 7450580596923828125ULL};
+
+/* Round-trip test in exact integers: does candidate c (17-digit scale) lie in
+ * the interval of decimals that read back as d? Values are scaled so that
+ * d*10^k*2^(sh+2) = v; hi/lo are the half gaps to the neighbouring doubles. */
+static int in_interval(uint64_t c, unsigned sh, sa_u128 v, sa_u128 hi, sa_u128 lo, int even)
+{
+    sa_u128 x = (sa_u128)c << (sh + 2);
+    if (x >= v)
+        return x - v < hi || (x - v == hi && even);
+    return v - x < lo || (v - x == lo && even);
+}
+
+/* The same digits as the printf-based path below, computed exactly with one
+ * 64x128-bit multiply for normal doubles in [1e-11, 1e17) (scores, times,
+ * prices: nearly every double a step holds). Returns 0 when d is outside that
+ * range or a rounding is an exact tie; the caller then takes the slow path,
+ * so ties keep printf's rounding. */
+static int shortest_exact(double d, char *dig, int *decpt)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    unsigned bexp = (unsigned)(bits >> 52) & 0x7FF;
+    uint64_t frac = bits & ((1ULL << 52) - 1);
+    if (bexp == 0 || bexp == 0x7FF)
+        return 0;
+    uint64_t m = frac | (1ULL << 52);
+    int e = (int)bexp - 1075; /* d = m * 2^e */
+    /* k such that d*10^k has 17 integer digits; the estimate of log10(d) from
+     * the binary exponent is at most one too low */
+    if (e < -100 || e > 10)
+        return 0; /* far outside [1e-11, 1e17) */
+    /* floor((e+52) * log10(2)), shifted to stay non-negative */
+    int e10 = (int)((unsigned)((e + 52) * 78913 + (64 << 18)) >> 18) - 64;
+    int k = 16 - e10;
+    sa_u128 n = 0;
+    uint64_t q = 0, rem_any = 0, half_cmp = 0;
+    unsigned sh = 0;
+    for (int tries = 0; tries < 2; tries++) {
+        if (k < 0 || k > 27)
+            return 0;
+        int t = e + k;
+        n = (sa_u128)m * g_pow5[k];
+        if (t >= 0) {
+            if (t > 10)
+                return 0;
+            n <<= t;
+            sh = 0;
+        } else {
+            if (-t > 68)
+                return 0;
+            sh = (unsigned)-t;
+        }
+        sa_u128 qq = n >> sh;
+        if (qq >= 100000000000000000ULL) { /* log10 estimate one too low: k one too high */
+            k--;
+            continue;
+        }
+        q = (uint64_t)qq;
+        break;
+    }
+    if (q < 10000000000000000ULL || q >= 100000000000000000ULL)
+        return 0;
+    /* 17 digits: q rounded by the bits below the point */
+    sa_u128 rem = sh ? n & (((sa_u128)1 << sh) - 1) : 0;
+    if (sh) {
+        sa_u128 half = (sa_u128)1 << (sh - 1);
+        if (rem == half)
+            return 0; /* exact tie */
+        half_cmp = rem > half;
+    }
+    rem_any = rem != 0;
+    uint64_t q17 = q + half_cmp;
+    if (q17 >= 100000000000000000ULL)
+        return 0;
+    /* the interval, scaled by 2^(sh+2): v = 4n (with n holding 2^t when t >= 0) */
+    unsigned tt = (e + k) > 0 ? (unsigned)(e + k) : 0;
+    sa_u128 v = n << 2;
+    sa_u128 hi = (sa_u128)g_pow5[k] << (tt + 1);
+    sa_u128 lo = (frac == 0 && bexp > 1) ? hi >> 1 : hi;
+    int even = (m & 1) == 0;
+    uint64_t c = 0;
+    int nd = 0;
+    /* 15 digits, then 16, then the 16-digit neighbours, then 17 */
+    static const uint64_t drop[2] = {100, 10}; /* 10^(17 - digits) */
+    for (int i = 0; i < 2 && nd == 0; i++) {
+        uint64_t dv = drop[i], qp = q / dv, r = q % dv;
+        if (r == dv / 2 && !rem_any)
+            return 0; /* exact tie */
+        qp += r > dv / 2 || (r == dv / 2 && rem_any);
+        if (qp * dv >= 100000000000000000ULL)
+            return 0; /* carried into an 18th digit */
+        if (in_interval(qp * dv, sh, v, hi, lo, even)) {
+            c = qp * dv;
+            nd = 17;
+        } else if (i == 1) {
+            if (qp + 1 < 10000000000000000ULL && in_interval((qp + 1) * 10, sh, v, hi, lo, even)) {
+                c = (qp + 1) * 10;
+                nd = 17;
+            } else if (qp - 1 >= 1000000000000000ULL &&
+                       in_interval((qp - 1) * 10, sh, v, hi, lo, even)) {
+                c = (qp - 1) * 10;
+                nd = 17;
+            }
+        }
+    }
+    if (nd == 0)
+        c = q17;
+    /* 17 digits: 9 + 8, then two at a time in 32 bits */
+    uint32_t hi9 = (uint32_t)(c / 100000000), lo8 = (uint32_t)(c % 100000000);
+    for (int i = 15; i >= 9; i -= 2) {
+        memcpy(dig + i, g_d2 + 2 * (lo8 % 100), 2);
+        lo8 /= 100;
+    }
+    for (int i = 7; i >= 1; i -= 2) {
+        memcpy(dig + i, g_d2 + 2 * (hi9 % 100), 2);
+        hi9 /= 100;
+    }
+    dig[0] = (char)('0' + hi9);
+    *decpt = 17 - k;
+    return 17;
+}
+#endif
+
 static int shortest(double d, char *dig, int *decpt)
 {
     int n;
+#ifdef __SIZEOF_INT128__
+    n = shortest_exact(d, dig, decpt);
+    if (n)
+        goto strip;
+#endif
     if (d >= 2.2250738585072014e-308) {
         /* One printf for 17 correctly rounded digits; the 15- and 16-digit
          * forms are derived from them (printf again only in the rare
@@ -259,6 +414,10 @@ size_t sa_format_double(double d, char *out)
 
 static const char g_hex[] = "0123456789abcdef";
 
+/* The short escapes JSON has (Python uses them too); 0: \u00XX. */
+static const char g_esc_char[128] = {['\b'] = 'b', ['\t'] = 't', ['\n'] = 'n', ['\f'] = 'f',
+                                     ['\r'] = 'r', ['"'] = '"',  ['\\'] = '\\'};
+
 /* 1 = needs escaping ('"', '\\', < 0x20); 2 = non-ASCII (validate). */
 static const unsigned char g_esc[256] = {
     1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
@@ -271,6 +430,15 @@ static const unsigned char g_esc[256] = {
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 };
 
+/* Which scan attn_mask16 uses: SSE2 (every x86-64), 64-bit SWAR on other
+ * little-endian targets, else a table. SA_NO_SIMD forces the fallbacks (to
+ * test them). */
+#if defined(__SSE2__) && !defined(SA_NO_SIMD)
+#define SA_SCAN_SSE2 1
+#elif defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
+    !defined(SA_NO_SWAR)
+#define SA_SCAN_SWAR 1
+
 /* Bytes of an 8-byte word that need attention: < 0x20, '"', '\\' or >= 0x80.
  * May flag extra bytes after a real hit (borrows), never misses one. */
 static inline uint64_t attention(uint64_t v)
@@ -279,61 +447,204 @@ static inline uint64_t attention(uint64_t v)
     uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
     return (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
 }
+#endif
 
-/* Writes a JSON string. -1 on invalid UTF-8 (a damaged record). */
-static int put_string(steparc_buf *out, const unsigned char *s, size_t n)
+/* Bit i set when byte i of p[0..16) needs attention (an escape or a UTF-8
+ * sequence to check). Never misses one; with SWAR a bit above a real one may
+ * be a false alarm (borrows), so the lowest set bit is always real. Reads all
+ * 16 bytes. */
+static inline unsigned attn_mask16(const unsigned char *p)
 {
-    /* worst case: every byte becomes \u00XX */
-    if (n > (SIZE_MAX - 2) / 6 || sa_buf_reserve(out, n * 6 + 2) != 0)
-        return -2;
-    char *d = out->data + out->len;
+#if defined(SA_SCAN_SSE2)
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    /* signed compare: bytes >= 0x80 are negative, so < 0x20 catches them too */
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                             _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    return (unsigned)_mm_movemask_epi8(m);
+#elif defined(SA_SCAN_SWAR)
+    uint64_t a, b;
+    memcpy(&a, p, 8);
+    memcpy(&b, p + 8, 8);
+    /* the high bit of byte j moved to bit j */
+    const uint64_t gather = 0x0102040810204080ULL;
+    unsigned ma = (unsigned)(((attention(a) >> 7) * gather) >> 56);
+    unsigned mb = (unsigned)(((attention(b) >> 7) * gather) >> 56);
+    return ma | mb << 8;
+#else
+    unsigned m = 0;
+    for (unsigned i = 0; i < 16; i++)
+        if (g_esc[p[i]])
+            m |= 1u << i;
+    return m;
+#endif
+}
+
+/* Index of the lowest set bit of m != 0. */
+static inline unsigned first_bit32(uint32_t m)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_ctz(m);
+#else
+    unsigned i = 0;
+    while (!(m & (1u << i)))
+        i++;
+    return i;
+#endif
+}
+
+/* Index of the first byte of p[0..16) that needs attention, 16 when none. */
+static inline unsigned first_attn16(const unsigned char *p)
+{
+    unsigned m = attn_mask16(p);
+    return m ? first_bit32(m) : 16;
+}
+
+/* Length of the valid UTF-8 sequence starting at s[0] >= 0x80 (n bytes
+ * readable), 0 when invalid. The same rules as sa_utf8_valid. */
+static inline size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0], lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t k = 2; k < len; k++)
+        if ((s[k] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+/* Room str_body needs for n bytes: every byte may become \u00XX, plus the
+ * quotes and the overhang of one 16-byte store. */
+#define STR_ROOM(n) ((n) * 6 + 2 + 16)
+
+/* Writes the escape of c (< 0x80, needing one) at d; returns the end. A table,
+ * not a switch: escapes alternate ('\"', '\n', ...) and an indirect jump per
+ * escape mispredicts. */
+static inline char *put_escape(char *d, unsigned c)
+{
+    char e = g_esc_char[c];
+    *d = '\\';
+    if (e) {
+        d[1] = e;
+        return d + 2;
+    }
+    memcpy(d + 1, "u00", 3);
+    d[4] = g_hex[c >> 4];
+    d[5] = g_hex[c & 15];
+    return d + 6;
+}
+
+/* Writes the JSON string of s[0..n) at d, which has STR_ROOM(n) bytes; bytes
+ * up to rend (>= s + n) may be read, never past it. Returns the end, or NULL
+ * on invalid UTF-8 (a damaged record). Text is scanned 16 bytes at a time and
+ * clean runs copied whole; the escapes of a chunk are handled one after the
+ * other from its mask (JSON inside strings escapes every few bytes), not by
+ * scanning again after each. */
+static char *str_body(char *d, const unsigned char *s, size_t n, const unsigned char *rend)
+{
     *d++ = '"';
     size_t i = 0;
     while (i < n) {
-        /* fast path: copy 8 plain ASCII bytes at a time */
-        while (i + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, s + i, 8);
-            if (attention(w))
-                break;
-            memcpy(d, &w, 8);
-            d += 8;
-            i += 8;
+        size_t left = (size_t)(rend - (s + i));
+        if (left >= 32) {
+            /* chunk s[i..i+16); the segment copies below read 16 bytes from
+             * inside s[i..i+32), which is readable */
+            unsigned m = attn_mask16(s + i);
+            size_t in = n - i < 16 ? n - i : 16; /* string bytes in the chunk */
+            size_t done = 0;                     /* chunk bytes written */
+            int rescan = 0;
+            while (m) {
+                unsigned pos = first_bit32(m);
+                m &= m - 1;
+                if (pos >= in)
+                    break;
+                unsigned c = s[i + pos];
+                if (g_esc[c] == 0)
+                    continue; /* a SWAR false alarm */
+                memcpy(d, s + i + done, 16);
+                d += pos - done;
+                if (c >= 0x80) {
+                    /* a UTF-8 sequence may run past the chunk: check it and
+                     * scan again after it */
+                    size_t len = utf8_seq(s + i + pos, n - i - pos);
+                    if (len == 0)
+                        return NULL;
+                    memcpy(d, s + i + pos, len);
+                    d += len;
+                    done = pos + len;
+                    rescan = 1;
+                    break;
+                }
+                d = put_escape(d, c);
+                done = pos + 1;
+            }
+            if (!rescan) { /* the rest of the chunk is clean */
+                memcpy(d, s + i + done, 16);
+                d += in - done;
+                done = in;
+            }
+            i += done;
+            continue;
         }
-        while (i < n && g_esc[s[i]] == 0)
-            *d++ = (char)s[i++];
-        if (i >= n)
-            break;
+        if (left >= 16) {
+            unsigned pos = first_attn16(s + i);
+            memcpy(d, s + i, 16);
+            if (pos >= n - i) { /* clean to the end */
+                d += n - i;
+                break;
+            }
+            d += pos;
+            i += pos;
+            if (pos == 16)
+                continue;
+        } else {
+            while (i < n && g_esc[s[i]] == 0)
+                *d++ = (char)s[i++];
+            if (i >= n)
+                break;
+        }
         unsigned c = s[i];
-        if (g_esc[c] == 2) {
-            size_t ok = sa_utf8_valid(s + i, n - i < 4 ? n - i : 4);
-            if (ok == 0)
-                return -1;
-            size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (c >= 0x80) {
+            size_t len = utf8_seq(s + i, n - i);
+            if (len == 0)
+                return NULL;
             memcpy(d, s + i, len);
             d += len;
             i += len;
             continue;
         }
-        *d++ = '\\';
-        switch (c) {
-        case '"': *d++ = '"'; break;
-        case '\\': *d++ = '\\'; break;
-        case '\b': *d++ = 'b'; break;
-        case '\f': *d++ = 'f'; break;
-        case '\n': *d++ = 'n'; break;
-        case '\r': *d++ = 'r'; break;
-        case '\t': *d++ = 't'; break;
-        default:
-            *d++ = 'u';
-            *d++ = '0';
-            *d++ = '0';
-            *d++ = g_hex[c >> 4];
-            *d++ = g_hex[c & 15];
-        }
+        d = put_escape(d, c);
         i++;
     }
     *d++ = '"';
+    return d;
+}
+
+/* Writes a JSON string. -1 on invalid UTF-8 (a damaged record). */
+static int put_string(steparc_buf *out, const unsigned char *s, size_t n)
+{
+    if (n > (SIZE_MAX - 18) / 6 || sa_buf_reserve(out, STR_ROOM(n)) != 0)
+        return -2;
+    char *d = str_body(out->data + out->len, s, n, s + n);
+    if (d == NULL)
+        return -1;
     out->len = (size_t)(d - out->data);
     return 0;
 }
@@ -341,15 +652,60 @@ static int put_string(steparc_buf *out, const unsigned char *s, size_t n)
 /* Decimal text of v; returns its length (at most 20). */
 static size_t fmt_u64(uint64_t v, char *out)
 {
-    char tmp[24];
-    size_t k = 0;
-    do {
-        tmp[k++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < k; i++)
-        out[i] = tmp[k - 1 - i];
+    char tmp[20];
+    char *t = tmp + 20;
+    while (v >= 100) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        t -= 2;
+        memcpy(t, g_d2 + 2 * r, 2);
+    }
+    if (v >= 10) {
+        t -= 2;
+        memcpy(t, g_d2 + 2 * v, 2);
+    } else {
+        *--t = (char)('0' + v);
+    }
+    size_t k = (size_t)(tmp + 20 - t);
+    memcpy(out, t, k);
     return k;
+}
+
+/* The same for the writer below: timestamps (10 digits, below 2^32) take the
+ * cheaper 32-bit divisions. The digits go straight to their place in out:
+ * building them in a temporary and copying it in one wide load stalls on
+ * store forwarding. */
+static inline char *put_u64(char *out, uint64_t v)
+{
+    if (v > UINT32_MAX)
+        return out + fmt_u64(v, out);
+    uint32_t u = (uint32_t)v;
+    if (u >= 1000000000) {
+        /* 10 digits (Unix times): split so the divisions run side by side
+         * instead of as one chain */
+        uint32_t top = u / 100000000, r8 = u % 100000000;
+        uint32_t h4 = r8 / 10000, l4 = r8 % 10000;
+        memcpy(out, g_d2 + 2 * top, 2);
+        memcpy(out + 2, g_d2 + 2 * (h4 / 100), 2);
+        memcpy(out + 4, g_d2 + 2 * (h4 % 100), 2);
+        memcpy(out + 6, g_d2 + 2 * (l4 / 100), 2);
+        memcpy(out + 8, g_d2 + 2 * (l4 % 100), 2);
+        return out + 10;
+    }
+    unsigned k = 1u + (u >= 10) + (u >= 100) + (u >= 1000) + (u >= 10000) + (u >= 100000) +
+                 (u >= 1000000) + (u >= 10000000) + (u >= 100000000) + (u >= 1000000000);
+    char *d = out + k;
+    while (u >= 100) {
+        uint32_t r = u % 100;
+        u /= 100;
+        d -= 2;
+        memcpy(d, g_d2 + 2 * r, 2);
+    }
+    if (u >= 10)
+        memcpy(d - 2, g_d2 + 2 * u, 2);
+    else
+        d[-1] = (char)('0' + u);
+    return out + k;
 }
 
 /* ---- values ------------------------------------------------------------------ */
@@ -471,16 +827,318 @@ static int value(jw *w, sa_mpr *r, int depth)
     return jfail(w, STEPARC_E_CORRUPT);
 }
 
+/* ---- the compact writer ---------------------------------------------------------
+ *
+ * The export's hot loop: MessagePack is read inline (no sa_mpitem, no call per
+ * scalar) and JSON written through a raw pointer. Each item starts with at
+ * least CW_SLACK bytes of room, enough for any scalar, a short string or a
+ * closing bracket; longer strings reserve their own. Every length is still
+ * checked against the end of the record. */
+
+#define CW_SLACK 64
+
+typedef struct {
+    steparc_buf *out;
+    char *lim; /* out->data + out->cap - CW_SLACK */
+    const unsigned char *end;
+    int status;
+} cw;
+
+/* Makes room for need + CW_SLACK bytes at d; returns the (moved) d. */
+static char *cw_grow(cw *w, char *d, size_t need)
+{
+    steparc_buf *o = w->out;
+    o->len = (size_t)(d - o->data);
+    if (need > SIZE_MAX - CW_SLACK || sa_buf_reserve(o, need + CW_SLACK) != 0) {
+        w->status = STEPARC_E_NOMEM;
+        return NULL;
+    }
+    w->lim = o->data + o->cap - CW_SLACK;
+    return o->data + o->len;
+}
+
+static char *cw_corrupt(cw *w)
+{
+    if (w->status == 0)
+        w->status = STEPARC_E_CORRUPT;
+    return NULL;
+}
+
+/* A string that is not short and clean: reserve its worst case, escape. */
+static char *cw_str_slow(cw *w, char *d, const unsigned char *s, size_t n)
+{
+    if (n > (SIZE_MAX - 18) / 6) {
+        w->status = STEPARC_E_NOMEM; /* as put_string */
+        return NULL;
+    }
+    if ((size_t)(w->lim - d) < STR_ROOM(n) && (d = cw_grow(w, d, STR_ROOM(n))) == NULL)
+        return NULL;
+    d = str_body(d, s, n, w->end);
+    return d ? d : cw_corrupt(w);
+}
+
+/* A string of n bytes at s (checked to lie inside the record); d <= lim. */
+static inline char *cw_str(cw *w, char *d, const unsigned char *s, size_t n)
+{
+    /* short and clean (keys, ids, enums): two 16-byte loads and stores, no
+     * loop, no call */
+    if (n <= 32 && (size_t)(w->end - s) >= 32) {
+        uint32_t m = attn_mask16(s) | (uint32_t)attn_mask16(s + 16) << 16;
+        if ((m & (uint32_t)((1ULL << n) - 1)) == 0) {
+            *d = '"';
+            memcpy(d + 1, s, 32);
+            d[n + 1] = '"';
+            return d + n + 2;
+        }
+    }
+    return cw_str_slow(w, d, s, n);
+}
+
+static inline char *cw_int(char *d, int64_t v)
+{
+    uint64_t u = (uint64_t)v;
+    if (v < 0) {
+        *d++ = '-';
+        u = 0 - u;
+    }
+    return put_u64(d, u);
+}
+
+/* Text of 0..127 (a positive fixint). */
+static inline char *put_small(char *d, unsigned c)
+{
+    if (c < 10) {
+        *d++ = (char)('0' + c);
+    } else if (c < 100) {
+        memcpy(d, g_d2 + 2 * c, 2);
+        d += 2;
+    } else {
+        *d++ = '1';
+        memcpy(d, g_d2 + 2 * (c - 100), 2);
+        d += 2;
+    }
+    return d;
+}
+
+static char *cw_value(cw *w, const unsigned char **pp, char *d, int depth)
+{
+    const unsigned char *p = *pp, *end = w->end;
+    if (depth > STEPARC_MAX_DEPTH || p >= end)
+        return cw_corrupt(w);
+    if (d > w->lim && (d = cw_grow(w, d, 0)) == NULL)
+        return NULL;
+    unsigned c = *p++;
+    size_t avail = (size_t)(end - p);
+    uint64_t n;
+    if (c <= 0x7F) { /* positive fixint */
+        *pp = p;
+        return put_small(d, c);
+    }
+    if (c >= 0xA0 && c <= 0xBF) { /* fixstr */
+        n = c & 0x1F;
+        goto str;
+    }
+    if (c <= 0x9F) { /* fixmap, fixarray */
+        n = c & 0x0F;
+        goto container;
+    }
+    if (c >= 0xE0) { /* negative fixint */
+        *d++ = '-';
+        c = 256 - c;
+        if (c < 10) {
+            *d++ = (char)('0' + c);
+        } else {
+            memcpy(d, g_d2 + 2 * c, 2);
+            d += 2;
+        }
+        *pp = p;
+        return d;
+    }
+    switch (c) {
+    case 0xC0:
+        memcpy(d, "null", 4);
+        d += 4;
+        break;
+    case 0xC2:
+        memcpy(d, "false", 5);
+        d += 5;
+        break;
+    case 0xC3:
+        memcpy(d, "true", 4);
+        d += 4;
+        break;
+    case 0xCA:
+    case 0xCB: {
+        double f;
+        if (c == 0xCA) {
+            if (avail < 4)
+                return cw_corrupt(w);
+            uint32_t bits = (uint32_t)be(p, 4);
+            float f32;
+            memcpy(&f32, &bits, 4);
+            f = (double)f32;
+            p += 4;
+        } else {
+            if (avail < 8)
+                return cw_corrupt(w);
+            uint64_t bits = be(p, 8);
+            memcpy(&f, &bits, 8);
+            p += 8;
+        }
+        if (f != f || f - f != 0.0)
+            return cw_corrupt(w); /* NaN/inf cannot be JSON */
+        d += sa_format_double(f, d);
+        break;
+    }
+    case 0xCC: case 0xCD: case 0xCE: case 0xCF: {
+        unsigned k = 1u << (c - 0xCC);
+        if (avail < k)
+            return cw_corrupt(w);
+        d = put_u64(d, be(p, (int)k));
+        p += k;
+        break;
+    }
+    case 0xD0: case 0xD1: case 0xD2: case 0xD3: {
+        unsigned k = 1u << (c - 0xD0);
+        if (avail < k)
+            return cw_corrupt(w);
+        uint64_t v = be(p, (int)k);
+        p += k;
+        int64_t i = k == 1   ? (int8_t)(uint8_t)v
+                    : k == 2 ? (int16_t)(uint16_t)v
+                    : k == 4 ? (int32_t)(uint32_t)v
+                             : (int64_t)v;
+        d = cw_int(d, i);
+        break;
+    }
+    case 0xD9: case 0xDA: case 0xDB: {
+        unsigned k = 1u << (c - 0xD9);
+        if (avail < k)
+            return cw_corrupt(w);
+        n = be(p, (int)k);
+        p += k;
+        goto str;
+    }
+    case 0xDC: case 0xDD: case 0xDE: case 0xDF: {
+        unsigned k = (c & 1) ? 4 : 2;
+        if (avail < k)
+            return cw_corrupt(w);
+        n = be(p, (int)k);
+        p += k;
+        c = c >= 0xDE ? 0x80 : 0x90; /* as the fix forms below */
+        goto container;
+    }
+    default:
+        return cw_corrupt(w); /* bin, ext, 0xC1 */
+    }
+    *pp = p;
+    return d;
+
+str:
+    if (n > (uint64_t)(end - p))
+        return cw_corrupt(w);
+    d = cw_str(w, d, p, (size_t)n);
+    *pp = p + n;
+    return d;
+
+container: {
+    /* every item takes at least one byte: a count beyond the bytes left is
+     * corrupt */
+    if (n > (uint64_t)(end - p))
+        return cw_corrupt(w);
+    /* children of a container this deep would exceed the limit (checked
+     * here because common scalars below are written without a call) */
+    if (n && depth >= STEPARC_MAX_DEPTH)
+        return cw_corrupt(w);
+    int is_map = c <= 0x8F;
+    *d++ = is_map ? '{' : '[';
+    for (uint64_t i = 0; i < n; i++) {
+        if (i)
+            *d++ = ',';
+        if (d > w->lim && (d = cw_grow(w, d, 0)) == NULL)
+            return NULL;
+        if (is_map) {
+            if (p >= end)
+                return cw_corrupt(w);
+            unsigned k = *p++;
+            uint64_t kn;
+            if (k >= 0xA0 && k <= 0xBF) {
+                kn = k & 0x1F;
+            } else if (k >= 0xD9 && k <= 0xDB) {
+                unsigned ks = 1u << (k - 0xD9);
+                if ((size_t)(end - p) < ks)
+                    return cw_corrupt(w);
+                kn = be(p, (int)ks);
+                p += ks;
+            } else {
+                return cw_corrupt(w); /* keys are strings */
+            }
+            if (kn > (uint64_t)(end - p))
+                return cw_corrupt(w);
+            if ((d = cw_str(w, d, p, (size_t)kn)) == NULL)
+                return NULL;
+            p += kn;
+            *d++ = ':';
+            if (d > w->lim && (d = cw_grow(w, d, 0)) == NULL)
+                return NULL;
+        }
+        /* the commonest values inline: a call per item costs more than
+         * writing most of them */
+        if (p < end) {
+            unsigned v = *p;
+            if (v >= 0xA0 && v <= 0xBF) {
+                size_t sn = v & 0x1F;
+                if (sn > (size_t)(end - p) - 1)
+                    return cw_corrupt(w);
+                if ((d = cw_str(w, d, p + 1, sn)) == NULL)
+                    return NULL;
+                p += 1 + sn;
+                continue;
+            }
+            if (v <= 0x7F) {
+                d = put_small(d, v);
+                p++;
+                continue;
+            }
+            if (v == 0xC0) {
+                memcpy(d, "null", 4);
+                d += 4;
+                p++;
+                continue;
+            }
+        }
+        if ((d = cw_value(w, &p, d, depth + 1)) == NULL)
+            return NULL;
+    }
+    if (d > w->lim && (d = cw_grow(w, d, 0)) == NULL)
+        return NULL;
+    *d++ = is_map ? '}' : ']';
+    *pp = p;
+    return d;
+}
+}
+
 int sa_json_append(const void *mp, size_t len, unsigned flags, steparc_buf *out)
 {
-    jw w = {out, (flags & STEPARC_JSON_PRETTY) != 0, 0};
-    sa_mpr r = {(const unsigned char *)mp, (const unsigned char *)mp + len};
     size_t at = out->len;
-    value(&w, &r, 0);
-    if (w.status == 0 && r.p != r.end)
+    if (flags & STEPARC_JSON_PRETTY) {
+        jw w = {out, 1, 0};
+        sa_mpr r = {(const unsigned char *)mp, (const unsigned char *)mp + len};
+        value(&w, &r, 0);
+        if (w.status == 0 && r.p != r.end)
+            w.status = STEPARC_E_CORRUPT;
+        if (w.status != 0)
+            out->len = at;
+        return w.status;
+    }
+    if (sa_buf_reserve(out, CW_SLACK) != 0)
+        return STEPARC_E_NOMEM;
+    const unsigned char *p = (const unsigned char *)mp;
+    cw w = {out, out->data + out->cap - CW_SLACK, p + len, 0};
+    char *d = cw_value(&w, &p, out->data + out->len, 0);
+    if (d != NULL && p != w.end)
         w.status = STEPARC_E_CORRUPT;
-    if (w.status != 0)
-        out->len = at;
+    out->len = w.status ? at : (size_t)(d - out->data);
     return w.status;
 }
 

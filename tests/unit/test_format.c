@@ -163,6 +163,161 @@ static void test_json_canonical(void)
     rt("\"\\uFFFF\"", "\"\xef\xbf\xbf\"");
 }
 
+/* Reference escaping for test_json_string_positions: byte by byte. */
+static size_t ref_escape(const unsigned char *s, size_t n, char *out)
+{
+    size_t o = 0;
+    out[o++] = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = s[i];
+        const char *e = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" : c == '\f' ? "\\f"
+                        : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+        if (e) {
+            memcpy(out + o, e, 2);
+            o += 2;
+        } else if (c < 0x20) {
+            o += (size_t)sprintf(out + o, "\\u%04x", c);
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    out[o++] = '"';
+    return o;
+}
+
+/* MessagePack str header for n bytes (n < 256). */
+static size_t mp_str_head(unsigned char *p, size_t n)
+{
+    if (n < 32) {
+        p[0] = (unsigned char)(0xA0 | n);
+        return 1;
+    }
+    p[0] = 0xD9;
+    p[1] = (unsigned char)n;
+    return 2;
+}
+
+static void test_json_string_positions(void)
+{
+    /* The writer scans strings 16 bytes at a time and copies short clean ones
+     * whole, reading ahead inside the record: every length around those
+     * steps, a special byte (or UTF-8 sequence) at every position, the
+     * string as value or key, at the end of the record or not. */
+    static const char *const specials[] = {"\"", "\\", "\n", "\x01", "\x1f", "\x7f", "/",
+                                           "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+    static const char *const bad[] = {"\xc3", "\xed\xa0\x80", "\xc0\x80", "\xf5\x80\x80\x80",
+                                      "\xe2\x82", "\x80"};
+    unsigned char str[128], mp[512];
+    char want[1024];
+    steparc_buf out = {0};
+    int fails = 0;
+    for (size_t len = 0; len <= 70; len++) {
+        for (size_t sp = 0; sp < sizeof specials / sizeof *specials + sizeof bad / sizeof *bad; sp++) {
+            int is_bad = sp >= sizeof specials / sizeof *specials;
+            const char *x = is_bad ? bad[sp - sizeof specials / sizeof *specials] : specials[sp];
+            size_t xl = strlen(x);
+            for (size_t pos = 0; pos + xl <= len; pos++) {
+                for (size_t i = 0; i < len; i++)
+                    str[i] = (unsigned char)('a' + i % 26);
+                memcpy(str + pos, x, xl);
+                for (int shape = 0; shape < 3; shape++) {
+                    /* 0: {"k": S}   1: {"k": S, "z": <40 bytes>}   2: {S: 1} */
+                    size_t m = 0;
+                    mp[m++] = shape == 1 ? 0x82 : 0x81;
+                    if (shape != 2) {
+                        mp[m++] = 0xA1;
+                        mp[m++] = 'k';
+                    }
+                    m += mp_str_head(mp + m, len);
+                    memcpy(mp + m, str, len);
+                    m += len;
+                    if (shape == 1) {
+                        mp[m++] = 0xA1;
+                        mp[m++] = 'z';
+                        m += mp_str_head(mp + m, 40);
+                        memset(mp + m, 'p', 40);
+                        m += 40;
+                    }
+                    if (shape == 2)
+                        mp[m++] = 0x01;
+                    size_t w = 0;
+                    want[w++] = '{';
+                    if (shape != 2) {
+                        memcpy(want + w, "\"k\":", 4);
+                        w += 4;
+                    }
+                    w += ref_escape(str, len, want + w);
+                    if (shape == 1) {
+                        memcpy(want + w, ",\"z\":\"", 6);
+                        w += 6;
+                        memset(want + w, 'p', 40);
+                        w += 40;
+                        want[w++] = '"';
+                    }
+                    if (shape == 2) {
+                        memcpy(want + w, ":1", 2);
+                        w += 2;
+                    }
+                    want[w++] = '}';
+                    /* appended after a prefix, which an error leaves alone */
+                    out.len = 0;
+                    CHECK(sa_buf_append(&out, "xy", 2) == 0);
+                    int rc = steparc_msgpack_to_json(mp, m, STEPARC_JSON_APPEND, &out);
+                    int ok = is_bad ? rc == STEPARC_E_CORRUPT && out.len == 2
+                                    : rc == 0 && out.len == 2 + w && memcmp(out.data + 2, want, w) == 0;
+                    if (!ok && fails++ < 5)
+                        fprintf(stderr, "  len %zu special %zu at %zu shape %d: rc %d\n", len, sp, pos,
+                                shape, rc);
+                }
+            }
+        }
+    }
+    /* two of them, at every pair of positions: the escapes of one 16-byte
+     * chunk are handled one after the other */
+    static const size_t lens2[] = {17, 32, 33, 48, 64};
+    for (size_t li = 0; li < sizeof lens2 / sizeof *lens2; li++) {
+        size_t len = lens2[li];
+        for (size_t a = 0; a < len; a++) {
+            for (size_t b = a + 1; b < len; b++) {
+                for (size_t i = 0; i < len; i++)
+                    str[i] = (unsigned char)('A' + i % 26);
+                const char *xa = specials[(a + b) % 5], *xb = specials[(a * 3 + b) % 10];
+                size_t la = strlen(xa), lb = strlen(xb);
+                if (a + la > b || b + lb > len)
+                    continue;
+                memcpy(str + a, xa, la);
+                memcpy(str + b, xb, lb);
+                size_t m = 0;
+                mp[m++] = 0x82;
+                m += mp_str_head(mp + m, len);
+                memcpy(mp + m, str, len);
+                m += len;
+                mp[m++] = 0xC0;
+                mp[m++] = 0xA1;
+                mp[m++] = 'z';
+                m += mp_str_head(mp + m, 40);
+                memset(mp + m, 'p', 40);
+                m += 40;
+                size_t w = 0;
+                want[w++] = '{';
+                w += ref_escape(str, len, want + w);
+                memcpy(want + w, ":null,\"z\":\"", 11);
+                w += 11;
+                memset(want + w, 'p', 40);
+                w += 40;
+                memcpy(want + w, "\"}", 2);
+                w += 2;
+                out.len = 0;
+                int rc = steparc_msgpack_to_json(mp, m, 0, &out);
+                if ((rc != 0 || out.len != w || memcmp(out.data, want, w) != 0) && fails++ < 5)
+                    fprintf(stderr, "  len %zu specials at %zu and %zu: rc %d\n", len, a, b, rc);
+            }
+        }
+    }
+    CHECK_EQ_INT(fails, 0);
+    steparc_buf_free(&out);
+}
+
 static void test_json_pretty(void)
 {
     const char *in = "{\"a\":[1,{\"b\":null}],\"c\":{},\"d\":[]}";
@@ -401,6 +556,7 @@ int main(void)
     RUN(test_key32_vectors);
     RUN(test_rows_check);
     RUN(test_json_canonical);
+    RUN(test_json_string_positions);
     RUN(test_json_pretty);
     RUN(test_json_errors);
     RUN(test_duplicate_keys_many);
