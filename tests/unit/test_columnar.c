@@ -6,6 +6,7 @@
  * given to the decoder must yield either a valid rows payload or
  * STEPARC_E_CORRUPT; every rule of 5.5 is checked on hand-made payloads; and
  * through the public API the two layouts must be indistinguishable. */
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "columnar.h"
@@ -15,6 +16,52 @@
 #include "steparc.h"
 
 static char g_dir[256];
+
+/* ---- allocation hook: counts live blocks, fails the Nth allocation when armed -- */
+
+/* atomic: the writer allocates from its compression threads too */
+static atomic_long g_live, g_count;
+static long g_fail_at;
+static atomic_int g_armed, g_injected;
+
+static int should_fail(void)
+{
+    if (!atomic_load(&g_armed))
+        return 0;
+    if (atomic_fetch_add(&g_count, 1) + 1 == g_fail_at) {
+        g_injected = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static void *t_malloc(void *o, size_t n)
+{
+    (void)o;
+    void *p = should_fail() ? NULL : malloc(n);
+    if (p)
+        atomic_fetch_add(&g_live, 1);
+    return p;
+}
+
+static void *t_realloc(void *o, void *p, size_t n)
+{
+    (void)o;
+    if (should_fail())
+        return NULL;
+    void *q = realloc(p, n);
+    if (q && p == NULL)
+        atomic_fetch_add(&g_live, 1);
+    return q;
+}
+
+static void t_free(void *o, void *p)
+{
+    (void)o;
+    if (p)
+        atomic_fetch_sub(&g_live, 1);
+    free(p);
+}
 
 /* ---- small buffer helpers (the library's buffers, so its allocator) ---------- */
 
@@ -610,6 +657,10 @@ static void test_encode_rejects(void)
     rows[4] = 0x80;
     rows[5] = 0x80;
     CHECK_EQ_INT(sa_col_encode(enc, rows, 6, 1, &col), STEPARC_E_INPUT);
+    /* a byte after the last record */
+    sa_put_u32(rows, 1);
+    rows[4] = 0x80;
+    CHECK_EQ_INT(sa_col_encode(enc, rows, 6, 1, &col), STEPARC_E_INPUT);
     /* a map key that is not a string */
     sa_put_u32(rows, 3);
     rows[4] = 0x81;
@@ -1110,6 +1161,81 @@ static void test_rules(void)
     }
 }
 
+/* ---- allocation failures ---------------------------------------------------- */
+
+/* Every allocation of an encode and of a decode failing in turn: NOMEM,
+ * nothing leaked, and the same encoder then encodes the block correctly
+ * (no table left half-grown). */
+static void test_oom(void)
+{
+    h_rng_state = h_seed() ^ 0x0F0F;
+    genopt o = {0, 0};
+    recs r = {0};
+    gen_recs(&o, &r, 60);
+    steparc_buf rows = {0}, col = {0}, out = {0};
+    rows_build(&r, &rows);
+    sa_colenc *ref = sa_colenc_new();
+    CHECK_EQ_INT(sa_col_encode(ref, (const unsigned char *)rows.data, rows.len, r.n, &col), 0);
+    sa_colenc_free(ref);
+    long points = 0;
+    for (long k = 1; k < 100000; k++) {
+        long before = g_live;
+        g_count = 0;
+        g_fail_at = k;
+        g_injected = 0;
+        g_armed = 1;
+        sa_colenc *e = sa_colenc_new();
+        int rc = e ? sa_col_encode(e, (const unsigned char *)rows.data, rows.len, r.n, &out)
+                   : STEPARC_E_NOMEM;
+        g_armed = 0;
+        int injected = g_injected;
+        if (injected) {
+            CHECK_EQ_INT(rc, STEPARC_E_NOMEM);
+            if (e) { /* the encoder recovers */
+                CHECK_EQ_INT(sa_col_encode(e, (const unsigned char *)rows.data, rows.len, r.n, &out), 0);
+                CHECK(out.len == col.len && memcmp(out.data, col.data, col.len) == 0);
+            }
+        } else {
+            CHECK_EQ_INT(rc, 0);
+            CHECK(out.len == col.len && memcmp(out.data, col.data, col.len) == 0);
+        }
+        sa_colenc_free(e);
+        steparc_buf_free(&out);
+        CHECK_EQ_INT(g_live, before);
+        if (!injected) {
+            points = k - 1;
+            break;
+        }
+    }
+    printf("# sa_col_encode: %ld allocation points\n", points);
+    CHECK(points > 5);
+    for (long k = 1; k < 100000; k++) {
+        long before = g_live;
+        g_count = 0;
+        g_fail_at = k;
+        g_injected = 0;
+        g_armed = 1;
+        unsigned char *back = NULL;
+        size_t size = 0;
+        const char *why = NULL;
+        int rc = sa_col_decode((const unsigned char *)col.data, col.len, r.n, &back, &size, &why);
+        g_armed = 0;
+        int injected = g_injected;
+        CHECK_EQ_INT(rc, injected ? STEPARC_E_NOMEM : 0);
+        if (rc == 0)
+            CHECK(size == rows.len && memcmp(back, rows.data, size) == 0);
+        sa_free(back);
+        CHECK_EQ_INT(g_live, before);
+        if (!injected) {
+            printf("# sa_col_decode: %ld allocation points\n", k - 1);
+            break;
+        }
+    }
+    recs_free(&r);
+    steparc_buf_free(&rows);
+    steparc_buf_free(&col);
+}
+
 /* ---- through the public API --------------------------------------------------- */
 
 typedef struct {
@@ -1494,6 +1620,9 @@ static void test_api_dedup_recover(void)
 
 int main(void)
 {
+    /* before any other library call (steparc.h) */
+    steparc_allocator a = {t_malloc, t_realloc, t_free, NULL};
+    steparc_set_allocator(&a);
     const char *tmp = getenv("STEPARC_TMP");
     snprintf(g_dir, sizeof g_dir, "%s/columnar.XXXXXX", tmp ? tmp : "/tmp");
     if (mkdtemp(g_dir) == NULL)
@@ -1507,6 +1636,7 @@ int main(void)
     RUN(test_rules);
     RUN(test_hostile_mutations);
     RUN(test_hostile_random);
+    RUN(test_oom);
     RUN(test_api_layouts);
     RUN(test_api_limit_fallback);
     RUN(test_api_append);
@@ -1514,5 +1644,10 @@ int main(void)
     for (size_t i = 0; i < POOL; i++)
         steparc_buf_free(&g_pool[i]);
     rmdir(g_dir);
+    /* everything the library allocated was freed, by it or by these tests */
+    if (g_live != 0) {
+        printf("FAIL library allocations left: %ld\n", (long)atomic_load(&g_live));
+        return 1;
+    }
     return h_done();
 }
