@@ -186,6 +186,8 @@ void sa_colenc_free(sa_colenc *e)
 /* sa_buf_append with the common case (room left) inline. */
 static inline int app(steparc_buf *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return 0; /* an empty string into a buffer never allocated: data may be NULL */
     if (b->cap - b->len < n && sa_buf_reserve(b, n) != 0)
         return STEPARC_E_NOMEM;
     memcpy(b->data + b->len, p, n);
@@ -586,6 +588,11 @@ int sa_col_encode(sa_colenc *e, const unsigned char *rows, size_t rows_size, uin
             return STEPARC_E_NOMEM;
         e->capskel = 64;
     }
+    /* keys and prefixes are compared and copied at keys.data + offset even
+     * when all of them are empty: keep the buffer allocated (NULL + 0 is
+     * undefined behaviour) */
+    if (sa_buf_reserve(&e->keys, 64) != 0)
+        return STEPARC_E_NOMEM;
     e->skoff[0] = 0;
     uint32_t root = child(e, NONE, NULL, 0);
     if (root == NONE)

@@ -14,7 +14,7 @@
 #       targets linked with tests/fuzz/regression_driver.c by the normal compiler;
 #       tests/cli/test_fuzz_replay.sh replays the corpora and regressions.
 
-FUZZ_ALL := archive convert record roundtrip
+FUZZ_ALL := archive columnar convert record roundtrip
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_SECONDS ?= 60
 FUZZ_ARGS ?=

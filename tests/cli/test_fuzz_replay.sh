@@ -31,7 +31,7 @@ note() {
     fi
 }
 
-for t in archive convert record roundtrip; do
+for t in archive columnar convert record roundtrip; do
     name="fuzz-replay-$t"
     bin="$B/tests/fuzzreplay_$t"
     if [ ! -x "$bin" ]; then

@@ -65,14 +65,18 @@ static void test_layout_roundtrip(void)
     fh.major = 2;
     sa_file_header_encode(&fh, hb);
     CHECK_EQ_INT(sa_file_header_decode(hb, &fh2), STEPARC_E_VERSION);
-    sa_block_entry e = {123456789, 77, 5, 1000, 2000, INT64_MIN, INT64_MAX}, e2;
+    /* designated: rows_size (layout 1) sits between raw_size and the times */
+    sa_block_entry e = {.offset = 123456789, .first_ordinal = 77, .record_count = 5,
+                        .stored_size = 1000, .raw_size = 2000, .rows_size = 3000,
+                        .min_created_at = INT64_MIN, .max_created_at = INT64_MAX}, e2;
     unsigned char eb[SA_BLOCK_INDEX_ENTRY_SIZE];
     sa_block_entry_encode(&e, eb);
     sa_block_entry_decode(eb, &e2);
     /* field by field: the struct has padding */
     CHECK(e2.offset == e.offset && e2.first_ordinal == e.first_ordinal &&
           e2.record_count == e.record_count && e2.stored_size == e.stored_size &&
-          e2.raw_size == e.raw_size && e2.min_created_at == e.min_created_at &&
+          e2.raw_size == e.raw_size && e2.rows_size == e.rows_size &&
+          e2.min_created_at == e.min_created_at &&
           e2.max_created_at == e.max_created_at);
 }
 
