@@ -746,7 +746,8 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
     if (n == 0 || rows_size > STEPARC_MAX_BLOCK_RAW || rows_size < 5 * (uint64_t)n)
         DFAIL("columnar rows size is out of range");
     /* every skeleton, stream and skeleton id takes at least one byte */
-    if (nskel == 0 || nskel > n || nst > MAX_STREAMS || ids_len > col_size)
+    if (nskel == 0 || nskel > n || nskel > col_size || nst > MAX_STREAMS || nst > col_size / 2 ||
+        ids_len > col_size)
         DFAIL("columnar counts are out of range");
     uint64_t need = ids_len, sk_total = 0;
     skstart = (uint32_t *)sa_malloc(((size_t)nskel + 1) * sizeof *skstart);
