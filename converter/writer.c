@@ -363,10 +363,21 @@ static int drain(steparc_writer *w, job **free_slot)
     return rc;
 }
 
-static int u32cmp(const void *a, const void *b)
+/* Sorts a block's run/thread/assistant keys (tens to thousands): insertion
+ * sort for short lists, else a shell sort; both inline, unlike qsort. */
+static void sort_u32(uint32_t *v, size_t n)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    static const size_t gaps[] = {701, 301, 132, 57, 23, 10, 4, 1};
+    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
+        size_t gap = gaps[g];
+        for (size_t i = gap; i < n; i++) {
+            uint32_t x = v[i];
+            size_t j = i;
+            for (; j >= gap && v[j - gap] > x; j -= gap)
+                v[j] = v[j - gap];
+            v[j] = x;
+        }
+    }
 }
 
 #define DICT_SAMPLES (4u << 20)      /* record bytes held to train the dictionary on */
@@ -387,7 +398,7 @@ static int flush_block(steparc_writer *w)
     uint64_t bno = w->blocks_flushed;
     for (int k = 0; k < 3; k++) {
         if (w->npkeys[k] > 1)
-            qsort(w->pkeys[k], w->npkeys[k], sizeof(uint32_t), u32cmp);
+            sort_u32(w->pkeys[k], w->npkeys[k]);
         for (size_t i = 0; i < w->npkeys[k]; i++) {
             if (i && w->pkeys[k][i] == w->pkeys[k][i - 1])
                 continue;

@@ -15,6 +15,7 @@
 
 enum { K_INT = 1, K_DELTA = 2, K_F64 = 3, K_STR = 4 };
 #define NONE UINT32_MAX
+#define DEDUP_PROBE 32u /* strings looked up before a stream without repeats stops */
 #define DEDUP_MAX 64u   /* longer strings are not looked up: zstd finds their repeats */
 #define MAX_PREFIX 16u
 #define MAX_STREAMS 65535u          /* FORMAT.md 5.5 limits: the writer falls back to rows */
@@ -136,6 +137,7 @@ typedef struct {
     uint32_t next;                     /* next K_STR stream of the same node */
     uint64_t prev;                     /* K_DELTA */
     uint32_t ndistinct;
+    uint32_t lookups, hits;            /* dedup lookups in this block, and how many found one */
     steparc_buf a, lens, bytes;        /* a: varints, float bits or string codes */
 } cstream;
 
@@ -321,6 +323,7 @@ static uint32_t new_stream(sa_colenc *e, uint8_t kind)
     s->next = NONE;
     s->prev = 0;
     s->ndistinct = 0;
+    s->lookups = s->hits = 0;
     s->a.len = s->lens.len = s->bytes.len = 0;
     return e->nst++;
 }
@@ -348,13 +351,18 @@ static int val_op(sa_colenc *e, uint32_t s)
 static int put_str(sa_colenc *e, uint32_t s, const unsigned char *v, uint32_t n)
 {
     cstream *st = &e->st[s];
-    if (n <= DEDUP_MAX) {
+    /* a stream whose first 32 strings were all new (step ids, call ids) is
+     * not looked up any more in this block: its strings are written new */
+    if (n <= DEDUP_MAX && (st->hits || st->lookups < DEDUP_PROBE)) {
         uint64_t h = fhash(v, n, s);
         uint32_t mask = e->dtcap - 1, j = (uint32_t)h & mask;
+        st->lookups++;
         for (; e->dtab[j].gen == e->gen; j = (j + 1) & mask) {
             struct dslot *d = &e->dtab[j];
-            if (d->h == h && d->stream == s && d->len == n && same(d->p, v, n))
+            if (d->h == h && d->stream == s && d->len == n && same(d->p, v, n)) {
+                st->hits++;
                 return put_varint(&st->a, (uint64_t)d->code + 1);
+            }
         }
         if (2 * (e->dtused + 1) > e->dtcap) {
             /* grow: rehash the live entries */
@@ -419,7 +427,7 @@ static int enc_value(sa_colenc *e, sa_mpr *r, uint32_t node, int depth)
     case SA_MP_INT: {
         unsigned char canon[9];
         size_t cn = mp_int(canon, it.i);
-        if (cn != used || memcmp(canon, start, cn) != 0)
+        if (cn != used || !same(canon, start, cn))
             return lit(e, start, used);
         cnode *c = &e->nodes[node];
         if (c->st_int == NONE) {

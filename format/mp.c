@@ -280,9 +280,24 @@ int sa_mp_keyfields(const void *mp, size_t len, sa_keyfields *kf)
     memset(kf, 0, sizeof *kf);
     if (sa_mp_read(&r, &m) != 0 || m.type != SA_MP_MAP)
         return STEPARC_E_CORRUPT;
-    for (uint32_t i = 0; i < m.n; i++) {
+    /* the eight keys wanted, by bit: once all are met (they come first in
+     * API objects) the rest of the record (step_details) is not walked */
+    unsigned seen = 0;
+    for (uint32_t i = 0; i < m.n && seen != 0xFFu; i++) {
         if (sa_mp_read(&r, &k) != 0 || k.type != SA_MP_STR)
             return STEPARC_E_CORRUPT;
+        switch (k.n) {
+        case 2: seen |= key_is(&k, "id", 2) ? 1u : 0u; break;
+        case 4: seen |= key_is(&k, "type", 4) ? 2u : 0u; break;
+        case 6:
+            seen |= key_is(&k, "object", 6) ? 4u : key_is(&k, "run_id", 6) ? 8u
+                  : key_is(&k, "status", 6) ? 16u : 0u;
+            break;
+        case 9: seen |= key_is(&k, "thread_id", 9) ? 32u : 0u; break;
+        case 10: seen |= key_is(&k, "created_at", 10) ? 64u : 0u; break;
+        case 12: seen |= key_is(&k, "assistant_id", 12) ? 128u : 0u; break;
+        default: break;
+        }
         const unsigned char *vstart = r.p;
         if (sa_mp_read(&r, &v) != 0)
             return STEPARC_E_CORRUPT;

@@ -36,7 +36,10 @@ typedef struct {
     int64_t created_at;
 } sa_keyfields;
 
-/* 0 or STEPARC_E_CORRUPT (not a map / truncated). */
+/* 0 or STEPARC_E_CORRUPT (not a map / truncated before its end or before
+ * all eight keys were met). Stops reading once the eight keys (id, object,
+ * created_at, run_id, assistant_id, thread_id, type, status) were met: it is
+ * not a validation of the rest of the record. */
 int sa_mp_keyfields(const void *mp, size_t len, sa_keyfields *kf);
 
 /* Float formatting as Python's repr: shortest round-trip digits. Writes at
