@@ -416,11 +416,44 @@ static int lit(sa_colenc *e, const unsigned char *p, size_t n)
     return app(&e->lit, p, n);
 }
 
+/* sa_mp_read with the items most records are made of (fixstr, str8,
+ * positive fixint) decoded inline. */
+static inline int rd_item(sa_mpr *r, sa_mpitem *it)
+{
+    const unsigned char *p = r->p;
+    if (p < r->end) {
+        unsigned c = *p;
+        size_t left = (size_t)(r->end - p);
+        if ((c & 0xE0) == 0xA0 && left > (c & 0x1Fu)) {
+            it->type = SA_MP_STR;
+            it->n = c & 0x1F;
+            it->s = (const char *)p + 1;
+            r->p = p + 1 + it->n;
+            return 0;
+        }
+        if (c < 0x80) {
+            it->type = SA_MP_INT;
+            it->i = (int64_t)c;
+            it->n = 0;
+            r->p = p + 1;
+            return 0;
+        }
+        if (c == 0xD9 && left >= 2 && left - 2 >= p[1]) {
+            it->type = SA_MP_STR;
+            it->n = p[1];
+            it->s = (const char *)p + 2;
+            r->p = p + 2 + it->n;
+            return 0;
+        }
+    }
+    return sa_mp_read(r, it);
+}
+
 static int enc_value(sa_colenc *e, sa_mpr *r, uint32_t node, int depth)
 {
     const unsigned char *start = r->p;
     sa_mpitem it;
-    if (depth > STEPARC_MAX_DEPTH || sa_mp_read(r, &it) != 0)
+    if (depth > STEPARC_MAX_DEPTH || rd_item(r, &it) != 0)
         return STEPARC_E_INPUT;
     size_t used = (size_t)(r->p - start);
     switch (it.type) {
@@ -507,7 +540,7 @@ static int enc_value(sa_colenc *e, sa_mpr *r, uint32_t node, int depth)
         for (uint32_t i = 0; i < it.n && rc == 0; i++) {
             const unsigned char *ks = r->p;
             sa_mpitem k;
-            if (sa_mp_read(r, &k) != 0 || k.type != SA_MP_STR)
+            if (rd_item(r, &k) != 0 || k.type != SA_MP_STR)
                 return STEPARC_E_INPUT;
             if ((rc = lit(e, ks, (size_t)(r->p - ks))) != 0)
                 return rc;
