@@ -765,7 +765,12 @@ def report(ctx):
     zd = mbps(zstd3["export"]["wall"])
     rows.append(["Size (MB)", num(sd["size"] / MB), num(sm["size"] / MB), "zstd -19 --long=27",
                  num(zstd19["size"] / MB), ratio(sd["size"], zstd19["size"]),
-                 ratio(sm["size"], zstd19["size"]), ""])
+                 ratio(sm["size"], zstd19["size"]),
+                 f"≤ 0.85×: **{'met' if sd['size'] <= 0.85 * zstd19['size'] else 'NOT met'}** (default)"])
+    z19 = mbps(zstd19["conv"]["wall"])
+    rows.append(["Conversion MB/s vs zstd -19 --long, 1 thread", num(conv1_d), num(mbps(sm["j1"]["wall"])),
+                 "zstd -19 --long=27 -T1", num(z19), ratio(conv1_d, z19),
+                 ratio(mbps(sm["j1"]["wall"]), z19), goal(conv1_d / z19 if z19 else None, 10) + " (default)"])
     rows.append(["Size (MB)", num(sd["size"] / MB), num(sm["size"] / MB), "SQLite",
                  num(sq["size"] / MB), ratio(sd["size"], sq["size"]),
                  ratio(sm["size"], sq["size"]), ""])
@@ -883,6 +888,9 @@ def report(ctx):
              num(mbps(sr["jn"]["wall"])), ratio(mbps(sd["jn"]["wall"]), mbps(sr["jn"]["wall"]))],
             ["Export MB/s", num(mbps(sd["export"]["wall"])), num(mbps(sr["export"]["wall"])),
              ratio(mbps(sd["export"]["wall"]), mbps(sr["export"]["wall"]))],
+            ["Get by position p50 ÷ SQLite's (goal ≤ 10×)",
+             ratio(qd["get_pos_p50_us"], res["sqlite"]["query"]["get_pos_p50_us"]),
+             ratio(qr["get_pos_p50_us"], res["sqlite"]["query"]["get_pos_p50_us"]), ""],
             ["Get by position p50 (µs)", num(qd["get_pos_p50_us"]), num(qr["get_pos_p50_us"]),
              ratio(qd["get_pos_p50_us"], qr["get_pos_p50_us"])],
             ["Get by id p50 (µs)", num(qd["get_id_p50_us"]), num(qr["get_id_p50_us"]),
