@@ -568,13 +568,14 @@ static int decide_dict(steparc_writer *w)
             }
         }
         /* fastCover with fixed parameters, one pass: 3x faster than the
-         * optimising default and, on run steps, a better dictionary */
+         * optimising default and, on run steps, a better dictionary;
+         * accel 8 is faster again than 1 with a dictionary as good */
         ZDICT_fastCover_params_t fp;
         memset(&fp, 0, sizeof fp);
         fp.k = 1024;
         fp.d = 8;
         fp.f = 19; /* 6 x 2^f bytes of training memory */
-        fp.accel = 1;
+        fp.accel = 8;
         fp.zParams.compressionLevel = w->opt.level;
         size_t n = ZDICT_trainFromBuffer_fastCover(w->dict.data, cap, samples, sizes,
                                                    (unsigned)nsamples, fp);
