@@ -13,6 +13,11 @@
 
 #include "record.h"
 
+#if defined(__SSE2__) && !defined(SA_NO_SIMD)
+#include <emmintrin.h>
+#define SA_PARSE_SSE2 1
+#endif
+
 /* ---- locale-independent strtod ---------------------------------------- */
 
 static locale_t g_c_locale;
@@ -237,11 +242,30 @@ static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
 {
     const unsigned char *q = ps->p + 1, *end = ps->end;
     const unsigned char *run = q;
-    /* Fast path: find the closing quote with no escapes, 8 bytes at a time. */
+    /* Fast path: find the closing quote with no escapes, 16 bytes at a time
+     * (SSE2: every x86-64), else 8. A byte flagged by the mask is exactly a
+     * byte g_str_stop flags ('"', '\\', < 0x20, >= 0x80). */
+#if defined(SA_PARSE_SSE2)
+    while (end - q >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        unsigned mask = (unsigned)_mm_movemask_epi8(m);
+        if (mask) {
+            q += __builtin_ctz(mask);
+            goto stop;
+        }
+        q += 16;
+    }
+#endif
     while (end - q >= 8 && !attention(q))
         q += 8;
     while (q < end && !g_str_stop[*q])
         q++;
+#if defined(SA_PARSE_SSE2)
+stop:;
+#endif
     size_t at = ps->out->len;
     if (q < end && *q == '"') {
         size_t n = (size_t)(q - run);
