@@ -695,11 +695,17 @@ int sa_col_encode(sa_colenc *e, const unsigned char *rows, size_t rows_size, uin
             out->len += st->a.len;
             continue;
         }
-        if (sa_buf_append(out, st->a.data, st->a.len) ||
-            (st->kind == K_STR && (sa_buf_append(out, st->lens.data, st->lens.len) ||
-                                   sa_buf_append(out, st->bytes.data, st->bytes.len))))
+        if (sa_buf_append(out, st->a.data, st->a.len))
             return STEPARC_E_NOMEM;
     }
+    /* then every string stream's lengths, then every string stream's bytes:
+     * like with like, for zstd */
+    for (uint32_t s = 0; s < e->nst; s++)
+        if (e->st[s].kind == K_STR && sa_buf_append(out, e->st[s].lens.data, e->st[s].lens.len))
+            return STEPARC_E_NOMEM;
+    for (uint32_t s = 0; s < e->nst; s++)
+        if (e->st[s].kind == K_STR && sa_buf_append(out, e->st[s].bytes.data, e->st[s].bytes.len))
+            return STEPARC_E_NOMEM;
     return 0;
 }
 
@@ -877,20 +883,28 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
     for (uint64_t s = 0; s < nst; s++) {
         size_t alen = (size_t)(uintptr_t)st[s].a.end, llen = (size_t)(uintptr_t)st[s].lens.end,
                blen = (size_t)(uintptr_t)st[s].bytes.end;
+        (void)llen;
+        (void)blen;
         st[s].a.p = at;
         st[s].a.end = at + alen;
         at += alen;
-        st[s].lens.p = at;
-        st[s].lens.end = at + llen;
-        at += llen;
-        st[s].bytes.p = at;
-        st[s].bytes.end = at + blen;
-        at += blen;
         if (st[s].kind == K_F64) {
             if (alen % 8)
                 DFAIL("columnar float stream is not whole values");
             st[s].fcount = alen / 8;
         }
+    }
+    for (uint64_t s = 0; s < nst; s++) { /* the string lengths areas */
+        size_t llen = (size_t)(uintptr_t)st[s].lens.end;
+        st[s].lens.p = at;
+        st[s].lens.end = at + llen;
+        at += llen;
+    }
+    for (uint64_t s = 0; s < nst; s++) { /* the string bytes areas */
+        size_t blen = (size_t)(uintptr_t)st[s].bytes.end;
+        st[s].bytes.p = at;
+        st[s].bytes.end = at + blen;
+        at += blen;
     }
 
     /* SLACK bytes after the end: an integer or float is written first and
