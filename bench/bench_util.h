@@ -8,6 +8,7 @@
 #define STEPARC_BENCH_UTIL_H
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -256,6 +257,60 @@ static inline uint64_t bench_mt_seed(uint64_t seed, unsigned thread)
 {
     uint64_t s = seed ^ (0xA24BAED4963EE407ull * (thread + 1u));
     return bench_rng(&s);
+}
+
+/* One thread's work in threads mode: gets on `reader` (one steparc_reader
+ * shared by every thread) or on the database at `path` (a connection per
+ * thread). */
+typedef struct {
+    void *reader;
+    const char *path;
+    const bench_keys *ids;
+    uint64_t count;
+    size_t gets;
+    int by_id;
+    pthread_barrier_t *start;
+    uint64_t rng;
+    bench_mt_span span;
+} bench_mt_job;
+
+/* Runs fn on nthreads threads, each on its own bench_mt_job; fn waits at
+ * job->start, then makes its gets between span.t0 and span.t1. Prints the
+ * aggregate gets/s as "NAME" and the cores kept busy as "NAME_busy". */
+static inline void bench_mt_run(const char *prog, const char *name, void *(*fn)(void *),
+                                void *reader, const char *path, const bench_keys *ids,
+                                uint64_t count, size_t gets, int by_id, unsigned nthreads,
+                                uint64_t seed)
+{
+    bench_mt_job *jobs = calloc(nthreads, sizeof *jobs);
+    pthread_t *th = calloc(nthreads, sizeof *th);
+    bench_mt_span *spans = calloc(nthreads, sizeof *spans);
+    if (!jobs || !th || !spans)
+        bench_die(prog, "out of memory");
+    pthread_barrier_t start;
+    if (pthread_barrier_init(&start, NULL, nthreads) != 0)
+        bench_die(prog, "pthread_barrier_init failed");
+    double cpu0 = bench_cpu_s();
+    for (unsigned i = 0; i < nthreads; i++) {
+        jobs[i] = (bench_mt_job){reader, path, ids, count, gets, by_id, &start,
+                                 bench_mt_seed(seed, i), {0, 0}};
+        if (pthread_create(&th[i], NULL, fn, &jobs[i]) != 0)
+            bench_die(prog, "pthread_create failed");
+    }
+    for (unsigned i = 0; i < nthreads; i++) {
+        pthread_join(th[i], NULL);
+        spans[i] = jobs[i].span;
+    }
+    double cpu = bench_cpu_s() - cpu0;
+    pthread_barrier_destroy(&start);
+    double wall = bench_mt_wall_us(spans, nthreads) / 1e6;
+    if (wall <= 0)
+        bench_die(prog, "%s: no time measured", name);
+    printf("\"%s\":%.1f,\"%s_busy\":%.3f,", name, (double)nthreads * (double)gets / wall, name,
+           cpu / wall);
+    free(jobs);
+    free(th);
+    free(spans);
 }
 
 #endif

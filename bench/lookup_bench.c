@@ -82,20 +82,12 @@ static void find_all(steparc_reader *r, const bench_keys *keys, size_t n, int by
 
 /* ---- threads mode ---------------------------------------------------------- */
 
-typedef struct {
-    steparc_reader *r; /* shared by every thread */
-    const bench_keys *ids;
-    uint64_t count;
-    size_t gets;
-    int by_id;
-    pthread_barrier_t *start;
-    uint64_t rng;
-    bench_mt_span span;
-} mt_job;
+typedef bench_mt_job mt_job;
 
 static void *mt_main(void *arg)
 {
     mt_job *j = (mt_job *)arg;
+    steparc_reader *r = (steparc_reader *)j->reader; /* shared by every thread */
     /* a buffer per thread: a steparc_buf is the caller's, not the reader's */
     steparc_buf json = {0};
     pthread_barrier_wait(j->start);
@@ -105,58 +97,23 @@ static void *mt_main(void *arg)
         if (j->by_id) {
             size_t k = (size_t)(bench_rng(&j->rng) % j->ids->n);
             uint64_t ord = 0;
-            rc = steparc_reader_find_id(j->r, j->ids->v[k], j->ids->len[k], &ord);
+            rc = steparc_reader_find_id(r, j->ids->v[k], j->ids->len[k], &ord);
             if (rc == 0)
-                rc = steparc_reader_get_json(j->r, ord, 0, &json);
+                rc = steparc_reader_get_json(r, ord, 0, &json);
             if (rc != 0) /* errmsg is the calling thread's last failure */
                 bench_die(prog, "id %s: %s (%s)", j->ids->v[k], steparc_strerror(rc),
-                          steparc_reader_errmsg(j->r));
+                          steparc_reader_errmsg(r));
         } else {
             uint64_t pos = bench_rng(&j->rng) % j->count;
-            rc = steparc_reader_get_json(j->r, pos, 0, &json);
+            rc = steparc_reader_get_json(r, pos, 0, &json);
             if (rc != 0)
                 bench_die(prog, "get_json(%llu): %s", (unsigned long long)pos,
-                          steparc_reader_errmsg(j->r));
+                          steparc_reader_errmsg(r));
         }
     }
     j->span.t1 = bench_now_us();
     steparc_buf_free(&json);
     return NULL;
-}
-
-/* T threads on r, each making `gets` gets of one kind; prints the aggregate
- * gets/s as "NAME" and the cores kept busy as "NAME_busy". */
-static void mt_run(const char *name, steparc_reader *r, const bench_keys *ids, uint64_t count,
-                   size_t gets, int by_id, unsigned nthreads, uint64_t seed)
-{
-    mt_job *jobs = calloc(nthreads, sizeof *jobs);
-    pthread_t *th = calloc(nthreads, sizeof *th);
-    bench_mt_span *spans = calloc(nthreads, sizeof *spans);
-    if (!jobs || !th || !spans)
-        bench_die(prog, "out of memory");
-    pthread_barrier_t start;
-    if (pthread_barrier_init(&start, NULL, nthreads) != 0)
-        bench_die(prog, "pthread_barrier_init failed");
-    double cpu0 = bench_cpu_s();
-    for (unsigned i = 0; i < nthreads; i++) {
-        jobs[i] = (mt_job){r, ids, count, gets, by_id, &start, bench_mt_seed(seed, i), {0, 0}};
-        if (pthread_create(&th[i], NULL, mt_main, &jobs[i]) != 0)
-            bench_die(prog, "pthread_create failed");
-    }
-    for (unsigned i = 0; i < nthreads; i++) {
-        pthread_join(th[i], NULL);
-        spans[i] = jobs[i].span;
-    }
-    double cpu = bench_cpu_s() - cpu0;
-    pthread_barrier_destroy(&start);
-    double wall = bench_mt_wall_us(spans, nthreads) / 1e6;
-    if (wall <= 0)
-        bench_die(prog, "%s: no time measured", name);
-    printf("\"%s\":%.1f,\"%s_busy\":%.3f,", name, (double)nthreads * (double)gets / wall, name,
-           cpu / wall);
-    free(jobs);
-    free(th);
-    free(spans);
 }
 
 static int mt_mode(steparc_reader *r, const bench_query_opts *o, const bench_keys *ids)
@@ -174,9 +131,9 @@ static int mt_mode(steparc_reader *r, const bench_query_opts *o, const bench_key
     for (size_t i = 0; i < o->nmt; i++) {
         char name[32];
         snprintf(name, sizeof name, "mt_pos_%u", o->mt[i]);
-        mt_run(name, r, ids, count, o->gets, 0, o->mt[i], o->seed);
+        bench_mt_run(prog, name, mt_main, r, NULL, ids, count, o->gets, 0, o->mt[i], o->seed);
         snprintf(name, sizeof name, "mt_id_%u", o->mt[i]);
-        mt_run(name, r, ids, count, o->gets, 1, o->mt[i], o->seed + 1);
+        bench_mt_run(prog, name, mt_main, r, NULL, ids, count, o->gets, 1, o->mt[i], o->seed + 1);
     }
     uint64_t hits = 0, misses = 0;
     steparc_reader_cache_stats(r, &hits, &misses);

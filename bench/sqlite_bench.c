@@ -171,23 +171,14 @@ static void find_all(sqlite3 *db, sqlite3_stmt *st, const bench_keys *keys, size
 
 /* ---- threads mode ---------------------------------------------------------- */
 
-typedef struct {
-    const char *dbpath;
-    const bench_keys *ids;
-    uint64_t count;
-    size_t gets;
-    int by_id;
-    pthread_barrier_t *start;
-    uint64_t rng;
-    bench_mt_span span;
-} mt_job;
+typedef bench_mt_job mt_job;
 
 static void *mt_main(void *arg)
 {
     mt_job *j = (mt_job *)arg;
     sqlite3 *db = NULL;
-    check(db, sqlite3_open_v2(j->dbpath, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL),
-          j->dbpath);
+    check(db, sqlite3_open_v2(j->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL),
+          j->path);
     sqlite3_stmt *st = prepare(db, j->by_id ? "SELECT json FROM steps WHERE id = ?1 LIMIT 1"
                                             : "SELECT json FROM steps WHERE rowid = ?1");
     unsigned long long rows;
@@ -215,43 +206,6 @@ static void *mt_main(void *arg)
     return NULL;
 }
 
-/* T threads, a connection each, each making `gets` gets of one kind; prints
- * the aggregate gets/s as "NAME" and the cores kept busy as "NAME_busy"
- * (the opens and prepares happen before the barrier: CPU time includes them,
- * the rate does not). */
-static void mt_run(const char *name, const char *dbpath, const bench_keys *ids, uint64_t count,
-                   size_t gets, int by_id, unsigned nthreads, uint64_t seed)
-{
-    mt_job *jobs = calloc(nthreads, sizeof *jobs);
-    pthread_t *th = calloc(nthreads, sizeof *th);
-    bench_mt_span *spans = calloc(nthreads, sizeof *spans);
-    if (!jobs || !th || !spans)
-        bench_die(prog, "out of memory");
-    pthread_barrier_t start;
-    if (pthread_barrier_init(&start, NULL, nthreads) != 0)
-        bench_die(prog, "pthread_barrier_init failed");
-    double cpu0 = bench_cpu_s();
-    for (unsigned i = 0; i < nthreads; i++) {
-        jobs[i] = (mt_job){dbpath, ids, count, gets, by_id, &start, bench_mt_seed(seed, i), {0, 0}};
-        if (pthread_create(&th[i], NULL, mt_main, &jobs[i]) != 0)
-            bench_die(prog, "pthread_create failed");
-    }
-    for (unsigned i = 0; i < nthreads; i++) {
-        pthread_join(th[i], NULL);
-        spans[i] = jobs[i].span;
-    }
-    double cpu = bench_cpu_s() - cpu0;
-    pthread_barrier_destroy(&start);
-    double wall = bench_mt_wall_us(spans, nthreads) / 1e6;
-    if (wall <= 0)
-        bench_die(prog, "%s: no time measured", name);
-    printf("\"%s\":%.1f,\"%s_busy\":%.3f,", name, (double)nthreads * (double)gets / wall, name,
-           cpu / wall);
-    free(jobs);
-    free(th);
-    free(spans);
-}
-
 static void mt_mode(const char *dbpath, sqlite3 *db, const bench_query_opts *o,
                     const bench_keys *ids, uint64_t count)
 {
@@ -268,9 +222,9 @@ static void mt_mode(const char *dbpath, sqlite3 *db, const bench_query_opts *o,
     for (size_t i = 0; i < o->nmt; i++) {
         char name[32];
         snprintf(name, sizeof name, "mt_pos_%u", o->mt[i]);
-        mt_run(name, dbpath, ids, count, o->gets, 0, o->mt[i], o->seed);
+        bench_mt_run(prog, name, mt_main, NULL, dbpath, ids, count, o->gets, 0, o->mt[i], o->seed);
         snprintf(name, sizeof name, "mt_id_%u", o->mt[i]);
-        mt_run(name, dbpath, ids, count, o->gets, 1, o->mt[i], o->seed + 1);
+        bench_mt_run(prog, name, mt_main, NULL, dbpath, ids, count, o->gets, 1, o->mt[i], o->seed + 1);
     }
     printf("\"sqlite_version\":\"%s\"}\n", sqlite3_libversion());
 }

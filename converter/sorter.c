@@ -48,50 +48,6 @@ int sa_sorter_open(sa_sorter **out, const char *dir, size_t esize, size_t limit)
 
 static _Thread_local size_t g_cmp_size; /* qsort has no context argument */
 
-/* Sorts v[0..n) ascending: quicksort (median of three, the smaller side
- * first so the stack stays O(log n)) with insertion sort for short runs.
- * Inline comparisons make it ~2x faster than qsort's callback, and the
- * index entries of every block go through here. */
-static void sort_u64(uint64_t *v, size_t n)
-{
-    while (n > 16) {
-        size_t m = n / 2;
-        uint64_t a = v[0], b = v[m], c = v[n - 1];
-        uint64_t p = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        size_t i = 0, j = n - 1;
-        for (;;) {
-            while (v[i] < p)
-                i++;
-            while (v[j] > p)
-                j--;
-            if (i >= j)
-                break;
-            uint64_t t = v[i];
-            v[i] = v[j];
-            v[j] = t;
-            i++;
-            j--;
-        }
-        /* [0, j] <= p <= [j+1, n) */
-        size_t left = j + 1;
-        if (left < n - left) {
-            sort_u64(v, left);
-            v += left;
-            n -= left;
-        } else {
-            sort_u64(v + left, n - left);
-            n = left;
-        }
-    }
-    for (size_t i = 1; i < n; i++) {
-        uint64_t x = v[i];
-        size_t j = i;
-        for (; j > 0 && v[j - 1] > x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
-}
-
 static int cmp_entry(const void *a, const void *b)
 {
     return memcmp(a, b, g_cmp_size);
@@ -104,44 +60,55 @@ typedef struct {
     size_t at;
 } kidx;
 
-static void sort_kidx(kidx *v, size_t n)
-{
-    while (n > 16) {
-        size_t m = n / 2;
-        uint64_t a = v[0].key, b = v[m].key, c = v[n - 1].key;
-        uint64_t p = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
-        size_t i = 0, j = n - 1;
-        for (;;) {
-            while (v[i].key < p)
-                i++;
-            while (v[j].key > p)
-                j--;
-            if (i >= j)
-                break;
-            kidx t = v[i];
-            v[i] = v[j];
-            v[j] = t;
-            i++;
-            j--;
-        }
-        size_t left = j + 1;
-        if (left < n - left) {
-            sort_kidx(v, left);
-            v += left;
-            n -= left;
-        } else {
-            sort_kidx(v + left, n - left);
-            n = left;
-        }
+/* SORT_FN(name, T, KEY) defines name(T *v, size_t n), sorting ascending by
+ * KEY(x), a uint64_t: quicksort (median of three, the smaller side first so
+ * the stack stays O(log n)) with insertion sort for short runs. Inline
+ * comparisons make it ~2x faster than qsort's callback; the index entries
+ * of every block go through here. */
+#define SORT_FN(name, T, KEY)                                                                  \
+    static void name(T *v, size_t n)                                                            \
+    {                                                                                           \
+        while (n > 16) {                                                                        \
+            size_t m = n / 2;                                                                   \
+            uint64_t a = KEY(v[0]), b = KEY(v[m]), c = KEY(v[n - 1]);                           \
+            uint64_t p = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b)); \
+            size_t i = 0, j = n - 1;                                                            \
+            for (;;) {                                                                          \
+                while (KEY(v[i]) < p)                                                           \
+                    i++;                                                                        \
+                while (KEY(v[j]) > p)                                                           \
+                    j--;                                                                        \
+                if (i >= j)                                                                     \
+                    break;                                                                      \
+                T t = v[i];                                                                     \
+                v[i] = v[j];                                                                    \
+                v[j] = t;                                                                       \
+                i++;                                                                            \
+                j--;                                                                            \
+            }                                                                                   \
+            size_t left = j + 1; /* [0, j] <= p <= [j+1, n) */                                  \
+            if (left < n - left) {                                                              \
+                name(v, left);                                                                  \
+                v += left;                                                                      \
+                n -= left;                                                                      \
+            } else {                                                                            \
+                name(v + left, n - left);                                                       \
+                n = left;                                                                       \
+            }                                                                                   \
+        }                                                                                       \
+        for (size_t i = 1; i < n; i++) {                                                        \
+            T x = v[i];                                                                         \
+            size_t j = i;                                                                       \
+            for (; j > 0 && KEY(v[j - 1]) > KEY(x); j--)                                        \
+                v[j] = v[j - 1];                                                                \
+            v[j] = x;                                                                           \
+        }                                                                                       \
     }
-    for (size_t i = 1; i < n; i++) {
-        kidx x = v[i];
-        size_t j = i;
-        for (; j > 0 && v[j - 1].key > x.key; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
-    }
-}
+
+#define KEY_SELF(x) (x)
+#define KEY_FIELD(x) ((x).key)
+SORT_FN(sort_u64, uint64_t, KEY_SELF)
+SORT_FN(sort_kidx, kidx, KEY_FIELD)
 
 static _Thread_local const unsigned char *g_cmp_base;
 

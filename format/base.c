@@ -72,17 +72,6 @@ int sa_buf_reserve(steparc_buf *b, size_t extra)
     return STEPARC_OK;
 }
 
-int sa_buf_append(steparc_buf *b, const void *p, size_t n)
-{
-    int rc = sa_buf_reserve(b, n);
-    if (rc != 0)
-        return rc;
-    if (n)
-        memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return STEPARC_OK;
-}
-
 void steparc_buf_free(steparc_buf *b)
 {
     if (b == NULL)

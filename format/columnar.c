@@ -185,18 +185,6 @@ void sa_colenc_free(sa_colenc *e)
     sa_free(e);
 }
 
-/* sa_buf_append with the common case (room left) inline. */
-static inline int app(steparc_buf *b, const void *p, size_t n)
-{
-    if (n == 0)
-        return 0; /* an empty string into a buffer never allocated: data may be NULL */
-    if (b->cap - b->len < n && sa_buf_reserve(b, n) != 0)
-        return STEPARC_E_NOMEM;
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
 static inline int put_varint(steparc_buf *b, uint64_t v)
 {
     if (b->cap - b->len < 10 && sa_buf_reserve(b, 10) != 0)
@@ -334,7 +322,7 @@ static int flush_lit(sa_colenc *e)
     if (e->lit.len == 0)
         return 0;
     if (put_varint(&e->ops, 0) || put_varint(&e->ops, e->lit.len) ||
-        app(&e->ops, e->lit.data, e->lit.len))
+        sa_buf_append(&e->ops, e->lit.data, e->lit.len))
         return STEPARC_E_NOMEM;
     e->lit.len = 0;
     return 0;
@@ -395,7 +383,7 @@ static int put_str(sa_colenc *e, uint32_t s, const unsigned char *v, uint32_t n)
         e->dtused++;
     }
     st->ndistinct++;
-    if (put_varint(&st->a, 0) || put_varint(&st->lens, n) || app(&st->bytes, v, n))
+    if (put_varint(&st->a, 0) || put_varint(&st->lens, n) || sa_buf_append(&st->bytes, v, n))
         return STEPARC_E_NOMEM;
     return 0;
 }
@@ -413,7 +401,7 @@ static uint32_t id_prefix(const unsigned char *v, uint32_t n)
 
 static int lit(sa_colenc *e, const unsigned char *p, size_t n)
 {
-    return app(&e->lit, p, n);
+    return sa_buf_append(&e->lit, p, n);
 }
 
 /* sa_mp_read with the items most records are made of (fixstr, str8,
@@ -491,7 +479,7 @@ static int enc_value(sa_colenc *e, sa_mpr *r, uint32_t node, int depth)
             e->nodes[node].st_f64 = s;
         }
         uint32_t s = e->nodes[node].st_f64;
-        if (val_op(e, s) != 0 || app(&e->st[s].a, start + 1, 8) != 0)
+        if (val_op(e, s) != 0 || sa_buf_append(&e->st[s].a, start + 1, 8) != 0)
             return STEPARC_E_NOMEM;
         return 0;
     }
@@ -755,6 +743,7 @@ typedef struct {
     rd a, lens, bytes;
     uint64_t prev;
     size_t fnext, fcount;          /* K_F64: next value, values (byte planes) */
+    size_t alen, llen, blen;       /* area sizes from the stream table */
     dstr *strs;
     uint32_t nstrs, capstrs;
 } dstream;
@@ -829,9 +818,9 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
             if (rd_varint(&h, &llen) || rd_varint(&h, &blen) || llen > col_size || blen > col_size)
                 DFAIL("columnar stream table is truncated");
         }
-        st[s].a.end = (const unsigned char *)(uintptr_t)alen; /* sizes for now */
-        st[s].lens.end = (const unsigned char *)(uintptr_t)llen;
-        st[s].bytes.end = (const unsigned char *)(uintptr_t)blen;
+        st[s].alen = (size_t)alen;
+        st[s].llen = (size_t)llen;
+        st[s].blen = (size_t)blen;
         need += alen + llen + blen;
     }
     if (need != (uint64_t)(h.end - h.p))
@@ -881,10 +870,7 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
     rd ids = {at, at + ids_len};
     at += ids_len;
     for (uint64_t s = 0; s < nst; s++) {
-        size_t alen = (size_t)(uintptr_t)st[s].a.end, llen = (size_t)(uintptr_t)st[s].lens.end,
-               blen = (size_t)(uintptr_t)st[s].bytes.end;
-        (void)llen;
-        (void)blen;
+        size_t alen = st[s].alen;
         st[s].a.p = at;
         st[s].a.end = at + alen;
         at += alen;
@@ -895,16 +881,14 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
         }
     }
     for (uint64_t s = 0; s < nst; s++) { /* the string lengths areas */
-        size_t llen = (size_t)(uintptr_t)st[s].lens.end;
         st[s].lens.p = at;
-        st[s].lens.end = at + llen;
-        at += llen;
+        st[s].lens.end = at + st[s].llen;
+        at += st[s].llen;
     }
     for (uint64_t s = 0; s < nst; s++) { /* the string bytes areas */
-        size_t blen = (size_t)(uintptr_t)st[s].bytes.end;
         st[s].bytes.p = at;
-        st[s].bytes.end = at + blen;
-        at += blen;
+        st[s].bytes.end = at + st[s].blen;
+        at += st[s].blen;
     }
 
     /* SLACK bytes after the end: an integer or float is written first and

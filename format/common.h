@@ -18,7 +18,17 @@ void sa_free(void *p);
 
 /* Ensures b can hold `extra` more bytes. 0 or STEPARC_E_NOMEM. */
 int sa_buf_reserve(steparc_buf *b, size_t extra);
-int sa_buf_append(steparc_buf *b, const void *p, size_t n);
+/* Appends n bytes. Inline: the common case (room left) is a compare and a
+ * copy, and the codecs append per value. 0 or STEPARC_E_NOMEM. */
+static inline int sa_buf_append(steparc_buf *b, const void *p, size_t n)
+{
+    if (b->cap - b->len < n && sa_buf_reserve(b, n) != 0)
+        return STEPARC_E_NOMEM;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return STEPARC_OK;
+}
 
 static inline void sa_put_u16(unsigned char *p, uint16_t v)
 {

@@ -273,6 +273,22 @@ static int key_is(const sa_mpitem *k, const char *lit, size_t n)
     return k->n == n && memcmp(k->s, lit, n) == 0;
 }
 
+/* Which of the eight keys sa_mp_keyfields wants k is: 0..7, or -1. */
+static int wanted_key(const sa_mpitem *k)
+{
+    switch (k->n) {
+    case 2: return key_is(k, "id", 2) ? 0 : -1;
+    case 4: return key_is(k, "type", 4) ? 1 : -1;
+    case 6:
+        return key_is(k, "object", 6) ? 2 : key_is(k, "run_id", 6) ? 3
+             : key_is(k, "status", 6) ? 4 : -1;
+    case 9: return key_is(k, "thread_id", 9) ? 5 : -1;
+    case 10: return key_is(k, "created_at", 10) ? 6 : -1;
+    case 12: return key_is(k, "assistant_id", 12) ? 7 : -1;
+    default: return -1;
+    }
+}
+
 int sa_mp_keyfields(const void *mp, size_t len, sa_keyfields *kf)
 {
     sa_mpr r = {(const unsigned char *)mp, (const unsigned char *)mp + len};
@@ -280,24 +296,17 @@ int sa_mp_keyfields(const void *mp, size_t len, sa_keyfields *kf)
     memset(kf, 0, sizeof *kf);
     if (sa_mp_read(&r, &m) != 0 || m.type != SA_MP_MAP)
         return STEPARC_E_CORRUPT;
-    /* the eight keys wanted, by bit: once all are met (they come first in
-     * API objects) the rest of the record (step_details) is not walked */
+    steparc_str *dst[8] = {&kf->id, &kf->type, &kf->object, &kf->run_id,
+                           &kf->status, &kf->thread_id, NULL, &kf->assistant_id};
+    /* once all eight keys were met (they come first in API objects) the rest
+     * of the record (step_details) is not walked */
     unsigned seen = 0;
     for (uint32_t i = 0; i < m.n && seen != 0xFFu; i++) {
         if (sa_mp_read(&r, &k) != 0 || k.type != SA_MP_STR)
             return STEPARC_E_CORRUPT;
-        switch (k.n) {
-        case 2: seen |= key_is(&k, "id", 2) ? 1u : 0u; break;
-        case 4: seen |= key_is(&k, "type", 4) ? 2u : 0u; break;
-        case 6:
-            seen |= key_is(&k, "object", 6) ? 4u : key_is(&k, "run_id", 6) ? 8u
-                  : key_is(&k, "status", 6) ? 16u : 0u;
-            break;
-        case 9: seen |= key_is(&k, "thread_id", 9) ? 32u : 0u; break;
-        case 10: seen |= key_is(&k, "created_at", 10) ? 64u : 0u; break;
-        case 12: seen |= key_is(&k, "assistant_id", 12) ? 128u : 0u; break;
-        default: break;
-        }
+        int w = wanted_key(&k);
+        if (w >= 0)
+            seen |= 1u << w;
         const unsigned char *vstart = r.p;
         if (sa_mp_read(&r, &v) != 0)
             return STEPARC_E_CORRUPT;
@@ -307,28 +316,14 @@ int sa_mp_keyfields(const void *mp, size_t len, sa_keyfields *kf)
                 return STEPARC_E_CORRUPT;
             continue;
         }
-        steparc_str *dst = NULL;
-        switch (k.n) {
-        case 2: if (key_is(&k, "id", 2)) dst = &kf->id; break;
-        case 4: if (key_is(&k, "type", 4)) dst = &kf->type; break;
-        case 6:
-            if (key_is(&k, "object", 6)) dst = &kf->object;
-            else if (key_is(&k, "run_id", 6)) dst = &kf->run_id;
-            else if (key_is(&k, "status", 6)) dst = &kf->status;
-            break;
-        case 9: if (key_is(&k, "thread_id", 9)) dst = &kf->thread_id; break;
-        case 10:
-            if (key_is(&k, "created_at", 10) && v.type == SA_MP_INT) {
+        if (w == 6) {
+            if (v.type == SA_MP_INT) {
                 kf->has_created_at = 1;
                 kf->created_at = v.i;
             }
-            break;
-        case 12: if (key_is(&k, "assistant_id", 12)) dst = &kf->assistant_id; break;
-        default: break;
-        }
-        if (dst != NULL && v.type == SA_MP_STR) {
-            dst->ptr = v.s;
-            dst->len = v.n;
+        } else if (w >= 0 && v.type == SA_MP_STR) {
+            dst[w]->ptr = v.s;
+            dst[w]->len = v.n;
         }
     }
     return 0;
