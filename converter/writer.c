@@ -60,6 +60,7 @@ typedef struct {
     steparc_buf col;            /* the columnar payload (layout 1) */
     sa_block_header hdr;
     int use_dict;
+    int ready;                  /* the payload is decided: 1 = col holds it, 2 = rows */
     int state; /* 0 free, 1 queued, 2 working, 3 done */
     int rc;
     uint64_t seq;
@@ -100,7 +101,12 @@ struct steparc_writer {
     int dict_state;             /* 0 collecting, 1 decided */
     steparc_buf dict;           /* its bytes (empty: none) */
     ZSTD_CDict *cdict;
-    struct held { steparc_buf raw; sa_block_header hdr; } *held;
+    struct held {
+        steparc_buf raw;
+        sa_block_header hdr;
+        int ready;              /* as job.ready; 1: the columns are at col_off in the samples */
+        size_t col_off, col_len;
+    } *held;
     size_t nheld, capheld;
     size_t held_bytes;
     /* append: the file is written in place after its last footer */
@@ -191,8 +197,8 @@ static int block_payload(sa_colenc *ce, const steparc_buf *raw, uint32_t count, 
 
 static int compress_job(ZSTD_CCtx *cctx, sa_colenc *ce, job *j, ZSTD_CDict *cdict)
 {
-    const steparc_buf *in;
-    int rc = block_payload(ce, &j->raw, j->hdr.record_count, &j->col, &in);
+    const steparc_buf *in = j->ready == 1 ? &j->col : &j->raw;
+    int rc = j->ready ? 0 : block_payload(ce, &j->raw, j->hdr.record_count, &j->col, &in);
     if (rc)
         return rc;
     j->hdr.layout = in == &j->raw ? SA_LAYOUT_ROWS : SA_LAYOUT_COLUMNS;
@@ -385,7 +391,8 @@ static void sort_u32(uint32_t *v, size_t n)
 #define DICT_MAX (112u * 1024)       /* zstd's own default dictionary size */
 #define DICT_PIECE 4096u             /* columnar training samples: payloads cut in pieces */
 
-static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_block_header *hdr);
+static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_block_header *hdr,
+                        int ready, const void *col, size_t col_len);
 static int decide_dict(steparc_writer *w);
 
 /* Closes the current block: builds its payload, pushes its postings, then
@@ -450,6 +457,8 @@ static int flush_block(steparc_writer *w)
         }
         w->held[w->nheld].raw = *raw;
         w->held[w->nheld].hdr = hdr;
+        w->held[w->nheld].ready = 0; /* decided with the dictionary */
+        w->held[w->nheld].col_off = w->held[w->nheld].col_len = 0;
         w->nheld++;
         w->held_bytes += raw->len - table;
         memset(raw, 0, sizeof *raw);
@@ -457,11 +466,14 @@ static int flush_block(steparc_writer *w)
             return decide_dict(w);
         return 0;
     }
-    return submit_block(w, raw, &hdr);
+    return submit_block(w, raw, &hdr, 0, NULL, 0);
 }
 
-/* Compresses and writes a block (here, or through the workers, in order). */
-static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_block_header *hdr)
+/* Compresses and writes a block (here, or through the workers, in order).
+ * ready (see job.ready) passes on a payload already decided, with its
+ * columns in col[0..col_len) when 1. */
+static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_block_header *hdr,
+                        int ready, const void *col, size_t col_len)
 {
     job local;
     job *j = &local;
@@ -469,9 +481,11 @@ static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_bloc
         int rc = drain(w, &j);
         if (rc)
             return rc;
-        j->raw.len = 0;
-        if (sa_buf_append(&j->raw, raw->data, raw->len) != 0)
+        j->raw.len = j->col.len = 0;
+        if (sa_buf_append(&j->raw, raw->data, raw->len) != 0 ||
+            sa_buf_append(&j->col, col, col_len) != 0)
             return wfail(w, STEPARC_E_NOMEM, "out of memory");
+        j->ready = ready;
         j->hdr = *hdr;
         j->use_dict = w->cdict != NULL;
         pthread_mutex_lock(&w->mu);
@@ -485,6 +499,12 @@ static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_bloc
     local.raw = *raw; /* borrowed */
     local.out = w->outbuf;
     local.col = w->colbuf;
+    local.col.len = 0;
+    if (sa_buf_append(&local.col, col, col_len) != 0) {
+        w->colbuf = local.col;
+        return wfail(w, STEPARC_E_NOMEM, "out of memory");
+    }
+    local.ready = ready;
     local.hdr = *hdr;
     local.use_dict = w->cdict != NULL;
     local.rc = compress_job(w->cctx, w->columnar ? w->colenc : NULL, &local, w->cdict);
@@ -500,13 +520,13 @@ static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_bloc
 static int decide_dict(steparc_writer *w)
 {
     int rc = 0;
+    unsigned char *samples = NULL; /* kept until the held blocks are written: their columns */
     w->dict_state = 1;
     size_t cap = w->opt.dict_size > 0 ? (size_t)w->opt.dict_size : DICT_MAX;
     if (cap > w->held_bytes / 32)
         cap = w->held_bytes / 32;
     if (w->opt.dict_size >= 0 && w->held_bytes >= DICT_MIN_SAMPLES && cap >= 1024) {
         size_t nsamples = 0, k = 0;
-        unsigned char *samples = NULL;
         size_t *sizes = NULL;
         if (w->columnar) {
             /* the samples are what the blocks will store: their columnar
@@ -517,6 +537,10 @@ static int decide_dict(steparc_writer *w)
                 const steparc_buf *in;
                 rc = block_payload(w->colenc, &w->held[i].raw, w->held[i].hdr.record_count,
                                    &w->colbuf, &in);
+                /* encoded once: the block is written from these bytes */
+                w->held[i].ready = in == &w->colbuf ? 1 : 2;
+                w->held[i].col_off = all.len;
+                w->held[i].col_len = in == &w->colbuf ? in->len : 0;
                 if (rc == 0 && sa_buf_append(&all, in->data, in->len) != 0)
                     rc = STEPARC_E_NOMEM;
                 for (size_t at = 0; rc == 0 && at < in->len; at += DICT_PIECE) {
@@ -579,13 +603,14 @@ static int decide_dict(steparc_writer *w)
         fp.zParams.compressionLevel = w->opt.level;
         size_t n = ZDICT_trainFromBuffer_fastCover(w->dict.data, cap, samples, sizes,
                                                    (unsigned)nsamples, fp);
-        sa_free(samples);
         sa_free(sizes);
         if (!ZDICT_isError(n)) {
             w->dict.len = n;
             w->cdict = new_cdict(w, w->dict.data, n);
-            if (w->cdict == NULL)
+            if (w->cdict == NULL) {
+                sa_free(samples);
                 return wfail(w, STEPARC_E_NOMEM, "out of memory");
+            }
             /* the dictionary block comes before every block that uses it */
             sa_block_header dh;
             memset(&dh, 0, sizeof dh);
@@ -599,12 +624,14 @@ static int decide_dict(steparc_writer *w)
             rc = write_all(w, hb, sizeof hb);
             if (rc == 0)
                 rc = write_all(w, w->dict.data, n);
-            if (rc)
-                return rc;
         } /* else: too little variety to train on; no dictionary */
     }
-    for (size_t i = 0; i < w->nheld && rc == 0; i++)
-        rc = submit_block(w, &w->held[i].raw, &w->held[i].hdr);
+    for (size_t i = 0; i < w->nheld && rc == 0; i++) {
+        const struct held *hb = &w->held[i];
+        rc = submit_block(w, &hb->raw, &hb->hdr, hb->ready,
+                          hb->ready == 1 ? samples + hb->col_off : NULL, hb->col_len);
+    }
+    sa_free(samples);
     for (size_t i = 0; i < w->nheld; i++)
         steparc_buf_free(&w->held[i].raw);
     w->nheld = 0;
