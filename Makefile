@@ -24,7 +24,7 @@ DEP_LIBS := $(shell pkg-config --libs $(MSGPACK_PC) libzstd 2>/dev/null) -lpthre
 CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
 CJSON_LIBS := $(shell pkg-config --libs libcjson 2>/dev/null)
 
-OPT ?= -O2 -g
+OPT ?= -O3 -g
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes -Wmissing-prototypes
 override CFLAGS := -std=c11 $(OPT) $(WARN) $(CFLAGS) $(MOREFLAGS)
 CPPFLAGS_ALL := -Iinclude -Iformat -Iconverter -Ireader $(DEP_CFLAGS) $(CPPFLAGS)

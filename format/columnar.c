@@ -829,7 +829,7 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
     const unsigned char *at = h.p;
     size_t nops = 0, capops = 0;
     for (uint64_t k = 0; k < nskel; k++) {
-        uint64_t len;
+        uint64_t len = 0;
         (void)rd_varint(&skh, &len); /* checked above */
         rd o = {at, at + len};
         at += len;
