@@ -76,8 +76,11 @@ struct steparc_writer {
     unsigned char sync[SA_SYNC_SIZE];
     char err[512];
 
-    /* the block being filled */
+    /* the block being filled: its records at recs.data + gap, the gap in
+     * front left for the offset table, so that the rows payload is built
+     * in place instead of copied */
     steparc_buf recs;
+    size_t gap;
     uint32_t *ends;
     size_t nends, capends;
     int64_t bmin, bmax;
@@ -94,7 +97,7 @@ struct steparc_writer {
     int64_t min_ts, max_ts;
     uint64_t raw_bytes, stored_bytes;
     stat_map by_type, by_status;
-    steparc_buf rawbuf, outbuf; /* block buffers when compressing inline */
+    steparc_buf outbuf;         /* compressed block when compressing inline */
     sa_sorter *dd;              /* dedup entries (see dedup_entry) */
     uint64_t duplicates;
     /* dictionary: blocks are held until it is trained (or known not to be) */
@@ -414,16 +417,23 @@ static int flush_block(steparc_writer *w)
         }
         w->npkeys[k] = 0;
     }
-    /* the payload: the record end offsets, then the records */
-    steparc_buf *raw = &w->rawbuf;
-    raw->len = 0;
-    size_t table = 4 * w->nends;
-    if (sa_buf_reserve(raw, table + w->recs.len) != 0)
-        return wfail(w, STEPARC_E_NOMEM, "out of memory");
+    /* the payload: the record end offsets, then the records, written into
+     * the gap in front of the records (widened when too narrow: the first
+     * block, or a block of smaller records than before) */
+    size_t table = 4 * w->nends, bytes = w->recs.len - w->gap;
+    if (table > w->gap) {
+        size_t ng = table + table / 4 + 64;
+        if (sa_buf_reserve(&w->recs, ng - w->gap) != 0)
+            return wfail(w, STEPARC_E_NOMEM, "out of memory");
+        memmove(w->recs.data + ng, w->recs.data + w->gap, bytes);
+        w->gap = ng;
+        w->recs.len = ng + bytes;
+    }
+    unsigned char *tab = (unsigned char *)w->recs.data + w->gap - table;
     for (size_t i = 0; i < w->nends; i++)
-        sa_put_u32((unsigned char *)raw->data + 4 * i, w->ends[i]);
-    memcpy(raw->data + table, w->recs.data, w->recs.len);
-    raw->len = table + w->recs.len;
+        sa_put_u32(tab + 4 * i, w->ends[i]);
+    steparc_buf view = {(char *)tab, table + bytes, 0}; /* borrowed from recs */
+    steparc_buf *raw = &view;
     sa_block_header hdr;
     memset(&hdr, 0, sizeof hdr);
     hdr.kind = SA_BLOCK_DATA;
@@ -442,7 +452,7 @@ static int flush_block(steparc_writer *w)
     w->blocks_flushed++;
     w->block_first = w->records;
     w->nends = 0;
-    w->recs.len = 0;
+    w->recs.len = w->gap;
     w->bmin = INT64_MAX;
     w->bmax = INT64_MIN;
     if (w->dict_state == 0) {
@@ -455,13 +465,15 @@ static int flush_block(steparc_writer *w)
             w->held = nh;
             w->capheld = nc;
         }
-        w->held[w->nheld].raw = *raw;
+        /* held: a copy of its own */
+        memset(&w->held[w->nheld].raw, 0, sizeof w->held[w->nheld].raw);
+        if (sa_buf_append(&w->held[w->nheld].raw, raw->data, raw->len) != 0)
+            return wfail(w, STEPARC_E_NOMEM, "out of memory");
         w->held[w->nheld].hdr = hdr;
         w->held[w->nheld].ready = 0; /* decided with the dictionary */
         w->held[w->nheld].col_off = w->held[w->nheld].col_len = 0;
         w->nheld++;
         w->held_bytes += raw->len - table;
-        memset(raw, 0, sizeof *raw);
         if (w->held_bytes >= DICT_SAMPLES)
             return decide_dict(w);
         return 0;
@@ -1134,7 +1146,7 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
     if (w->records >= (uint64_t)SA_MAX_RECORDS)
         return wfail(w, STEPARC_E_LIMIT, "archive holds the maximum of 2^32-1 records");
     /* Close the block first if this record would overflow it. */
-    if (w->nends > 0 && (w->recs.len + len + 4 * (w->nends + 1) > w->opt.block_size ||
+    if (w->nends > 0 && (w->recs.len - w->gap + len + 4 * (w->nends + 1) > w->opt.block_size ||
                          w->nends >= STEPARC_MAX_BLOCK_RECORDS)) {
         int rc = flush_block(w);
         if (rc) {
@@ -1152,7 +1164,7 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
     }
     if (sa_buf_append(&w->recs, mp, len) != 0)
         return wfail(w, STEPARC_E_NOMEM, "out of memory");
-    w->ends[w->nends++] = (uint32_t)w->recs.len;
+    w->ends[w->nends++] = (uint32_t)(w->recs.len - w->gap);
     if (kf.has_created_at) {
         if (kf.created_at < w->bmin)
             w->bmin = kf.created_at;
@@ -1181,7 +1193,7 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
     w->raw_bytes += len;
     w->records++;
     /* A record bigger than the target gets a block of its own. */
-    if (w->recs.len + 4 * w->nends >= w->opt.block_size) {
+    if (w->recs.len - w->gap + 4 * w->nends >= w->opt.block_size) {
         int rc = flush_block(w);
         if (rc) {
             w->failed = 1;
@@ -1737,7 +1749,6 @@ void steparc_writer_close(steparc_writer *w)
         sa_free(w->by_status.e[i].name);
     steparc_buf_free(&w->recs);
     steparc_buf_free(&w->bindex);
-    steparc_buf_free(&w->rawbuf);
     steparc_buf_free(&w->outbuf);
     for (size_t i = 0; i < w->nheld; i++)
         steparc_buf_free(&w->held[i].raw);

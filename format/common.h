@@ -22,10 +22,32 @@ int sa_buf_reserve(steparc_buf *b, size_t extra);
  * copy, and the codecs append per value. 0 or STEPARC_E_NOMEM. */
 static inline int sa_buf_append(steparc_buf *b, const void *p, size_t n)
 {
+    if (n == 0)
+        return STEPARC_OK; /* b->data may be NULL: no pointer arithmetic on it */
     if (b->cap - b->len < n && sa_buf_reserve(b, n) != 0)
         return STEPARC_E_NOMEM;
-    if (n)
-        memcpy(b->data + b->len, p, n);
+    unsigned char *d = (unsigned char *)b->data + b->len;
+    const unsigned char *s = (const unsigned char *)p;
+    /* keys, ids and small values: two overlapping fixed-size copies inside
+     * [s, s+n) and [d, d+n), instead of a call to memcpy */
+    if (n >= 8 && n <= 16) {
+        uint64_t x, y;
+        memcpy(&x, s, 8);
+        memcpy(&y, s + n - 8, 8);
+        memcpy(d, &x, 8);
+        memcpy(d + n - 8, &y, 8);
+    } else if (n >= 4 && n < 8) {
+        uint32_t x, y;
+        memcpy(&x, s, 4);
+        memcpy(&y, s + n - 4, 4);
+        memcpy(d, &x, 4);
+        memcpy(d + n - 4, &y, 4);
+    } else if (n < 4) {
+        for (size_t i = 0; i < n; i++) /* 1..3 */
+            d[i] = s[i];
+    } else {
+        memcpy(d, s, n);
+    }
     b->len += n;
     return STEPARC_OK;
 }
