@@ -87,6 +87,11 @@ struct steparc_writer {
     uint64_t block_first;
     uint32_t *pkeys[3]; /* run, thread, assistant keys of this block */
     size_t npkeys[3], cappkeys[3];
+    /* the last run, thread and assistant id seen and its key: consecutive
+     * steps mostly share them, and key32 hashes a byte at a time */
+    unsigned char lastk[3][64];
+    size_t lastk_len[3]; /* SIZE_MAX: none */
+    uint32_t lastk_key[3];
 
     uint64_t records, blocks_flushed, blocks_written;
     steparc_buf bindex;
@@ -719,6 +724,8 @@ static int open_impl(steparc_writer **out, const char *path, const steparc_write
     w->min_ts = INT64_MAX;
     w->max_ts = INT64_MIN;
     w->time_ordered = 1;
+    for (int k = 0; k < 3; k++)
+        w->lastk_len[k] = SIZE_MAX;
     memcpy(w->sync, g_default_sync, SA_SYNC_SIZE);
     int rc = STEPARC_E_NOMEM;
     size_t pl = strlen(path);
@@ -1075,7 +1082,18 @@ static int push_key(steparc_writer *w, int k, steparc_str s)
         w->pkeys[k] = nk;
         w->cappkeys[k] = nc;
     }
-    w->pkeys[k][w->npkeys[k]++] = sa_key32(s.ptr, s.len);
+    uint32_t key;
+    if (s.len == w->lastk_len[k] && memcmp(s.ptr, w->lastk[k], s.len) == 0) {
+        key = w->lastk_key[k];
+    } else {
+        key = sa_key32(s.ptr, s.len);
+        if (s.len <= sizeof w->lastk[k]) {
+            memcpy(w->lastk[k], s.ptr, s.len);
+            w->lastk_len[k] = s.len;
+            w->lastk_key[k] = key;
+        }
+    }
+    w->pkeys[k][w->npkeys[k]++] = key;
     return 0;
 }
 
@@ -1110,11 +1128,12 @@ static unsigned char status_rank(steparc_str s)
     return 1;
 }
 
-static int push_dedup(steparc_writer *w, const sa_keyfields *kf)
+/* idh: hash_id64 of the id. */
+static int push_dedup(steparc_writer *w, const sa_keyfields *kf, uint64_t idh)
 {
     unsigned char e[DD_SIZE];
     memset(e, 0, sizeof e);
-    sa_put_be64(e, hash_id64(kf->id.ptr, kf->id.len));
+    sa_put_be64(e, idh);
     e[8] = (unsigned char)(kf->id.len > DD_ID ? 255 : kf->id.len);
     memcpy(e + 9, kf->id.ptr, kf->id.len > DD_ID ? DD_ID : kf->id.len);
     uint64_t o = w->records;
@@ -1175,13 +1194,14 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
         if (kf.created_at > w->max_ts)
             w->max_ts = kf.created_at;
     }
-    if (kf.id.ptr && sa_sorter_push_u64(w->ids, ((uint64_t)sa_key32(kf.id.ptr, kf.id.len) << 32) |
-                                                    w->records) != 0) {
+    /* key32 is the high half of hash_id64: one hash for the index and dedup */
+    uint64_t idh = kf.id.ptr ? hash_id64(kf.id.ptr, kf.id.len) : 0;
+    if (kf.id.ptr && sa_sorter_push_u64(w->ids, (idh >> 32 << 32) | w->records) != 0) {
         w->failed = 1;
         return wfail(w, STEPARC_E_IO, "cannot spill index entries to a temporary file");
     }
     /* an empty id identifies nothing (third-party servers send ""): never merged */
-    if (w->dd && kf.id.ptr && kf.id.len > 0 && push_dedup(w, &kf) != 0) {
+    if (w->dd && kf.id.ptr && kf.id.len > 0 && push_dedup(w, &kf, idh) != 0) {
         w->failed = 1;
         return wfail(w, STEPARC_E_IO, "cannot spill duplicate-detection entries to a temporary file");
     }
