@@ -211,30 +211,32 @@ static int compress_job(ZSTD_CCtx *cctx, sa_colenc *ce, job *j, ZSTD_CDict *cdic
         return rc;
     j->hdr.layout = in == &j->raw ? SA_LAYOUT_ROWS : SA_LAYOUT_COLUMNS;
     j->hdr.raw_size = (uint32_t)in->len;
+    /* out: room for the block header (write_block fills it in, so that a
+     * block is one write), then the stored payload */
     size_t bound = ZSTD_compressBound(in->len);
     j->out.len = 0;
-    if (sa_buf_reserve(&j->out, bound) != 0)
+    if (sa_buf_reserve(&j->out, SA_BLOCK_HEADER_SIZE + bound) != 0)
         return STEPARC_E_NOMEM;
+    unsigned char *pay = (unsigned char *)j->out.data + SA_BLOCK_HEADER_SIZE;
     if (ZSTD_isError(ZSTD_CCtx_refCDict(cctx, j->use_dict ? cdict : NULL)))
         return STEPARC_E_NOMEM;
     if (j->use_dict)
         j->hdr.flags |= SA_BLOCK_FLAG_DICT;
-    size_t n = ZSTD_compress2(cctx, j->out.data, bound, in->data, in->len);
+    size_t n = ZSTD_compress2(cctx, pay, bound, in->data, in->len);
     if (ZSTD_isError(n))
         return STEPARC_E_NOMEM; /* only allocation can fail with a full-size bound */
     if (n < in->len) {
         j->hdr.codec = SA_CODEC_ZSTD;
-        j->out.len = n;
+        j->out.len = SA_BLOCK_HEADER_SIZE + n;
     } else {
         /* incompressible: store as is (MCAP does the same) */
         j->hdr.codec = SA_CODEC_NONE;
         j->hdr.flags &= (uint8_t)~SA_BLOCK_FLAG_DICT;
-        j->out.len = 0;
-        if (sa_buf_append(&j->out, in->data, in->len) != 0)
-            return STEPARC_E_NOMEM;
+        memcpy(pay, in->data, in->len); /* bound >= in->len */
+        j->out.len = SA_BLOCK_HEADER_SIZE + in->len;
     }
-    j->hdr.stored_size = (uint32_t)j->out.len;
-    j->hdr.payload_crc = sa_crc32c(0, j->out.data, j->out.len);
+    j->hdr.stored_size = (uint32_t)(j->out.len - SA_BLOCK_HEADER_SIZE);
+    j->hdr.payload_crc = sa_crc32c(0, pay, j->hdr.stored_size);
     return 0;
 }
 
@@ -305,7 +307,6 @@ static int write_block(steparc_writer *w, job *j)
     if (j->rc != 0)
         return wfail(w, j->rc, "cannot compress block %llu: %s",
                      (unsigned long long)w->blocks_written, steparc_strerror(j->rc));
-    unsigned char hdr[SA_BLOCK_HEADER_SIZE];
     sa_block_entry e;
     e.offset = w->file_off;
     e.first_ordinal = j->hdr.first_ordinal;
@@ -315,17 +316,15 @@ static int write_block(steparc_writer *w, job *j)
     e.rows_size = j->hdr.layout == SA_LAYOUT_COLUMNS ? (uint32_t)j->raw.len : 0;
     e.min_created_at = j->hdr.min_created_at;
     e.max_created_at = j->hdr.max_created_at;
-    sa_block_header_encode(w->sync, &j->hdr, hdr);
-    int rc = write_all(w, hdr, sizeof hdr);
-    if (rc == 0)
-        rc = write_all(w, j->out.data, j->out.len);
+    sa_block_header_encode(w->sync, &j->hdr, (unsigned char *)j->out.data);
+    int rc = write_all(w, j->out.data, j->out.len);
     if (rc)
         return rc;
     unsigned char ent[SA_BLOCK_INDEX_ENTRY_SIZE];
     sa_block_entry_encode(&e, ent);
     if (sa_buf_append(&w->bindex, ent, sizeof ent) != 0)
         return wfail(w, STEPARC_E_NOMEM, "out of memory");
-    w->stored_bytes += j->out.len;
+    w->stored_bytes += j->hdr.stored_size;
     w->blocks_written++;
 #ifdef SYNC_FILE_RANGE_WRITE
     /* start writing back every 8 MiB (no waiting), so the fsync at the end
