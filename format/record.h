@@ -48,6 +48,10 @@ size_t sa_format_double(double d, char *out);
 
 /* Locale-independent strtod of a NUL-terminated JSON number. */
 double sa_strtod(const char *s, char **end);
+/* The double a JSON number s[0..n) denotes, when Clinger's fast path gives
+ * it exactly (<= 19 significant digits, value <= 2^53 x 10^22, exponent
+ * within +-22): 1 and *out set; else 0 (use sa_strtod). */
+int sa_decimal_fast(const unsigned char *s, size_t n, double *out);
 
 
 /* ---- MessagePack reading (bounds-checked, zero-copy) -------------------- */

@@ -553,6 +553,112 @@ static void test_keyfields(void)
     steparc_buf_free(&mp);
 }
 
+
+static void test_decimal_fast_property(void)
+{
+    /* Clinger's fast path gives strtod's bits whenever it answers, and it
+     * answers for the usual JSON doubles (scores, ratios) */
+    uint64_t seed = h_seed() ^ 0xDEC;
+    h_rng_state = seed;
+    printf("# test_decimal_fast_property seed %" PRIu64 "\n", seed);
+    char txt[80];
+    int bad = 0, hits = 0, total = 0;
+    for (int i = 0; i < 300000; i++) {
+        int nd = 1 + (int)(h_rand() % 20);
+        size_t k = 0;
+        if (h_rand() % 3 == 0)
+            txt[k++] = '-';
+        int point = (int)(h_rand() % (uint64_t)(nd + 1)); /* digits before '.' */
+        if (point == 0)
+            txt[k++] = '0';
+        for (int d = 0; d < nd; d++) {
+            if (d == point && point > 0)
+                txt[k++] = '.';
+            if (d == 0 && point > 0)
+                txt[k++] = (char)('1' + h_rand() % 9);
+            else
+                txt[k++] = (char)('0' + h_rand() % 10);
+            if (point == 0 && d == 0) {
+                /* "0.ddd": move the first digit after the point */
+                txt[k] = txt[k - 1];
+                txt[k - 1] = '.';
+                k++;
+            }
+        }
+        if (h_rand() % 4 == 0)
+            k += (size_t)snprintf(txt + k, sizeof txt - k, "e%d", (int)(h_rand() % 61) - 30);
+        txt[k] = 0;
+        double fast, slow = sa_strtod(txt, NULL);
+        total++;
+        if (!sa_decimal_fast((const unsigned char *)txt, k, &fast))
+            continue;
+        hits++;
+        uint64_t a, b;
+        memcpy(&a, &fast, 8);
+        memcpy(&b, &slow, 8);
+        if (a != b && bad++ < 5)
+            fprintf(stderr, "  seed %" PRIu64 ": %s fast %016" PRIx64 " strtod %016" PRIx64 "\n", seed,
+                    txt, a, b);
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(hits > total / 3);
+    /* edges: signed zeros, 2^53, exponent +-22, and what must go to strtod */
+    static const struct { const char *t; int fast; } v[] = {
+        {"-0.0", 1}, {"0.0", 1}, {"-0e0", 1}, {"9007199254740992.0", 1}, {"9007199254740993.0", 0},
+        {"1e22", 1}, {"1e23", 0}, {"1.5e-21", 1}, {"1.5e-22", 0}, {"1e-23", 0}, {"2.50", 1}, {"0.7051032442882943", 1},
+        {"0.45123456789012345", 0}, {"12345678901234567890.0", 0}, {"5e-324", 0},
+        {"1.7976931348623157e308", 0}, {"100E-2", 1}, {"0.1e1", 1},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        double fast, slow = sa_strtod(v[i].t, NULL);
+        int r = sa_decimal_fast((const unsigned char *)v[i].t, strlen(v[i].t), &fast);
+        CHECK_EQ_INT(r, v[i].fast);
+        if (r)
+            CHECK(memcmp(&fast, &slow, 8) == 0);
+    }
+}
+
+static void test_duplicate_keys_filter(void)
+{
+    /* objects of 2..64 keys (the filtered path), a repeat at random places:
+     * found and named; none reported when all keys differ */
+    uint64_t seed = h_seed() ^ 0xD0B;
+    h_rng_state = seed;
+    printf("# test_duplicate_keys_filter seed %" PRIu64 "\n", seed);
+    char buf[8192];
+    steparc_buf mp = {0};
+    for (int t = 0; t < 3000; t++) {
+        int n = 2 + (int)(h_rand() % 63);
+        int dup = (int)(h_rand() % 2), i1 = (int)(h_rand() % (uint64_t)n), i0 = (int)(h_rand() % (uint64_t)n);
+        if (i0 == i1)
+            dup = 0;
+        size_t k = 0;
+        buf[k++] = '{';
+        char want[32] = "";
+        for (int i = 0; i < n; i++) {
+            /* short keys of one length: many share the filter's bit */
+            int id = (dup && i == (i0 > i1 ? i0 : i1)) ? (i0 < i1 ? i0 : i1) : i;
+            k += (size_t)snprintf(buf + k, sizeof buf - k, "%s\"k%02d\":%d", i ? "," : "", id, i);
+            if (dup && i == (i0 > i1 ? i0 : i1))
+                snprintf(want, sizeof want, "duplicate key \"k%02d\"", id);
+        }
+        buf[k++] = '}';
+        steparc_json_error e;
+        int rc = steparc_json_to_msgpack(buf, k, 0, &mp, &e);
+        if (dup) {
+            CHECK_EQ_INT(rc, STEPARC_E_INPUT);
+            if (rc == STEPARC_E_INPUT && strstr(e.reason, want) == NULL) {
+                CHECK(!"wrong key named");
+                fprintf(stderr, "  seed %" PRIu64 " case %d: %s / %s\n", seed, t, e.reason, want);
+                break;
+            }
+        } else {
+            CHECK_EQ_INT(rc, 0);
+        }
+    }
+    steparc_buf_free(&mp);
+}
+
 int main(void)
 {
     RUN(test_crc32c_vectors);
@@ -568,5 +674,7 @@ int main(void)
     RUN(test_validate);
     RUN(test_double_property);
     RUN(test_keyfields);
+    RUN(test_decimal_fast_property);
+    RUN(test_duplicate_keys_filter);
     return h_done();
 }
