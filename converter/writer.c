@@ -25,6 +25,7 @@
 #include "columnar.h"
 #include "layout.h"
 #include "record.h"
+#include "keyset.h"
 #include "sorter.h"
 #include "writer_internal.h"
 
@@ -125,6 +126,7 @@ struct steparc_writer {
 
     /* compression */
     int columnar;               /* write layout 1 blocks */
+    int packed;                 /* index sections as packed key sets (types 8-11, format 1.2) */
     sa_colenc *colenc;          /* when compressing inline */
     steparc_buf colbuf;
     ZSTD_CCtx *cctx;
@@ -764,6 +766,7 @@ static int open_impl(steparc_writer **out, const char *path, const steparc_write
         goto fail;
     w->nthreads = o.threads;
     w->columnar = o.layout != STEPARC_LAYOUT_ROWS;
+    w->packed = w->columnar; /* a new archive is 1.2, or 1.0 with --layout rows */
     if (w->nthreads <= 1) {
         w->cctx = new_cctx(o.level);
         if (w->cctx == NULL)
@@ -797,8 +800,9 @@ static int open_impl(steparc_writer **out, const char *path, const steparc_write
             sa_file_header h;
             memset(&h, 0, sizeof h);
             h.major = STEPARC_FORMAT_MAJOR;
-            /* 1.1 adds the columnar layout; archives of rows stay 1.0 */
-            h.minor = w->columnar ? 1 : 0;
+            /* 1.1 adds the columnar layout, 1.2 packed key sets; archives
+             * of rows stay 1.0, readable by every 1.x reader */
+            h.minor = w->packed ? 2 : w->columnar ? 1 : 0;
             memcpy(h.sync, w->sync, SA_SYNC_SIZE);
             h.block_size = o.block_size;
             unsigned char hb[SA_FILE_HEADER_SIZE];
@@ -877,6 +881,11 @@ static void stat_load(stat_map *m, sa_mpr *r)
     }
 }
 
+static int push_old(void *ctx, uint64_t v)
+{
+    return sa_sorter_push_u64((sa_sorter *)ctx, v) != 0 ? STEPARC_E_IO : 0;
+}
+
 static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
 {
     int rc = 0;
@@ -901,7 +910,7 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
     sa_file_header h;
     sa_footer f;
     uint64_t at = 0;
-    const sa_section *sec[8] = {NULL};
+    const sa_section *sec[12] = {NULL};
     sa_section secs[SA_MAX_SECTIONS];
     rc = sa_file_header_decode(base, &h);
     if (rc) {
@@ -918,6 +927,7 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
      * so that every 1.0 reader can still read all of it */
     if (h.minor < 1)
         w->columnar = 0;
+    w->packed = h.minor >= 2; /* and plain index sections into 1.0 and 1.1 archives */
     if (sa_find_footer(base, size, &f, &at, &why) != 0) {
         sa_fmt(errbuf, cap, "%s: %s (run 'steparc recover' first)", w->path, why);
         rc = STEPARC_E_CORRUPT;
@@ -934,13 +944,22 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
             rc = STEPARC_E_CORRUPT;
             goto done;
         }
-        if (s->type >= 1 && s->type <= 6)
+        if (s->type >= 1 && s->type <= 11)
             sec[s->type] = s;
     }
-    for (uint32_t t = SA_SEC_BLOCK_INDEX; t <= SA_SEC_ASSISTANT_POSTINGS; t++)
-        if (sec[t] == NULL || (t != SA_SEC_BLOCK_INDEX && sec[t]->length % 8)) {
+    /* the index sections this writer maintains: 1 and 2..5, or 1 and 8..11 */
+    static const uint32_t plain_t[4] = {SA_SEC_ID_INDEX, SA_SEC_RUN_POSTINGS, SA_SEC_THREAD_POSTINGS,
+                                        SA_SEC_ASSISTANT_POSTINGS};
+    static const uint32_t packed_t[4] = {SA_SEC_PACKED_ID_INDEX, SA_SEC_PACKED_RUN_POSTINGS,
+                                         SA_SEC_PACKED_THREAD_POSTINGS,
+                                         SA_SEC_PACKED_ASSISTANT_POSTINGS};
+    const uint32_t *types = w->packed ? packed_t : plain_t;
+    for (uint32_t t = 0; t <= 4; t++)
+        if (sec[t ? types[t - 1] : SA_SEC_BLOCK_INDEX] == NULL ||
+            (t && !w->packed && sec[types[t - 1]]->length % 8)) {
             sa_fmt(errbuf, cap, "%s: the archive lacks an index section this writer maintains "
-                   "(type %u); rewrite it with 'steparc merge'", w->path, t);
+                   "(type %u); rewrite it with 'steparc merge'", w->path,
+                   t ? types[t - 1] : SA_SEC_BLOCK_INDEX);
             rc = STEPARC_E_CORRUPT;
             goto done;
         }
@@ -987,15 +1006,25 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
     w->blocks_flushed = w->blocks_written = f.block_count;
     w->time_ordered = (f.flags & SA_FOOTER_TIME_ORDERED) != 0;
     /* the indexes: old entries go through the sorters with the new ones */
-    static const uint32_t types[4] = {SA_SEC_ID_INDEX, SA_SEC_RUN_POSTINGS, SA_SEC_THREAD_POSTINGS,
-                                      SA_SEC_ASSISTANT_POSTINGS};
     for (int k = 0; k < 4 && rc == 0; k++) {
         const unsigned char *p = base + sec[types[k]]->offset;
-        uint64_t n = sec[types[k]]->length / 8;
+        uint64_t len = sec[types[k]]->length;
         sa_sorter *s = k == 0 ? w->ids : w->post[k - 1];
-        for (uint64_t i = 0; i < n && rc == 0; i++)
-            if (sa_sorter_push_u64(s, sa_get_u64(p + 8 * i)) != 0)
-                rc = STEPARC_E_IO;
+        if (w->packed) {
+            sa_keyset ks;
+            const char *kwhy = "";
+            rc = sa_keyset_open(&ks, p, len, &kwhy);
+            if (rc == 0)
+                rc = sa_keyset_each(&ks, push_old, s, &kwhy);
+            if (rc == STEPARC_E_CORRUPT) {
+                sa_fmt(errbuf, cap, "%s: index section of type %u: %s (run 'steparc recover' first)",
+                       w->path, types[k], kwhy);
+                goto done;
+            }
+        } else {
+            for (uint64_t i = 0; i < len / 8 && rc == 0; i++)
+                rc = push_old(s, sa_get_u64(p + 8 * i));
+        }
     }
     if (rc) {
         sa_fmt(errbuf, cap, "cannot spill index entries to a temporary file");
@@ -1285,13 +1314,36 @@ typedef struct {
     steparc_writer *w;
     uint32_t crc;
     uint64_t len;
-    int rc;
+    int packed;
+    sa_keyset_enc enc; /* packed: the encoder and its pending bytes */
+    steparc_buf buf;
 } section_sink;
 
-/* Writes sorted 8-byte entries (big-endian in the sorter) little-endian. */
+/* Writes the packed bytes pending in s->buf. */
+static int sink_drain(section_sink *s)
+{
+    s->crc = sa_crc32c(s->crc, s->buf.data, s->buf.len);
+    s->len += s->buf.len;
+    int rc = write_all(s->w, s->buf.data, s->buf.len);
+    s->buf.len = 0;
+    return rc;
+}
+
+/* Writes sorted 8-byte entries (big-endian in the sorter): little-endian
+ * u64 (plain sections), or through the packed key set encoder. */
 static int emit_values(void *ctx, const unsigned char *v, size_t n)
 {
     section_sink *s = (section_sink *)ctx;
+    if (s->packed) {
+        for (size_t i = 0; i < n; i++) {
+            int rc = sa_keyset_enc_push(&s->enc, sa_get_be64(v + 8 * i));
+            if (rc)
+                return rc;
+            if (s->buf.len >= 65536 && (rc = sink_drain(s)) != 0)
+                return rc;
+        }
+        return 0;
+    }
     unsigned char buf[8 * 512];
     while (n) {
         size_t k = n < 512 ? n : 512;
@@ -1649,14 +1701,35 @@ int steparc_writer_finish(steparc_writer *w)
         nsec++;
         rc = write_all(w, w->bindex.data, w->bindex.len);
     }
-    static const uint32_t types[4] = {SA_SEC_ID_INDEX, SA_SEC_RUN_POSTINGS,
-                                      SA_SEC_THREAD_POSTINGS, SA_SEC_ASSISTANT_POSTINGS};
+    static const uint32_t types[2][4] = {
+        {SA_SEC_ID_INDEX, SA_SEC_RUN_POSTINGS, SA_SEC_THREAD_POSTINGS, SA_SEC_ASSISTANT_POSTINGS},
+        {SA_SEC_PACKED_ID_INDEX, SA_SEC_PACKED_RUN_POSTINGS, SA_SEC_PACKED_THREAD_POSTINGS,
+         SA_SEC_PACKED_ASSISTANT_POSTINGS}};
     for (int k = 0; k < 4 && rc == 0; k++) {
         sa_sorter *s = k == 0 ? w->ids : w->post[k - 1];
-        section_sink sk = {w, 0, 0, 0};
-        secs[nsec].type = types[k];
+        section_sink sk;
+        memset(&sk, 0, sizeof sk);
+        sk.w = w;
+        secs[nsec].type = types[w->packed][k];
         secs[nsec].offset = w->file_off;
-        rc = sa_sorter_finish(s, k != 0, emit_values, &sk);
+        if (w->packed) {
+            /* lows: ordinals of the id index, block numbers of postings */
+            uint64_t top = k == 0 ? w->records : w->blocks_written;
+            sk.packed = 1;
+            rc = sa_keyset_enc_init(&sk.enc, sa_sorter_count(s), sa_bits_for(top ? top - 1 : 0),
+                                    &sk.buf);
+            if (rc)
+                wfail(w, rc, "out of memory");
+        }
+        if (rc == 0)
+            rc = sa_sorter_finish(s, k != 0, emit_values, &sk);
+        if (rc == 0 && sk.packed) {
+            rc = sa_keyset_enc_finish(&sk.enc);
+            if (rc == 0)
+                rc = sink_drain(&sk);
+        }
+        sa_keyset_enc_free(&sk.enc);
+        steparc_buf_free(&sk.buf);
         if (rc && w->err[0] == 0)
             wfail(w, rc, "cannot build the index: %s", steparc_strerror(rc));
         secs[nsec].length = sk.len;

@@ -32,43 +32,45 @@ static int cfail(steparc_cursor *c, int status, const char *fmt, ...)
     return status;
 }
 
-/* Blocks listed for `s` in a postings section, ascending. *out NULL and *n 0
- * when none. */
+typedef struct {
+    steparc_reader *r;
+    uint64_t *b, n, cap;
+} post_ctx;
+
+static int post_add(void *ctx, uint64_t blk)
+{
+    post_ctx *c = (post_ctx *)ctx;
+    if (blk >= c->r->nblocks)
+        return sa_rfail(c->r, STEPARC_E_CORRUPT, "postings entry points past the last block");
+    if (c->n > 0 && c->b[c->n - 1] >= blk)
+        return c->b[c->n - 1] == blk ? 0
+                                     : sa_rfail(c->r, STEPARC_E_CORRUPT, "postings section is not sorted");
+    if (c->n == c->cap) {
+        uint64_t nc = c->cap ? 2 * c->cap : 16;
+        uint64_t *nb = (uint64_t *)sa_realloc(c->b, (size_t)nc * sizeof *nb);
+        if (nb == NULL)
+            return STEPARC_E_NOMEM;
+        c->b = nb;
+        c->cap = nc;
+    }
+    c->b[c->n++] = blk;
+    return 0;
+}
+
+/* Blocks listed for `s` in a postings section (plain or packed), ascending.
+ * *out NULL and *n 0 when none. */
 static int posting_blocks(steparc_reader *r, int slot, steparc_str s, uint64_t **out, uint64_t *n)
 {
-    const unsigned char *p;
-    uint64_t len;
     *out = NULL;
     *n = 0;
-    int rc = sa_section_get(r, slot, &p, &len);
-    if (rc)
+    post_ctx c = {r, NULL, 0, 0};
+    int rc = sa_index_find(r, slot, sa_key32(s.ptr, s.len), post_add, &c);
+    if (rc) {
+        sa_free(c.b);
         return rc;
-    size_t cnt = (size_t)(len / 8);
-    uint32_t key = sa_key32(s.ptr, s.len);
-    size_t i = sa_lower_bound(p, cnt, (uint64_t)key << 32), j = i;
-    while (j < cnt && (uint32_t)(sa_get_u64(p + 8 * j) >> 32) == key)
-        j++;
-    if (j == i)
-        return 0;
-    uint64_t *b = (uint64_t *)sa_malloc((j - i) * sizeof(uint64_t));
-    if (b == NULL)
-        return STEPARC_E_NOMEM;
-    uint64_t m = 0;
-    for (size_t k = i; k < j; k++) {
-        uint64_t blk = sa_get_u64(p + 8 * k) & 0xffffffffu;
-        if (blk >= r->nblocks) {
-            sa_free(b);
-            return sa_rfail(r, STEPARC_E_CORRUPT, "postings entry points past the last block");
-        }
-        if (m == 0 || b[m - 1] < blk)
-            b[m++] = blk;
-        else if (b[m - 1] > blk) {
-            sa_free(b);
-            return sa_rfail(r, STEPARC_E_CORRUPT, "postings section is not sorted");
-        }
     }
-    *out = b;
-    *n = m;
+    *out = c.b;
+    *n = c.n;
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include <zstd.h>
 
 #include "columnar.h"
+#include "keyset.h"
 #include "reader_internal.h"
 
 /* ---- per-thread error text --------------------------------------------------- */
@@ -105,7 +106,7 @@ static int setup(steparc_reader *r, char *errbuf, size_t cap)
         sa_section_decode(tbl + (size_t)i * SA_SECTION_ENTRY_SIZE, &s);
         if (!section_in_file(&s, r->ft.section_table_offset) || s.offset < SA_FILE_HEADER_SIZE)
             return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section %u lies outside the file", i);
-        int slot = -1;
+        int slot = -1, packed = 0;
         switch (s.type) {
         case SA_SEC_BLOCK_INDEX: slot = SEC_BLOCKS; break;
         case SA_SEC_ID_INDEX: slot = SEC_IDS; break;
@@ -114,14 +115,24 @@ static int setup(steparc_reader *r, char *errbuf, size_t cap)
         case SA_SEC_ASSISTANT_POSTINGS: slot = SEC_ASSISTANTS; break;
         case SA_SEC_STATS: slot = SEC_STATS; break;
         case SA_SEC_DICTIONARY: slot = SEC_DICT; break;
+        case SA_SEC_PACKED_ID_INDEX: slot = SEC_IDS, packed = 1; break;
+        case SA_SEC_PACKED_RUN_POSTINGS: slot = SEC_RUNS, packed = 1; break;
+        case SA_SEC_PACKED_THREAD_POSTINGS: slot = SEC_THREADS, packed = 1; break;
+        case SA_SEC_PACKED_ASSISTANT_POSTINGS: slot = SEC_ASSISTANTS, packed = 1; break;
         default: break; /* unknown section types are skipped */
         }
         if (slot < 0)
             continue;
-        if (r->sec[slot].present)
-            return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section type %u appears twice",
-                             s.type);
+        if (r->sec[slot].present) {
+            if (r->sec[slot].packed == packed)
+                return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section type %u appears twice",
+                                 s.type);
+            if (!packed)
+                continue; /* both forms of one index (8.1): the packed one is used */
+            r->nsections--;
+        }
         r->sec[slot].present = 1;
+        r->sec[slot].packed = packed;
         r->sec[slot].s = s;
         r->nsections++;
     }
@@ -168,7 +179,7 @@ static int setup(steparc_reader *r, char *errbuf, size_t cap)
             return open_fail(errbuf, cap, STEPARC_E_NOMEM, "out of memory");
     }
     for (int k = SEC_IDS; k <= SEC_ASSISTANTS; k++)
-        if (r->sec[k].present && r->sec[k].s.length % 8 != 0)
+        if (r->sec[k].present && !r->sec[k].packed && r->sec[k].s.length % 8 != 0)
             return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
                              "index section of type %u has a size that is not a multiple of 8",
                              r->sec[k].s.type);
@@ -338,6 +349,56 @@ int sa_section_get(steparc_reader *r, int slot, const unsigned char **p, uint64_
     *p = r->base + s->s.offset;
     *len = s->s.length;
     return 0;
+}
+
+int sa_index_find(steparc_reader *r, int slot, uint32_t key, int (*fn)(void *ctx, uint64_t low),
+                  void *ctx)
+{
+    const unsigned char *p;
+    uint64_t len;
+    int rc = sa_section_get(r, slot, &p, &len);
+    if (rc)
+        return rc;
+    const char *why = "";
+    if (r->sec[slot].packed) {
+        sa_keyset ks;
+        rc = sa_keyset_open(&ks, p, len, &why);
+        if (rc == 0)
+            rc = sa_keyset_find(&ks, key, fn, ctx, &why);
+    } else {
+        size_t n = (size_t)(len / 8);
+        for (size_t i = sa_lower_bound(p, n, (uint64_t)key << 32); rc == 0 && i < n; i++) {
+            uint64_t v = sa_get_u64(p + 8 * i);
+            if ((uint32_t)(v >> 32) != key)
+                break;
+            rc = fn(ctx, v & 0xffffffffu);
+        }
+    }
+    if (rc == STEPARC_E_CORRUPT && why[0])
+        return sa_rfail(r, rc, "index section of type %u: %s", r->sec[slot].s.type, why);
+    return rc;
+}
+
+int sa_index_each(steparc_reader *r, int slot, int (*fn)(void *ctx, uint64_t v), void *ctx)
+{
+    const unsigned char *p;
+    uint64_t len;
+    int rc = sa_section_get(r, slot, &p, &len);
+    if (rc)
+        return rc;
+    const char *why = "";
+    if (r->sec[slot].packed) {
+        sa_keyset ks;
+        rc = sa_keyset_open(&ks, p, len, &why);
+        if (rc == 0)
+            rc = sa_keyset_each(&ks, fn, ctx, &why);
+    } else {
+        for (uint64_t i = 0; rc == 0 && i < len / 8; i++)
+            rc = fn(ctx, sa_get_u64(p + 8 * i));
+    }
+    if (rc == STEPARC_E_CORRUPT && why[0])
+        return sa_rfail(r, rc, "index section of type %u: %s", r->sec[slot].s.type, why);
+    return rc;
 }
 
 /* ---- blocks -------------------------------------------------------------------- */
@@ -657,10 +718,14 @@ size_t sa_lower_bound(const unsigned char *p, size_t n, uint64_t key)
 }
 
 typedef struct {
+    steparc_reader *r;
     const char *id;
     size_t len;
     int match;
+    uint64_t ordinal;
 } id_ctx;
+
+#define FOUND 1 /* id_candidate: stop, c->ordinal holds the answer */
 
 static int id_matches(void *ctx, const unsigned char *p, size_t len)
 {
@@ -672,35 +737,36 @@ static int id_matches(void *ctx, const unsigned char *p, size_t len)
     return 0;
 }
 
+/* One id index entry with the id's key: read its record and compare (a key
+ * collision costs one more record read, never a wrong answer). */
+static int id_candidate(void *ctx, uint64_t ord)
+{
+    id_ctx *c = (id_ctx *)ctx;
+    if (ord >= c->r->ft.record_count)
+        return sa_rfail(c->r, STEPARC_E_CORRUPT, "id index entry points past the last record");
+    int rc = with_record(c->r, ord, id_matches, c);
+    if (rc)
+        return rc;
+    if (!c->match)
+        return 0;
+    c->ordinal = ord;
+    return FOUND;
+}
+
 int steparc_reader_find_id(steparc_reader *r, const char *id, size_t len, uint64_t *ordinal)
 {
     if (r == NULL || ordinal == NULL || (id == NULL && len))
         return STEPARC_E_ARG;
-    const unsigned char *p;
-    uint64_t slen;
-    int rc = sa_section_get(r, SEC_IDS, &p, &slen);
+    id_ctx c = {r, id, len, 0, 0};
+    int rc = sa_index_find(r, SEC_IDS, sa_key32(id, len), id_candidate, &c);
     if (rc == STEPARC_E_NOTFOUND)
         return sa_rfail(r, STEPARC_E_NOTFOUND, "the archive has no id index");
+    if (rc == FOUND) {
+        *ordinal = c.ordinal;
+        return 0;
+    }
     if (rc)
         return rc;
-    size_t n = (size_t)(slen / 8);
-    uint32_t key = sa_key32(id, len);
-    for (size_t i = sa_lower_bound(p, n, (uint64_t)key << 32); i < n; i++) {
-        uint64_t v = sa_get_u64(p + 8 * i);
-        if ((uint32_t)(v >> 32) != key)
-            break;
-        uint64_t ord = v & 0xffffffffu;
-        if (ord >= r->ft.record_count)
-            return sa_rfail(r, STEPARC_E_CORRUPT, "id index entry points past the last record");
-        id_ctx c = {id, len, 0};
-        rc = with_record(r, ord, id_matches, &c);
-        if (rc)
-            return rc;
-        if (c.match) {
-            *ordinal = ord;
-            return 0;
-        }
-    }
     return sa_rfail(r, STEPARC_E_NOTFOUND, "no record has id \"%.*s\"", (int)(len > 100 ? 100 : len),
                     id);
 }

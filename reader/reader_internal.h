@@ -13,6 +13,7 @@ enum { SEC_BLOCKS, SEC_IDS, SEC_RUNS, SEC_THREADS, SEC_ASSISTANTS, SEC_STATS, SE
 
 typedef struct {
     int present, verified, bad;
+    int packed; /* a packed key set (types 8-11) in an index slot */
     sa_section s;
 } sa_rsection;
 
@@ -58,5 +59,14 @@ int sa_block_pin(steparc_reader *r, uint64_t b, sa_cblock **out);
 void sa_block_unpin(steparc_reader *r, sa_cblock *c);
 uint64_t sa_block_of(const steparc_reader *r, uint64_t n);
 size_t sa_lower_bound(const unsigned char *p, size_t n, uint64_t key);
+/* For an index slot (SEC_IDS..SEC_ASSISTANTS), plain (8.2, 8.3) or packed
+ * (8.6): calls fn(ctx, low) for each value with key32 `key`, ascending
+ * (find), or fn(ctx, value) for every value, ascending (each). The section's
+ * CRC is checked first (sa_section_get). 0, fn's nonzero result,
+ * STEPARC_E_NOTFOUND when the archive has no such index, or
+ * STEPARC_E_CORRUPT with the reader's message set. */
+int sa_index_find(steparc_reader *r, int slot, uint32_t key, int (*fn)(void *ctx, uint64_t low),
+                  void *ctx);
+int sa_index_each(steparc_reader *r, int slot, int (*fn)(void *ctx, uint64_t v), void *ctx);
 
 #endif

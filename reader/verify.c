@@ -50,29 +50,40 @@ static int cmp_u32(const void *a, const void *b)
 }
 
 /* Digest of a sorted u64 section; checks order (strict when unique). */
+typedef struct {
+    digest *d;
+    uint64_t i, prev;
+    int unique, unsorted;
+} dig_ctx;
+
+static int dig_value(void *ctx, uint64_t x)
+{
+    dig_ctx *c = (dig_ctx *)ctx;
+    if (c->i && (x < c->prev || (c->unique && x == c->prev))) {
+        c->unsorted = 1;
+        return STEPARC_E_CORRUPT;
+    }
+    c->prev = x;
+    c->i++;
+    dig_add(c->d, x);
+    return 0;
+}
+
 static int section_digest(vstate *v, int slot, int unique, digest *d)
 {
-    const unsigned char *p;
-    uint64_t len;
     steparc_reader *r = v->r;
-    int rc = sa_section_get(r, slot, &p, &len);
+    dig_ctx c = {d, 0, 0, unique, 0};
+    int rc = sa_index_each(r, slot, dig_value, &c);
     if (rc == STEPARC_E_NOTFOUND)
         return 1;
+    if (c.unsorted) {
+        problem(v, -1, r->sec[slot].s.offset, "index section of type %u is not sorted at entry %llu",
+                r->sec[slot].s.type, (unsigned long long)c.i);
+        return -1;
+    }
     if (rc) {
         problem(v, -1, r->sec[slot].s.offset, "%s", steparc_reader_errmsg(r));
         return -1;
-    }
-    uint64_t prev = 0;
-    for (uint64_t i = 0; i < len / 8; i++) {
-        uint64_t x = sa_get_u64(p + 8 * i);
-        if (i && (x < prev || (unique && x == prev))) {
-            problem(v, -1, r->sec[slot].s.offset + 8 * i,
-                    "index section of type %u is not sorted at entry %llu", r->sec[slot].s.type,
-                    (unsigned long long)i);
-            return -1;
-        }
-        prev = x;
-        dig_add(d, x);
     }
     return 0;
 }
