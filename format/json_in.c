@@ -308,19 +308,43 @@ static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
     const unsigned char *run = q;
     /* Fast path: find the closing quote with no escapes, 16 bytes at a time
      * (SSE2: every x86-64), else 8. A byte flagged by the mask is exactly a
-     * byte g_str_stop flags ('"', '\\', < 0x20, >= 0x80). */
+     * byte g_str_stop flags ('"', '\\', < 0x20, >= 0x80). With SSE2 each
+     * 16-byte chunk is also stored to the output behind a 1-byte header as
+     * it is scanned, so a short string (keys, ids) is read once. */
 #if defined(SA_PARSE_SSE2)
-    while (end - q >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-        unsigned mask = (unsigned)_mm_movemask_epi8(m);
-        if (mask) {
-            q += __builtin_ctz(mask);
-            goto stop;
+    {
+        size_t at = ps->out->len;
+        while (end - q >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                     _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+            unsigned mask = (unsigned)_mm_movemask_epi8(m);
+            size_t done = (size_t)(q - run);
+            if (ps->out->cap - at < 1 + done + 16 && sa_buf_reserve(ps->out, 1 + done + 16) != 0)
+                return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
+            _mm_storeu_si128((__m128i *)(void *)(ps->out->data + at + 1 + done), v);
+            if (mask) {
+                q += __builtin_ctz(mask);
+                if (*q != '"')
+                    goto stop; /* escapes or UTF-8: the slow path copies again */
+                size_t n = (size_t)(q - run), hs = header_size(0, n);
+                if (n > STEPARC_MAX_RECORD_SIZE)
+                    return fail(ps, run, STEPARC_E_LIMIT, "string longer than the record size limit");
+                if (hs > 1) {
+                    if (sa_buf_reserve(ps->out, hs + n) != 0)
+                        return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
+                    memmove(ps->out->data + at + hs, ps->out->data + at + 1, n);
+                }
+                write_header((unsigned char *)ps->out->data + at, 0, n);
+                ps->out->len = at + hs + n;
+                *body_off = at + hs;
+                *body_len = n;
+                ps->p = q + 1;
+                return 0;
+            }
+            q += 16;
         }
-        q += 16;
     }
 #endif
     while (end - q >= 8 && !attention(q))
