@@ -24,10 +24,28 @@ enum { K_INT = 1, K_DELTA = 2, K_F64 = 3, K_STR = 4 };
 
 /* ---- shared helpers -------------------------------------------------------- */
 
-/* A fast 64-bit hash, 8 bytes per step (the dedup and intern tables only). */
+/* A fast 64-bit hash for the dedup and intern tables only (not stored):
+ * four independent lanes over 32-byte steps for skeletons (a few hundred
+ * bytes per record), then 8 bytes per step. */
 static uint64_t fhash(const unsigned char *p, size_t n, uint64_t seed)
 {
     uint64_t h = seed ^ (n * 0x9E3779B97F4A7C15ULL);
+    if (n >= 32) {
+        uint64_t l[4] = {h, h ^ 0x243F6A8885A308D3ULL, h ^ 0x13198A2E03707344ULL,
+                         h ^ 0xA4093822299F31D0ULL};
+        do {
+            for (int k = 0; k < 4; k++) {
+                uint64_t w;
+                memcpy(&w, p + 8 * k, 8);
+                l[k] = (l[k] ^ w) * 0xff51afd7ed558ccdULL;
+                l[k] ^= l[k] >> 32;
+            }
+            p += 32;
+            n -= 32;
+        } while (n >= 32);
+        h = l[0] ^ ((l[1] << 17) | (l[1] >> 47)) ^ ((l[2] << 31) | (l[2] >> 33)) ^
+            ((l[3] << 47) | (l[3] >> 17));
+    }
     while (n >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
