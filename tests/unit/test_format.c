@@ -368,6 +368,10 @@ static void test_json_errors(void)
     bad("{\"a\":\"\xff\"}", STEPARC_E_INPUT, 1, 7, "invalid UTF-8");
     bad("{\"a\":\"\xc0\xaf\"}", STEPARC_E_INPUT, 1, 7, "invalid UTF-8");
     bad("{\"a\":\"\xed\xa0\x80\"}", STEPARC_E_INPUT, 1, 7, "invalid UTF-8");
+    /* in a run of non-ASCII characters the column is the first bad byte's */
+    bad("{\"a\":\"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\xe8\xaa\x9e\"}", STEPARC_E_INPUT, 1, 13, "invalid UTF-8");
+    bad("{\"a\":\"0123456789abcdefghij\\n\xc3\xa9\xc3\"}", STEPARC_E_INPUT, 1, 31, "invalid UTF-8");
+    bad("{\"a\":\"\xc3\xa9\xc3" "A\"}", STEPARC_E_INPUT, 1, 9, "invalid UTF-8");
     bad("{\"a\":\"\\x\"}", STEPARC_E_INPUT, 1, 7, "invalid escape");
     bad("{\"a\":tru}", STEPARC_E_INPUT, 1, 6, "invalid literal");
     bad("{\"a\":1", STEPARC_E_INPUT, 1, 7, "unterminated object");
