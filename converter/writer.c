@@ -60,6 +60,7 @@ typedef struct {
     steparc_buf raw, out;
     steparc_buf col;            /* the columnar payload (layout 1) */
     sa_block_header hdr;
+    uint32_t rows_size;         /* block index rows_size: the rows' size for layout 1, else 0 */
     int use_dict;
     int ready;                  /* the payload is decided: 1 = col holds it, 2 = rows */
     int state; /* 0 free, 1 queued, 2 working, 3 done */
@@ -237,6 +238,7 @@ static int compress_job(ZSTD_CCtx *cctx, sa_colenc *ce, job *j, ZSTD_CDict *cdic
         memcpy(pay, in->data, in->len); /* bound >= in->len */
         j->out.len = SA_BLOCK_HEADER_SIZE + in->len;
     }
+    j->rows_size = j->hdr.layout == SA_LAYOUT_COLUMNS ? (uint32_t)j->raw.len : 0;
     j->hdr.stored_size = (uint32_t)(j->out.len - SA_BLOCK_HEADER_SIZE);
     j->hdr.payload_crc = sa_crc32c(0, pay, j->hdr.stored_size);
     return 0;
@@ -315,7 +317,7 @@ static int write_block(steparc_writer *w, job *j)
     e.record_count = j->hdr.record_count;
     e.stored_size = j->hdr.stored_size;
     e.raw_size = j->hdr.raw_size;
-    e.rows_size = j->hdr.layout == SA_LAYOUT_COLUMNS ? (uint32_t)j->raw.len : 0;
+    e.rows_size = j->rows_size;
     e.min_created_at = j->hdr.min_created_at;
     e.max_created_at = j->hdr.max_created_at;
     sa_block_header_encode(w->sync, &j->hdr, (unsigned char *)j->out.data);
@@ -404,14 +406,30 @@ static int submit_block(steparc_writer *w, const steparc_buf *raw, const sa_bloc
                         int ready, const void *col, size_t col_len);
 static int decide_dict(steparc_writer *w);
 
+/* Writes w->dict as a dictionary block (5.4): it comes before every block
+ * that uses it. */
+static int write_dict_block(steparc_writer *w)
+{
+    sa_block_header dh;
+    memset(&dh, 0, sizeof dh);
+    dh.kind = SA_BLOCK_DICT;
+    dh.min_created_at = INT64_MAX;
+    dh.max_created_at = INT64_MIN;
+    dh.stored_size = dh.raw_size = (uint32_t)w->dict.len;
+    dh.payload_crc = sa_crc32c(0, w->dict.data, w->dict.len);
+    unsigned char hb[SA_BLOCK_HEADER_SIZE];
+    sa_block_header_encode(w->sync, &dh, hb);
+    int rc = write_all(w, hb, sizeof hb);
+    return rc ? rc : write_all(w, w->dict.data, w->dict.len);
+}
+
 /* Closes the current block: builds its payload, pushes its postings, then
  * holds it (while the dictionary is being decided) or compresses it (here or
  * on a worker). */
-static int flush_block(steparc_writer *w)
+/* The run/thread/assistant keys of the block being closed become postings
+ * of block bno: one entry per distinct key. */
+static int push_postings(steparc_writer *w, uint64_t bno)
 {
-    if (w->nends == 0)
-        return 0;
-    uint64_t bno = w->blocks_flushed;
     for (int k = 0; k < 3; k++) {
         if (w->npkeys[k] > 1)
             sort_u32(w->pkeys[k], w->npkeys[k]);
@@ -423,6 +441,30 @@ static int flush_block(steparc_writer *w)
         }
         w->npkeys[k] = 0;
     }
+    return 0;
+}
+
+/* The closing block's created_at range [bmin, bmax] keeps the archive
+ * time_ordered or not (footer flag); the range starts again empty. */
+static void close_block_times(steparc_writer *w)
+{
+    if (w->bmin <= w->bmax) {
+        if (w->have_prev && w->bmin < w->prev_max)
+            w->time_ordered = 0;
+        w->prev_max = w->bmax;
+        w->have_prev = 1;
+    }
+    w->bmin = INT64_MAX;
+    w->bmax = INT64_MIN;
+}
+
+static int flush_block(steparc_writer *w)
+{
+    if (w->nends == 0)
+        return 0;
+    int rc = push_postings(w, w->blocks_flushed);
+    if (rc)
+        return rc;
     /* the payload: the record end offsets, then the records, written into
      * the gap in front of the records (widened when too narrow: the first
      * block, or a block of smaller records than before) */
@@ -449,18 +491,11 @@ static int flush_block(steparc_writer *w)
     hdr.min_created_at = w->bmin;
     hdr.max_created_at = w->bmax;
     hdr.raw_size = (uint32_t)raw->len;
-    if (w->bmin <= w->bmax) {
-        if (w->have_prev && w->bmin < w->prev_max)
-            w->time_ordered = 0;
-        w->prev_max = w->bmax;
-        w->have_prev = 1;
-    }
+    close_block_times(w);
     w->blocks_flushed++;
     w->block_first = w->records;
     w->nends = 0;
     w->recs.len = w->gap;
-    w->bmin = INT64_MAX;
-    w->bmax = INT64_MIN;
     if (w->dict_state == 0) {
         /* hold the block: its records are the dictionary's training samples */
         if (w->nheld == w->capheld) {
@@ -637,19 +672,7 @@ static int decide_dict(steparc_writer *w)
                 sa_free(samples);
                 return wfail(w, STEPARC_E_NOMEM, "out of memory");
             }
-            /* the dictionary block comes before every block that uses it */
-            sa_block_header dh;
-            memset(&dh, 0, sizeof dh);
-            dh.kind = SA_BLOCK_DICT;
-            dh.min_created_at = INT64_MAX;
-            dh.max_created_at = INT64_MIN;
-            dh.stored_size = dh.raw_size = (uint32_t)n;
-            dh.payload_crc = sa_crc32c(0, w->dict.data, n);
-            unsigned char hb[SA_BLOCK_HEADER_SIZE];
-            sa_block_header_encode(w->sync, &dh, hb);
-            rc = write_all(w, hb, sizeof hb);
-            if (rc == 0)
-                rc = write_all(w, w->dict.data, n);
+            rc = write_dict_block(w);
         } /* else: too little variety to train on; no dictionary */
     }
     for (size_t i = 0; i < w->nheld && rc == 0; i++) {
@@ -1189,6 +1212,8 @@ int sa_writer_add_trusted(steparc_writer *w, const void *mp, size_t len)
     return sa_writer_add_kf(w, mp, len, &kf);
 }
 
+static int account(steparc_writer *w, const sa_keyfields *kfp, size_t len);
+
 int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_keyfields *kfp)
 {
     sa_keyfields kf = *kfp;
@@ -1220,6 +1245,26 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
     if (sa_buf_append(&w->recs, mp, len) != 0)
         return wfail(w, STEPARC_E_NOMEM, "out of memory");
     w->ends[w->nends++] = (uint32_t)(w->recs.len - w->gap);
+    int rc = account(w, &kf, len);
+    if (rc)
+        return rc;
+    /* A record bigger than the target gets a block of its own. */
+    if (w->recs.len - w->gap + 4 * w->nends >= w->opt.block_size) {
+        rc = flush_block(w);
+        if (rc) {
+            w->failed = 1;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* What a record adds besides its bytes: the block's and the archive's time
+ * range, its id index entry (ordinal w->records) and dedup entry, its
+ * postings keys, the statistics; then it is counted. */
+static int account(steparc_writer *w, const sa_keyfields *kfp, size_t len)
+{
+    sa_keyfields kf = *kfp;
     if (kf.has_created_at) {
         if (kf.created_at < w->bmin)
             w->bmin = kf.created_at;
@@ -1248,14 +1293,6 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
     stat_add(&w->by_status, kf.status);
     w->raw_bytes += len;
     w->records++;
-    /* A record bigger than the target gets a block of its own. */
-    if (w->recs.len - w->gap + 4 * w->nends >= w->opt.block_size) {
-        int rc = flush_block(w);
-        if (rc) {
-            w->failed = 1;
-            return rc;
-        }
-    }
     return 0;
 }
 
@@ -1438,7 +1475,7 @@ static int fsync_dir(const char *dir)
 
 /* Reads block b of the temporary file back (for dedup). */
 static int read_block(steparc_writer *w, uint64_t b, ZSTD_DCtx *d, steparc_buf *stored,
-                      steparc_buf *raw, uint32_t *count, uint64_t *first)
+                      steparc_buf *raw, uint32_t *count, uint64_t *first, sa_block_header *hout)
 {
     sa_block_entry e;
     sa_block_entry_decode((const unsigned char *)w->bindex.data + b * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
@@ -1494,6 +1531,8 @@ static int read_block(steparc_writer *w, uint64_t b, ZSTD_DCtx *d, steparc_buf *
         return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (rows)", (unsigned long long)b);
     *count = h.record_count;
     *first = h.first_ordinal;
+    if (hout)
+        *hout = h;
     return 0;
 }
 
@@ -1512,7 +1551,7 @@ static int fetch_id(steparc_writer *w, uint64_t ordinal, steparc_buf *out)
     steparc_buf stored = {0}, raw = {0};
     uint32_t count;
     uint64_t first;
-    int rc = d ? read_block(w, lo, d, &stored, &raw, &count, &first) : STEPARC_E_NOMEM;
+    int rc = d ? read_block(w, lo, d, &stored, &raw, &count, &first, NULL) : STEPARC_E_NOMEM;
     if (rc == 0) {
         const unsigned char *p;
         size_t n;
@@ -1581,8 +1620,67 @@ static int dd_emit(void *ctx, const unsigned char *e, size_t n)
     return 0;
 }
 
+/* The second writer of a dedup takes the first one's dictionary (or its
+ * decision to have none) instead of training its own, so that the blocks
+ * copied as they are (copy_block) decompress with it. */
+static int adopt_dict(steparc_writer *w2, const steparc_writer *w)
+{
+    w2->dict_state = 1;
+    if (w->dict.len == 0)
+        return 0;
+    if (sa_buf_append(&w2->dict, w->dict.data, w->dict.len) != 0 ||
+        (w2->cdict = new_cdict(w2, w2->dict.data, w2->dict.len)) == NULL)
+        return wfail(w2, STEPARC_E_NOMEM, "out of memory");
+    return write_dict_block(w2);
+}
+
+/* A block of the first writer with no record to drop goes to w2 as it is:
+ * its stored bytes under a new header (first_ordinal lowered by the records
+ * dropped before it). Only its records' index entries and statistics are
+ * computed, from their key fields in rows (the block's decoded rows). */
+static int copy_block(steparc_writer *w2, const sa_block_header *h, uint32_t rows_size,
+                      const steparc_buf *stored, const steparc_buf *rows)
+{
+    int rc = flush_block(w2); /* the records added before it, in order */
+    if (rc == 0 && w2->nthreads > 1)
+        rc = drain(w2, NULL);
+    if (rc)
+        return rc;
+    job j;
+    memset(&j, 0, sizeof j);
+    j.hdr = *h;
+    j.hdr.first_ordinal = w2->records;
+    j.rows_size = rows_size;
+    for (uint32_t i = 0; i < h->record_count; i++) {
+        const unsigned char *p;
+        size_t n;
+        sa_keyfields kf;
+        sa_rows_get((const unsigned char *)rows->data, h->record_count, i, &p, &n);
+        if (sa_mp_keyfields(p, n, &kf) != 0)
+            return wfail(w2, STEPARC_E_INPUT, "record is not a MessagePack map");
+        if ((rc = account(w2, &kf, n)) != 0)
+            return rc;
+    }
+    if ((rc = push_postings(w2, w2->blocks_flushed)) != 0)
+        return rc;
+    close_block_times(w2);
+    w2->blocks_flushed++;
+    w2->block_first = w2->records;
+    if (sa_buf_reserve(&j.out, SA_BLOCK_HEADER_SIZE + (size_t)h->stored_size) != 0)
+        return wfail(w2, STEPARC_E_NOMEM, "out of memory");
+    /* write_block encodes the header in front; read_block left the stored
+     * bytes in stored->data (their size is the header's) */
+    memcpy(j.out.data + SA_BLOCK_HEADER_SIZE, stored->data, h->stored_size);
+    j.out.len = SA_BLOCK_HEADER_SIZE + (size_t)h->stored_size;
+    rc = write_block(w2, &j);
+    steparc_buf_free(&j.out);
+    return rc;
+}
+
 /* Writes the final archive again without the losers, from the blocks of the
- * temporary file, through a second writer that renames over the path. */
+ * temporary file, through a second writer that renames over the path. A
+ * block without losers is copied as it is (a few duplicates among millions
+ * of records cost a read of the archive, not a second conversion). */
 static int rewrite_without(steparc_writer *w, const unsigned char *loser)
 {
     steparc_writer_options o = w->opt;
@@ -1592,14 +1690,28 @@ static int rewrite_without(steparc_writer *w, const unsigned char *loser)
     int rc = steparc_writer_open(&w2, w->path, &o, why, sizeof why);
     if (rc)
         return wfail(w, rc, "cannot create the deduplicated archive: %s", why);
+    if ((rc = adopt_dict(w2, w)) != 0)
+        wfail(w, rc, "%s", steparc_writer_errmsg(w2));
     ZSTD_DCtx *d = ZSTD_createDCtx();
     steparc_buf stored = {0}, raw = {0};
-    if (d == NULL)
+    if (d == NULL && rc == 0)
         rc = wfail(w, STEPARC_E_NOMEM, "out of memory");
     for (uint64_t b = 0; b < w->blocks_written && rc == 0; b++) {
         uint32_t count;
         uint64_t first;
-        rc = read_block(w, b, d, &stored, &raw, &count, &first);
+        sa_block_header h;
+        sa_block_entry e;
+        sa_block_entry_decode((const unsigned char *)w->bindex.data + b * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
+        int clean = 1;
+        for (uint64_t o2 = e.first_ordinal; clean && o2 < e.first_ordinal + e.record_count; o2++)
+            clean = !(loser[o2 >> 3] & (1u << (o2 & 7)));
+        rc = read_block(w, b, d, &stored, &raw, &count, &first, &h);
+        if (rc == 0 && clean) {
+            rc = copy_block(w2, &h, e.rows_size, &stored, &raw);
+            if (rc)
+                wfail(w, rc, "%s", steparc_writer_errmsg(w2));
+            continue;
+        }
         for (uint32_t i = 0; i < count && rc == 0; i++) {
             uint64_t o2 = first + i;
             if (loser[o2 >> 3] & (1u << (o2 & 7)))
