@@ -652,7 +652,7 @@ static void test_duplicate_keys_filter(void)
         if (dup) {
             CHECK_EQ_INT(rc, STEPARC_E_INPUT);
             if (rc == STEPARC_E_INPUT && strstr(e.reason, want) == NULL) {
-                CHECK(!"wrong key named");
+                CHECK(0); /* wrong key named */
                 fprintf(stderr, "  seed %" PRIu64 " case %d: %s / %s\n", seed, t, e.reason, want);
                 break;
             }
