@@ -302,6 +302,18 @@ static int hex4(const unsigned char *p, unsigned *v)
 
 /* Parses a string at ps->p (on the opening quote) and writes it as a
  * MessagePack str. On return body_off and body_len locate the decoded bytes. */
+#if defined(SA_PARSE_SSE2)
+/* Bit i set when byte i of v is one g_str_stop flags: '"', '\\', a control
+ * character, or (as a negative signed byte) non-ASCII. */
+static inline unsigned stop_mask16(__m128i v)
+{
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                             _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
 static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
 {
     const unsigned char *q = ps->p + 1, *end = ps->end;
@@ -316,10 +328,7 @@ static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
         size_t at = ps->out->len;
         while (end - q >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                     _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-            unsigned mask = (unsigned)_mm_movemask_epi8(m);
+            unsigned mask = stop_mask16(v);
             size_t done = (size_t)(q - run);
             if (ps->out->cap - at < 1 + done + 16 && sa_buf_reserve(ps->out, 1 + done + 16) != 0)
                 return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
@@ -405,10 +414,7 @@ stop:;
 #if defined(SA_PARSE_SSE2)
         while (scan - q >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-            __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                                  _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                     _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-            unsigned mask = (unsigned)_mm_movemask_epi8(m);
+            unsigned mask = stop_mask16(v);
             _mm_storeu_si128((__m128i *)(void *)d, v);
             if (mask) {
                 unsigned k = (unsigned)__builtin_ctz(mask);

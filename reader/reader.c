@@ -351,8 +351,10 @@ int sa_section_get(steparc_reader *r, int slot, const unsigned char **p, uint64_
     return 0;
 }
 
-int sa_index_find(steparc_reader *r, int slot, uint32_t key, int (*fn)(void *ctx, uint64_t low),
-                  void *ctx)
+/* sa_index_find (all 0: the lows of `key`) and sa_index_each (all 1: every
+ * value), over a plain or a packed section. */
+static int index_walk(steparc_reader *r, int slot, int all, uint32_t key,
+                      int (*fn)(void *ctx, uint64_t x), void *ctx)
 {
     const unsigned char *p;
     uint64_t len;
@@ -364,7 +366,10 @@ int sa_index_find(steparc_reader *r, int slot, uint32_t key, int (*fn)(void *ctx
         sa_keyset ks;
         rc = sa_keyset_open(&ks, p, len, &why);
         if (rc == 0)
-            rc = sa_keyset_find(&ks, key, fn, ctx, &why);
+            rc = all ? sa_keyset_each(&ks, fn, ctx, &why) : sa_keyset_find(&ks, key, fn, ctx, &why);
+    } else if (all) {
+        for (uint64_t i = 0; rc == 0 && i < len / 8; i++)
+            rc = fn(ctx, sa_get_u64(p + 8 * i));
     } else {
         size_t n = (size_t)(len / 8);
         for (size_t i = sa_lower_bound(p, n, (uint64_t)key << 32); rc == 0 && i < n; i++) {
@@ -379,26 +384,15 @@ int sa_index_find(steparc_reader *r, int slot, uint32_t key, int (*fn)(void *ctx
     return rc;
 }
 
+int sa_index_find(steparc_reader *r, int slot, uint32_t key, int (*fn)(void *ctx, uint64_t low),
+                  void *ctx)
+{
+    return index_walk(r, slot, 0, key, fn, ctx);
+}
+
 int sa_index_each(steparc_reader *r, int slot, int (*fn)(void *ctx, uint64_t v), void *ctx)
 {
-    const unsigned char *p;
-    uint64_t len;
-    int rc = sa_section_get(r, slot, &p, &len);
-    if (rc)
-        return rc;
-    const char *why = "";
-    if (r->sec[slot].packed) {
-        sa_keyset ks;
-        rc = sa_keyset_open(&ks, p, len, &why);
-        if (rc == 0)
-            rc = sa_keyset_each(&ks, fn, ctx, &why);
-    } else {
-        for (uint64_t i = 0; rc == 0 && i < len / 8; i++)
-            rc = fn(ctx, sa_get_u64(p + 8 * i));
-    }
-    if (rc == STEPARC_E_CORRUPT && why[0])
-        return sa_rfail(r, rc, "index section of type %u: %s", r->sec[slot].s.type, why);
-    return rc;
+    return index_walk(r, slot, 1, 0, fn, ctx);
 }
 
 /* ---- blocks -------------------------------------------------------------------- */
