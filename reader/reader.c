@@ -5,6 +5,7 @@
  * The other sections are checked on first use. Nothing read from the file is
  * trusted before it has been checked. */
 #define _GNU_SOURCE
+#define ZSTD_STATIC_LINKING_ONLY /* ZSTD_createDDict_byReference: the dictionary stays in the mapped file */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -168,15 +169,12 @@ static int setup(steparc_reader *r, char *errbuf, size_t cap)
                          "block index counts %llu records, footer says %llu",
                          (unsigned long long)ord, (unsigned long long)r->ft.record_count);
     if (r->sec[SEC_DICT].present) {
+        /* its CRC is checked and its tables are built on first use
+         * (ensure_ddict): opening stays a few small reads */
         const sa_section *d = &r->sec[SEC_DICT].s;
-        if (d->length == 0 || d->length > SA_MAX_DICT ||
-            sa_crc32c(0, b + d->offset, (size_t)d->length) != d->crc)
+        if (d->length == 0 || d->length > SA_MAX_DICT)
             return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
                              "dictionary section is damaged (try 'steparc recover')");
-        r->sec[SEC_DICT].verified = 1;
-        r->ddict = ZSTD_createDDict(b + d->offset, (size_t)d->length);
-        if (r->ddict == NULL)
-            return open_fail(errbuf, cap, STEPARC_E_NOMEM, "out of memory");
     }
     for (int k = SEC_IDS; k <= SEC_ASSISTANTS; k++)
         if (r->sec[k].present && !r->sec[k].packed && r->sec[k].s.length % 8 != 0)
@@ -402,6 +400,29 @@ void sa_block_entry_at(const steparc_reader *r, uint64_t b, sa_block_entry *e)
     sa_block_entry_decode(r->bindex + b * SA_BLOCK_INDEX_ENTRY_SIZE, e);
 }
 
+/* The archive's dictionary, for a block compressed with it: section 7's CRC
+ * checked and the decompression dictionary made (referencing the mapped
+ * bytes) once, by the first thread that needs it. */
+static int ensure_ddict(steparc_reader *r)
+{
+    int rc = 0;
+    pthread_mutex_lock(&r->mu);
+    if (r->ddict == NULL) {
+        sa_rsection *s = &r->sec[SEC_DICT];
+        const unsigned char *p = r->base + s->s.offset;
+        if (!s->present)
+            rc = STEPARC_E_NOTFOUND;
+        else if (s->bad || sa_crc32c(0, p, (size_t)s->s.length) != s->s.crc)
+            rc = STEPARC_E_CORRUPT;
+        else if ((r->ddict = ZSTD_createDDict_byReference(p, (size_t)s->s.length)) == NULL)
+            rc = STEPARC_E_NOMEM;
+        s->bad = rc == STEPARC_E_CORRUPT;
+        s->verified = rc == 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
 static ZSTD_DCtx *get_dctx(steparc_reader *r)
 {
     ZSTD_DCtx *d = NULL;
@@ -475,11 +496,17 @@ int sa_block_load(steparc_reader *r, uint64_t b, sa_cblock **out)
             cblock_free(cb);
             return sa_rfail(r, STEPARC_E_NOMEM, "out of memory");
         }
-        if ((h.flags & SA_BLOCK_FLAG_DICT) && r->ddict == NULL) {
+        int drc = (h.flags & SA_BLOCK_FLAG_DICT) ? ensure_ddict(r) : 0;
+        if (drc) {
             put_dctx(r, d);
             cblock_free(cb);
+            if (drc == STEPARC_E_NOMEM)
+                return sa_rfail(r, drc, "out of memory");
             return sa_rfail(r, STEPARC_E_CORRUPT,
-                            "block %llu at offset %llu needs the archive's dictionary, which is missing",
+                            drc == STEPARC_E_NOTFOUND
+                                ? "block %llu at offset %llu needs the archive's dictionary, which is missing"
+                                : "block %llu at offset %llu needs the archive's dictionary, whose section "
+                                  "is damaged (try 'steparc recover')",
                             (unsigned long long)b, (unsigned long long)e.offset);
         }
         size_t n = (h.flags & SA_BLOCK_FLAG_DICT)

@@ -211,7 +211,7 @@ int steparc_verify(steparc_reader *r, void (*report)(void *ctx, const steparc_pr
     }
     if (r->sec[SEC_DICT].present && r->nblocks > 0) {
         /* the dictionary block precedes the data blocks: find it and compare
-         * it with its copy (section 7, checked at open) */
+         * it with its copy (section 7) */
         sa_block_entry e0;
         sa_block_entry_at(r, 0, &e0);
         const sa_section *ds = &r->sec[SEC_DICT].s;
