@@ -423,9 +423,6 @@ static int write_dict_block(steparc_writer *w)
     return rc ? rc : write_all(w, w->dict.data, w->dict.len);
 }
 
-/* Closes the current block: builds its payload, pushes its postings, then
- * holds it (while the dictionary is being decided) or compresses it (here or
- * on a worker). */
 /* The run/thread/assistant keys of the block being closed become postings
  * of block bno: one entry per distinct key. */
 static int push_postings(steparc_writer *w, uint64_t bno)
@@ -458,6 +455,9 @@ static void close_block_times(steparc_writer *w)
     w->bmax = INT64_MIN;
 }
 
+/* Closes the current block: builds its payload, pushes its postings, then
+ * holds it (while the dictionary is being decided) or compresses it (here or
+ * on a worker). */
 static int flush_block(steparc_writer *w)
 {
     if (w->nends == 0)
