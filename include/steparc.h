@@ -660,7 +660,8 @@ STEPARC_API void steparc_reader_options_init(steparc_reader_options *opt);
 
 /* Opens an archive file (memory-mapped). Open reads the footer, the section
  * table and the block index, and checks their checksums; it does not touch the
- * data blocks. opt may be NULL. On failure *out is NULL; steparc_open_errmsg()
+ * data blocks, and the other sections (id index, postings, dictionary) are
+ * checked on first use. opt may be NULL. On failure *out is NULL; steparc_open_errmsg()
  * is not available, so pass errbuf (may be NULL) to get the detail.
  * @return 0, STEPARC_E_IO, STEPARC_E_CORRUPT, STEPARC_E_VERSION, STEPARC_E_NOMEM. */
 STEPARC_API int steparc_reader_open(steparc_reader **out, const char *path,
