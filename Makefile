@@ -63,7 +63,7 @@ $(B)/libsteparc.so: $(B)/libsteparc.so.$(VERSION)
 $(B)/steparc: cli/steparc.c $(B)/libsteparc.a include/steparc.h
 	$(CC) $(CPPFLAGS_ALL) $(CJSON_CFLAGS) $(CFLAGS) -o $@ cli/steparc.c $(B)/libsteparc.a $(CJSON_LIBS) $(DEP_LIBS) $(LDFLAGS)
 
-$(B)/tests/%: tests/unit/%.c tests/harness.h $(B)/libsteparc.a
+$(B)/tests/%: tests/unit/%.c tests/harness.h tests/alloc_hook.h $(B)/libsteparc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libsteparc.a $(DEP_LIBS) $(LDFLAGS)
 

@@ -313,4 +313,19 @@ static inline void bench_mt_run(const char *prog, const char *name, void *(*fn)(
     free(spans);
 }
 
+/* bench_mt_run for each thread count in mt[0..nmt): gets by position as
+ * "mt_pos_T", then by id as "mt_id_T". */
+static inline void bench_mt_series(const char *prog, void *(*fn)(void *), void *reader,
+                                   const char *path, const bench_keys *ids, uint64_t count,
+                                   size_t gets, const unsigned *mt, size_t nmt, uint64_t seed)
+{
+    for (size_t i = 0; i < nmt; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "mt_pos_%u", mt[i]);
+        bench_mt_run(prog, name, fn, reader, path, ids, count, gets, 0, mt[i], seed);
+        snprintf(name, sizeof name, "mt_id_%u", mt[i]);
+        bench_mt_run(prog, name, fn, reader, path, ids, count, gets, 1, mt[i], seed + 1);
+    }
+}
+
 #endif

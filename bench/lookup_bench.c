@@ -128,13 +128,7 @@ static int mt_mode(steparc_reader *r, const bench_query_opts *o, const bench_key
     }
     steparc_buf_free(&json);
     printf("{\"records\":%llu,\"mt_gets_per_thread\":%zu,", (unsigned long long)count, o->gets);
-    for (size_t i = 0; i < o->nmt; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "mt_pos_%u", o->mt[i]);
-        bench_mt_run(prog, name, mt_main, r, NULL, ids, count, o->gets, 0, o->mt[i], o->seed);
-        snprintf(name, sizeof name, "mt_id_%u", o->mt[i]);
-        bench_mt_run(prog, name, mt_main, r, NULL, ids, count, o->gets, 1, o->mt[i], o->seed + 1);
-    }
+    bench_mt_series(prog, mt_main, r, NULL, ids, count, o->gets, o->mt, o->nmt, o->seed);
     uint64_t hits = 0, misses = 0;
     steparc_reader_cache_stats(r, &hits, &misses);
     printf("\"cache_hits\":%llu,\"cache_misses\":%llu}\n", (unsigned long long)hits,

@@ -219,13 +219,7 @@ static void mt_mode(const char *dbpath, sqlite3 *db, const bench_query_opts *o,
     }
     sqlite3_finalize(by_rowid);
     printf("{\"records\":%llu,\"mt_gets_per_thread\":%zu,", (unsigned long long)count, o->gets);
-    for (size_t i = 0; i < o->nmt; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "mt_pos_%u", o->mt[i]);
-        bench_mt_run(prog, name, mt_main, NULL, dbpath, ids, count, o->gets, 0, o->mt[i], o->seed);
-        snprintf(name, sizeof name, "mt_id_%u", o->mt[i]);
-        bench_mt_run(prog, name, mt_main, NULL, dbpath, ids, count, o->gets, 1, o->mt[i], o->seed + 1);
-    }
+    bench_mt_series(prog, mt_main, NULL, dbpath, ids, count, o->gets, o->mt, o->nmt, o->seed);
     printf("\"sqlite_version\":\"%s\"}\n", sqlite3_libversion());
 }
 

@@ -23,7 +23,7 @@ FUZZ_B ?= $(B)/fuzz
 FUZZ_WORK ?= $(FUZZ_B)/work
 FUZZ_SAN ?= -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := -std=c11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
-FUZZ_HDRS := include/steparc.h $(wildcard format/*.h converter/*.h reader/*.h) tests/fuzz/fuzz_common.h
+FUZZ_HDRS := include/steparc.h $(wildcard format/*.h converter/*.h reader/*.h) tests/fuzz/fuzz_common.h tests/alloc_hook.h
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_BINS := $(FUZZ_ALL:%=$(FUZZ_B)/fuzz_%)
 FUZZ_REPLAY_BINS := $(FUZZ_ALL:%=$(B)/tests/fuzzreplay_%)
@@ -45,7 +45,7 @@ $(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_B)/libsteparc.a $(FUZZ_HDRS)
 
 # Replay programs: no libFuzzer, the normal compiler and flags (sanitizers too
 # under `make asan`, which passes them in OPT and LDFLAGS).
-$(B)/tests/fuzzreplay_%: tests/fuzz/fuzz_%.c tests/fuzz/regression_driver.c tests/fuzz/fuzz_common.h \
+$(B)/tests/fuzzreplay_%: tests/fuzz/fuzz_%.c tests/fuzz/regression_driver.c tests/fuzz/fuzz_common.h tests/alloc_hook.h \
                          $(B)/libsteparc.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) -Itests/fuzz $(CFLAGS) -Wno-missing-prototypes -o $@ $< \

@@ -97,7 +97,8 @@ static void as_records(const uint8_t *data, size_t size)
 {
     steparc_buf rows = {0};
     uint32_t *ends = (uint32_t *)malloc(MAX_RECORDS * sizeof *ends);
-    FZ_CHECK(ends != NULL);
+    size_t *starts = (size_t *)malloc(MAX_RECORDS * sizeof *starts);
+    FZ_CHECK(ends != NULL && starts != NULL);
     uint32_t n = 0;
     size_t at = 0, total = 0;
     int all_valid = 1;
@@ -112,11 +113,13 @@ static void as_records(const uint8_t *data, size_t size)
         size_t len = (size_t)(r.p - (data + at));
         all_valid &= sa_mp_validate(data + at, len, NULL, 0) == 0;
         total += len;
+        starts[n] = at;
         ends[n++] = (uint32_t)total;
         at += len;
     }
     if (n == 0) {
         free(ends);
+        free(starts);
         return;
     }
     /* the rows payload: offsets, then the records found, in order */
@@ -124,21 +127,9 @@ static void as_records(const uint8_t *data, size_t size)
     for (uint32_t i = 0; i < n; i++)
         sa_put_u32((unsigned char *)rows.data + 4 * (size_t)i, ends[i]);
     rows.len = 4 * (size_t)n;
-    at = 0;
-    for (uint32_t i = 0; i < n;) {
-        /* scan again the same way to copy the records */
-        unsigned c = data[at];
-        int is_map = (c >= 0x80 && c <= 0x8F) || c == 0xDE || c == 0xDF;
-        sa_mpr r = {data + at, data + size};
-        if (!is_map || sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0) {
-            at++;
-            continue;
-        }
-        size_t len = (size_t)(r.p - (data + at));
-        FZ_CHECK(sa_buf_append(&rows, data + at, len) == 0);
-        at += len;
-        i++;
-    }
+    for (uint32_t i = 0; i < n; i++)
+        FZ_CHECK(sa_buf_append(&rows, data + starts[i], ends[i] - (i ? ends[i - 1] : 0)) == 0);
+    free(starts);
     FZ_CHECK(rows.len == 4 * (size_t)n + total);
     FZ_CHECK(sa_rows_check((const unsigned char *)rows.data, rows.len, n) == 0);
 

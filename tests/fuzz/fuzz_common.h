@@ -58,44 +58,16 @@ __attribute__((unused)) static void fz_status_in(int rc, const char *what, const
     __builtin_trap();
 }
 
-/* ---- counting allocation hook ------------------------------------------------- */
+/* ---- counting allocation hook (tests/alloc_hook.h, never armed here) ---------- */
 
-static atomic_long fz_live;
-
-static void *fz_malloc(void *o, size_t n)
-{
-    (void)o;
-    void *p = malloc(n);
-    if (p)
-        atomic_fetch_add(&fz_live, 1);
-    return p;
-}
-
-static void *fz_realloc(void *o, void *p, size_t n)
-{
-    (void)o;
-    void *q = realloc(p, n);
-    if (q && p == NULL)
-        atomic_fetch_add(&fz_live, 1);
-    return q;
-}
-
-static void fz_free(void *o, void *p)
-{
-    (void)o;
-    if (p) {
-        atomic_fetch_sub(&fz_live, 1);
-        free(p);
-    }
-}
+#include "../alloc_hook.h"
 
 /* Installs the counting hook once (before any other library call). */
 __attribute__((unused)) static void fz_init_alloc(void)
 {
     static int done;
     if (!done) {
-        steparc_allocator a = {fz_malloc, fz_realloc, fz_free, NULL};
-        steparc_set_allocator(&a);
+        hook_install();
         done = 1;
     }
 }
@@ -103,7 +75,7 @@ __attribute__((unused)) static void fz_init_alloc(void)
 /* Call at the end of each input, after everything was closed and freed. */
 __attribute__((unused)) static void fz_check_leaks(void)
 {
-    long live = atomic_load(&fz_live);
+    long live = atomic_load(&g_live);
     if (live != 0)
         FZ_FAIL("library allocations not freed after this input: %ld", live);
 }

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
+#include "alloc_hook.h"
 #include "columnar.h"
 #include "harness.h"
 #include "layout.h"
@@ -16,52 +17,6 @@
 #include "steparc.h"
 
 static char g_dir[256];
-
-/* ---- allocation hook: counts live blocks, fails the Nth allocation when armed -- */
-
-/* atomic: the writer allocates from its compression threads too */
-static atomic_long g_live, g_count;
-static long g_fail_at;
-static atomic_int g_armed, g_injected;
-
-static int should_fail(void)
-{
-    if (!atomic_load(&g_armed))
-        return 0;
-    if (atomic_fetch_add(&g_count, 1) + 1 == g_fail_at) {
-        g_injected = 1;
-        return 1;
-    }
-    return 0;
-}
-
-static void *t_malloc(void *o, size_t n)
-{
-    (void)o;
-    void *p = should_fail() ? NULL : malloc(n);
-    if (p)
-        atomic_fetch_add(&g_live, 1);
-    return p;
-}
-
-static void *t_realloc(void *o, void *p, size_t n)
-{
-    (void)o;
-    if (should_fail())
-        return NULL;
-    void *q = realloc(p, n);
-    if (q && p == NULL)
-        atomic_fetch_add(&g_live, 1);
-    return q;
-}
-
-static void t_free(void *o, void *p)
-{
-    (void)o;
-    if (p)
-        atomic_fetch_sub(&g_live, 1);
-    free(p);
-}
 
 /* ---- small buffer helpers (the library's buffers, so its allocator) ---------- */
 
@@ -1180,14 +1135,11 @@ static void test_oom(void)
     long points = 0;
     for (long k = 1; k < 100000; k++) {
         long before = g_live;
-        g_count = 0;
-        g_fail_at = k;
-        g_injected = 0;
-        g_armed = 1;
+        arm_at(k);
         sa_colenc *e = sa_colenc_new();
         int rc = e ? sa_col_encode(e, (const unsigned char *)rows.data, rows.len, r.n, &out)
                    : STEPARC_E_NOMEM;
-        g_armed = 0;
+        disarm();
         int injected = g_injected;
         if (injected) {
             CHECK_EQ_INT(rc, STEPARC_E_NOMEM);
@@ -1211,15 +1163,12 @@ static void test_oom(void)
     CHECK(points > 5);
     for (long k = 1; k < 100000; k++) {
         long before = g_live;
-        g_count = 0;
-        g_fail_at = k;
-        g_injected = 0;
-        g_armed = 1;
+        arm_at(k);
         unsigned char *back = NULL;
         size_t size = 0;
         const char *why = NULL;
         int rc = sa_col_decode((const unsigned char *)col.data, col.len, r.n, &back, &size, &why);
-        g_armed = 0;
+        disarm();
         int injected = g_injected;
         CHECK_EQ_INT(rc, injected ? STEPARC_E_NOMEM : 0);
         if (rc == 0)
@@ -1621,8 +1570,7 @@ static void test_api_dedup_recover(void)
 int main(void)
 {
     /* before any other library call (steparc.h) */
-    steparc_allocator a = {t_malloc, t_realloc, t_free, NULL};
-    steparc_set_allocator(&a);
+    hook_install();
     const char *tmp = getenv("STEPARC_TMP");
     snprintf(g_dir, sizeof g_dir, "%s/columnar.XXXXXX", tmp ? tmp : "/tmp");
     if (mkdtemp(g_dir) == NULL)

@@ -26,66 +26,7 @@
 #include "harness.h"
 #include "steparc.h"
 
-/* ---- the hook ------------------------------------------------------------------ */
-
-static atomic_long g_live;      /* successful allocations minus frees */
-static atomic_long g_count;     /* allocations attempted while armed */
-static long g_fail_at;          /* fail the allocation with this number (1-based); 0 = none */
-static atomic_int g_armed;
-static atomic_int g_injected;   /* a failure was injected in this run */
-
-static int should_fail(void)
-{
-    if (!atomic_load(&g_armed))
-        return 0;
-    long n = atomic_fetch_add(&g_count, 1) + 1;
-    if (g_fail_at != 0 && n == g_fail_at) {
-        atomic_store(&g_injected, 1);
-        return 1;
-    }
-    return 0;
-}
-
-static void *h_malloc(void *o, size_t n)
-{
-    (void)o;
-    if (should_fail())
-        return NULL;
-    void *p = malloc(n);
-    if (p)
-        atomic_fetch_add(&g_live, 1);
-    return p;
-}
-
-static void *h_realloc(void *o, void *p, size_t n)
-{
-    (void)o;
-    if (should_fail())
-        return NULL;
-    void *q = realloc(p, n);
-    if (q && p == NULL)
-        atomic_fetch_add(&g_live, 1);
-    return q;
-}
-
-static void h_free(void *o, void *p)
-{
-    (void)o;
-    if (p) {
-        atomic_fetch_sub(&g_live, 1);
-        free(p);
-    }
-}
-
-static void arm(void)
-{
-    atomic_store(&g_armed, 1);
-}
-
-static void disarm(void)
-{
-    atomic_store(&g_armed, 0);
-}
+#include "alloc_hook.h"
 
 /* ---- fixtures -------------------------------------------------------------------- */
 
@@ -760,8 +701,7 @@ int main(void)
         static shared_state local;
         g_shared = &local;
     }
-    steparc_allocator a = {h_malloc, h_realloc, h_free, NULL};
-    steparc_set_allocator(&a);
+    hook_install();
     make_records();
     int rc = setup_archive();
     if (rc != 0) {
