@@ -13,11 +13,7 @@
 #include <stdlib.h>
 
 #include "record.h"
-
-#if defined(__SSE2__) && !defined(SA_NO_SIMD)
-#include <emmintrin.h>
-#define SA_PARSE_SSE2 1
-#endif
+#include "scan.h"
 
 /* ---- locale-independent strtod ---------------------------------------- */
 
@@ -106,37 +102,14 @@ size_t sa_utf8_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
-        unsigned c = s[i];
-        if (c < 0x80) {
+        if (s[i] < 0x80) {
             i++;
             continue;
         }
-        size_t need;
-        unsigned lo = 0x80, hi = 0xBF;
-        if (c >= 0xC2 && c <= 0xDF)
-            need = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            if (c == 0xE0)
-                lo = 0xA0;
-            else if (c == 0xED)
-                hi = 0x9F; /* no UTF-16 surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            if (c == 0xF0)
-                lo = 0x90;
-            else if (c == 0xF4)
-                hi = 0x8F;
-        } else
+        size_t len = sa_utf8_seq(s + i, n - i);
+        if (len == 0)
             return i;
-        if (n - i <= need)
-            return i;
-        if (s[i + 1] < lo || s[i + 1] > hi)
-            return i;
-        for (size_t k = 2; k <= need; k++)
-            if ((s[i + k] & 0xC0) != 0x80)
-                return i;
-        i += need + 1;
+        i += len;
     }
     return n;
 }
@@ -256,31 +229,6 @@ static void fix_header(parser *ps, size_t at, size_t reserved, unsigned kind, si
     write_header(base + at, kind, n);
 }
 
-/* Character classes for the string fast path: 0 = copy, 1 = stop. */
-static const unsigned char g_str_stop[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-};
-
-/* Do any of the 8 bytes at p need the slow path: '"', '\\', a control
- * character or a non-ASCII byte? (May flag bytes after a real hit; never
- * misses one.) */
-static inline int attention(const unsigned char *p)
-{
-    const uint64_t ones = 0x0101010101010101ULL;
-    uint64_t w;
-    memcpy(&w, p, 8);
-    uint64_t dq = w ^ (ones * '"'), bs = w ^ (ones * '\\');
-    return ((w | ((w - ones * 0x20) & ~w) | ((dq - ones) & ~dq) | ((bs - ones) & ~bs)) &
-            0x8080808080808080ULL) != 0;
-}
-
 static int hex4(const unsigned char *p, unsigned *v)
 {
     unsigned r = 0;
@@ -302,33 +250,21 @@ static int hex4(const unsigned char *p, unsigned *v)
 
 /* Parses a string at ps->p (on the opening quote) and writes it as a
  * MessagePack str. On return body_off and body_len locate the decoded bytes. */
-#if defined(SA_PARSE_SSE2)
-/* Bit i set when byte i of v is one g_str_stop flags: '"', '\\', a control
- * character, or (as a negative signed byte) non-ASCII. */
-static inline unsigned stop_mask16(__m128i v)
-{
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                             _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-    return (unsigned)_mm_movemask_epi8(m);
-}
-#endif
-
 static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
 {
     const unsigned char *q = ps->p + 1, *end = ps->end;
     const unsigned char *run = q;
     /* Fast path: find the closing quote with no escapes, 16 bytes at a time
      * (SSE2: every x86-64), else 8. A byte flagged by the mask is exactly a
-     * byte g_str_stop flags ('"', '\\', < 0x20, >= 0x80). With SSE2 each
+     * byte sa_attn_byte flags ('"', '\\', < 0x20, >= 0x80). With SSE2 each
      * 16-byte chunk is also stored to the output behind a 1-byte header as
      * it is scanned, so a short string (keys, ids) is read once. */
-#if defined(SA_PARSE_SSE2)
+#if defined(SA_SCAN_SSE2)
     {
         size_t at = ps->out->len;
         while (end - q >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-            unsigned mask = stop_mask16(v);
+            unsigned mask = sa_attn_mask_v(v);
             size_t done = (size_t)(q - run);
             if (ps->out->cap - at < 1 + done + 16 && sa_buf_reserve(ps->out, 1 + done + 16) != 0)
                 return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
@@ -356,11 +292,11 @@ static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
         }
     }
 #endif
-    while (end - q >= 8 && !attention(q))
+    while (end - q >= 8 && !sa_attn8(q))
         q += 8;
-    while (q < end && !g_str_stop[*q])
+    while (q < end && !sa_attn_byte(*q))
         q++;
-#if defined(SA_PARSE_SSE2)
+#if defined(SA_SCAN_SSE2)
 stop:;
 #endif
     size_t at = ps->out->len;
@@ -411,10 +347,10 @@ stop:;
     while (q < scan) {
         /* copy plain ASCII 16 (SSE2) or 8 bytes at a time between the special
          * bytes; d never gets ahead of q, so d + 16 stays in the reserve */
-#if defined(SA_PARSE_SSE2)
+#if defined(SA_SCAN_SSE2)
         while (scan - q >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-            unsigned mask = stop_mask16(v);
+            unsigned mask = sa_attn_mask_v(v);
             _mm_storeu_si128((__m128i *)(void *)d, v);
             if (mask) {
                 unsigned k = (unsigned)__builtin_ctz(mask);
@@ -426,7 +362,7 @@ stop:;
             q += 16;
         }
 #endif
-        while (scan - q >= 8 && !attention(q)) {
+        while (scan - q >= 8 && !sa_attn8(q)) {
             memcpy(d, q, 8);
             d += 8;
             q += 8;

@@ -6,11 +6,9 @@
  * check an export. Floats use the shortest digits that read back to the same
  * double, laid out as Python's repr(). */
 #include <stdio.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "record.h"
+#include "scan.h"
 
 /* Big-endian unsigned of n bytes (MessagePack's byte order). */
 static inline uint64_t be(const unsigned char *p, int n)
@@ -430,56 +428,6 @@ static const unsigned char g_esc[256] = {
     2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
 };
 
-/* Which scan attn_mask16 uses: SSE2 (every x86-64), 64-bit SWAR on other
- * little-endian targets, else a table. SA_NO_SIMD forces the fallbacks (to
- * test them). */
-#if defined(__SSE2__) && !defined(SA_NO_SIMD)
-#define SA_SCAN_SSE2 1
-#elif defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && \
-    !defined(SA_NO_SWAR)
-#define SA_SCAN_SWAR 1
-
-/* Bytes of an 8-byte word that need attention: < 0x20, '"', '\\' or >= 0x80.
- * May flag extra bytes after a real hit (borrows), never misses one. */
-static inline uint64_t attention(uint64_t v)
-{
-    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-    uint64_t q = v ^ (ones * '"'), b = v ^ (ones * '\\');
-    return (v | ((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b)) & highs;
-}
-#endif
-
-/* Bit i set when byte i of p[0..16) needs attention (an escape or a UTF-8
- * sequence to check). Never misses one; with SWAR a bit above a real one may
- * be a false alarm (borrows), so the lowest set bit is always real. Reads all
- * 16 bytes. */
-static inline unsigned attn_mask16(const unsigned char *p)
-{
-#if defined(SA_SCAN_SSE2)
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-    /* signed compare: bytes >= 0x80 are negative, so < 0x20 catches them too */
-    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                          _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                             _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-    return (unsigned)_mm_movemask_epi8(m);
-#elif defined(SA_SCAN_SWAR)
-    uint64_t a, b;
-    memcpy(&a, p, 8);
-    memcpy(&b, p + 8, 8);
-    /* the high bit of byte j moved to bit j */
-    const uint64_t gather = 0x0102040810204080ULL;
-    unsigned ma = (unsigned)(((attention(a) >> 7) * gather) >> 56);
-    unsigned mb = (unsigned)(((attention(b) >> 7) * gather) >> 56);
-    return ma | mb << 8;
-#else
-    unsigned m = 0;
-    for (unsigned i = 0; i < 16; i++)
-        if (g_esc[p[i]])
-            m |= 1u << i;
-    return m;
-#endif
-}
-
 /* Index of the lowest set bit of m != 0. */
 static inline unsigned first_bit32(uint32_t m)
 {
@@ -496,38 +444,8 @@ static inline unsigned first_bit32(uint32_t m)
 /* Index of the first byte of p[0..16) that needs attention, 16 when none. */
 static inline unsigned first_attn16(const unsigned char *p)
 {
-    unsigned m = attn_mask16(p);
+    unsigned m = sa_attn_mask16(p);
     return m ? first_bit32(m) : 16;
-}
-
-/* Length of the valid UTF-8 sequence starting at s[0] >= 0x80 (n bytes
- * readable), 0 when invalid. The same rules as sa_utf8_valid. */
-static inline size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t k = 2; k < len; k++)
-        if ((s[k] & 0xC0) != 0x80)
-            return 0;
-    return len;
 }
 
 /* Room str_body needs for n bytes: every byte may become \u00XX, plus the
@@ -566,7 +484,7 @@ static char *str_body(char *d, const unsigned char *s, size_t n, const unsigned 
         if (left >= 32) {
             /* chunk s[i..i+16); the segment copies below read 16 bytes from
              * inside s[i..i+32), which is readable */
-            unsigned m = attn_mask16(s + i);
+            unsigned m = sa_attn_mask16(s + i);
             size_t in = n - i < 16 ? n - i : 16; /* string bytes in the chunk */
             size_t done = 0;                     /* chunk bytes written */
             int rescan = 0;
@@ -583,7 +501,7 @@ static char *str_body(char *d, const unsigned char *s, size_t n, const unsigned 
                 if (c >= 0x80) {
                     /* a UTF-8 sequence may run past the chunk: check it and
                      * scan again after it */
-                    size_t len = utf8_seq(s + i + pos, n - i - pos);
+                    size_t len = sa_utf8_seq(s + i + pos, n - i - pos);
                     if (len == 0)
                         return NULL;
                     memcpy(d, s + i + pos, len);
@@ -622,7 +540,7 @@ static char *str_body(char *d, const unsigned char *s, size_t n, const unsigned 
         }
         unsigned c = s[i];
         if (c >= 0x80) {
-            size_t len = utf8_seq(s + i, n - i);
+            size_t len = sa_utf8_seq(s + i, n - i);
             if (len == 0)
                 return NULL;
             memcpy(d, s + i, len);
@@ -883,7 +801,7 @@ static inline char *cw_str(cw *w, char *d, const unsigned char *s, size_t n)
     /* short and clean (keys, ids, enums): two 16-byte loads and stores, no
      * loop, no call */
     if (n <= 32 && (size_t)(w->end - s) >= 32) {
-        uint32_t m = attn_mask16(s) | (uint32_t)attn_mask16(s + 16) << 16;
+        uint32_t m = sa_attn_mask16(s) | (uint32_t)sa_attn_mask16(s + 16) << 16;
         if ((m & (uint32_t)((1ULL << n) - 1)) == 0) {
             *d = '"';
             memcpy(d + 1, s, 32);
