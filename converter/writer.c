@@ -1473,9 +1473,11 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
-/* Reads block b of the temporary file back (for dedup). */
+/* Reads block b of the temporary file back (for dedup): its header in *hout,
+ * its stored bytes in stored->data (hout->stored_size of them) and its rows
+ * payload in raw. */
 static int read_block(steparc_writer *w, uint64_t b, ZSTD_DCtx *d, steparc_buf *stored,
-                      steparc_buf *raw, uint32_t *count, uint64_t *first, sa_block_header *hout)
+                      steparc_buf *raw, sa_block_header *hout)
 {
     sa_block_entry e;
     sa_block_entry_decode((const unsigned char *)w->bindex.data + b * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
@@ -1529,10 +1531,7 @@ static int read_block(steparc_writer *w, uint64_t b, ZSTD_DCtx *d, steparc_buf *
     }
     if (sa_rows_check((const unsigned char *)raw->data, raw->len, h.record_count) != 0)
         return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (rows)", (unsigned long long)b);
-    *count = h.record_count;
-    *first = h.first_ordinal;
-    if (hout)
-        *hout = h;
+    *hout = h;
     return 0;
 }
 
@@ -1549,14 +1548,14 @@ static int fetch_id(steparc_writer *w, uint64_t ordinal, steparc_buf *out)
     }
     ZSTD_DCtx *d = ZSTD_createDCtx();
     steparc_buf stored = {0}, raw = {0};
-    uint32_t count;
-    uint64_t first;
-    int rc = d ? read_block(w, lo, d, &stored, &raw, &count, &first, NULL) : STEPARC_E_NOMEM;
+    sa_block_header h;
+    int rc = d ? read_block(w, lo, d, &stored, &raw, &h) : STEPARC_E_NOMEM;
     if (rc == 0) {
         const unsigned char *p;
         size_t n;
         sa_keyfields kf;
-        sa_rows_get((const unsigned char *)raw.data, count, (uint32_t)(ordinal - first), &p, &n);
+        sa_rows_get((const unsigned char *)raw.data, h.record_count,
+                    (uint32_t)(ordinal - h.first_ordinal), &p, &n);
         out->len = 0;
         if (sa_mp_keyfields(p, n, &kf) != 0 || kf.id.ptr == NULL)
             rc = wfail(w, STEPARC_E_IO, "record %llu reads back without its id", (unsigned long long)ordinal);
@@ -1582,6 +1581,12 @@ static uint32_t dd_ordinal(const unsigned char *e)
 {
     return (uint32_t)e[DD_GROUP] << 24 | (uint32_t)e[DD_GROUP + 1] << 16 |
            (uint32_t)e[DD_GROUP + 2] << 8 | e[DD_GROUP + 3];
+}
+
+/* Is ordinal o marked in the losers bitmap? */
+static int is_loser(const unsigned char *loser, uint64_t o)
+{
+    return (loser[o >> 3] >> (o & 7)) & 1;
 }
 
 static void mark(ddstate *s, uint32_t o)
@@ -1697,28 +1702,25 @@ static int rewrite_without(steparc_writer *w, const unsigned char *loser)
     if (d == NULL && rc == 0)
         rc = wfail(w, STEPARC_E_NOMEM, "out of memory");
     for (uint64_t b = 0; b < w->blocks_written && rc == 0; b++) {
-        uint32_t count;
-        uint64_t first;
         sa_block_header h;
         sa_block_entry e;
         sa_block_entry_decode((const unsigned char *)w->bindex.data + b * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
         int clean = 1;
         for (uint64_t o2 = e.first_ordinal; clean && o2 < e.first_ordinal + e.record_count; o2++)
-            clean = !(loser[o2 >> 3] & (1u << (o2 & 7)));
-        rc = read_block(w, b, d, &stored, &raw, &count, &first, &h);
+            clean = !is_loser(loser, o2);
+        rc = read_block(w, b, d, &stored, &raw, &h);
         if (rc == 0 && clean) {
             rc = copy_block(w2, &h, e.rows_size, &stored, &raw);
             if (rc)
                 wfail(w, rc, "%s", steparc_writer_errmsg(w2));
             continue;
         }
-        for (uint32_t i = 0; i < count && rc == 0; i++) {
-            uint64_t o2 = first + i;
-            if (loser[o2 >> 3] & (1u << (o2 & 7)))
+        for (uint32_t i = 0; i < h.record_count && rc == 0; i++) {
+            if (is_loser(loser, h.first_ordinal + i))
                 continue;
             const unsigned char *p;
             size_t n;
-            sa_rows_get((const unsigned char *)raw.data, count, i, &p, &n);
+            sa_rows_get((const unsigned char *)raw.data, h.record_count, i, &p, &n);
             rc = sa_writer_add_trusted(w2, p, n);
             if (rc)
                 wfail(w, rc, "%s", steparc_writer_errmsg(w2));

@@ -130,12 +130,10 @@ static int setup(steparc_reader *r, char *errbuf, size_t cap)
                                  s.type);
             if (!packed)
                 continue; /* both forms of one index (8.1): the packed one is used */
-            r->nsections--;
         }
         r->sec[slot].present = 1;
         r->sec[slot].packed = packed;
         r->sec[slot].s = s;
-        r->nsections++;
     }
     if (!r->sec[SEC_BLOCKS].present)
         return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "block index section is missing");

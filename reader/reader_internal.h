@@ -35,7 +35,6 @@ struct steparc_reader {
     sa_file_header hdr;
     sa_footer ft;
     sa_rsection sec[SEC_COUNT];
-    unsigned nsections;
     const unsigned char *bindex;
     uint64_t nblocks;
     uint64_t ignored_tail; /* bytes after the footer in use (interrupted append) */
