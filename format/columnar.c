@@ -62,48 +62,6 @@ static uint64_t fhash(const unsigned char *p, size_t n, uint64_t seed)
     return h;
 }
 
-/* Canonical MessagePack integer (FORMAT.md 6.1: smallest encoding). */
-static size_t mp_int(unsigned char *o, int64_t v)
-{
-    if (v >= 0) {
-        uint64_t u = (uint64_t)v;
-        if (u < 128) { o[0] = (unsigned char)u; return 1; }
-        if (u < 256) { o[0] = 0xCC; o[1] = (unsigned char)u; return 2; }
-        if (u < 65536) { o[0] = 0xCD; o[1] = (unsigned char)(u >> 8); o[2] = (unsigned char)u; return 3; }
-        if (u <= UINT32_MAX) {
-            o[0] = 0xCE;
-            for (int i = 0; i < 4; i++) o[1 + i] = (unsigned char)(u >> (24 - 8 * i));
-            return 5;
-        }
-        o[0] = 0xCF;
-        for (int i = 0; i < 8; i++) o[1 + i] = (unsigned char)(u >> (56 - 8 * i));
-        return 9;
-    }
-    if (v >= -32) { o[0] = (unsigned char)(int8_t)v; return 1; }
-    uint64_t u = (uint64_t)v;
-    if (v >= -128) { o[0] = 0xD0; o[1] = (unsigned char)u; return 2; }
-    if (v >= -32768) { o[0] = 0xD1; o[1] = (unsigned char)(u >> 8); o[2] = (unsigned char)u; return 3; }
-    if (v >= INT32_MIN) {
-        o[0] = 0xD2;
-        for (int i = 0; i < 4; i++) o[1 + i] = (unsigned char)(u >> (24 - 8 * i));
-        return 5;
-    }
-    o[0] = 0xD3;
-    for (int i = 0; i < 8; i++) o[1 + i] = (unsigned char)(u >> (56 - 8 * i));
-    return 9;
-}
-
-/* Canonical MessagePack str header for a string of n bytes. */
-static size_t mp_strhdr(unsigned char *o, uint64_t n)
-{
-    if (n < 32) { o[0] = (unsigned char)(0xA0 | n); return 1; }
-    if (n < 256) { o[0] = 0xD9; o[1] = (unsigned char)n; return 2; }
-    if (n < 65536) { o[0] = 0xDA; o[1] = (unsigned char)(n >> 8); o[2] = (unsigned char)n; return 3; }
-    o[0] = 0xDB;
-    for (int i = 0; i < 4; i++) o[1 + i] = (unsigned char)(n >> (24 - 8 * i));
-    return 5;
-}
-
 /* a[0..n) == b[0..n) for the short keys and ids compared per value: an
  * inline word loop instead of a call to memcmp. */
 static inline int same(const void *a, const void *b, size_t n)
@@ -465,7 +423,7 @@ static int enc_value(sa_colenc *e, sa_mpr *r, uint32_t node, int depth)
     switch (it.type) {
     case SA_MP_INT: {
         unsigned char canon[9];
-        size_t cn = mp_int(canon, it.i);
+        size_t cn = sa_mp_put_int(canon, it.i);
         if (cn != used || !same(canon, start, cn))
             return lit(e, start, used);
         cnode *c = &e->nodes[node];
@@ -503,7 +461,7 @@ static int enc_value(sa_colenc *e, sa_mpr *r, uint32_t node, int depth)
     }
     case SA_MP_STR: {
         unsigned char h[5];
-        if (mp_strhdr(h, it.n) != used - it.n)
+        if (sa_mp_put_strhdr(h, it.n) != used - it.n)
             return lit(e, start, used);
         const unsigned char *v = (const unsigned char *)it.s;
         uint32_t pn = e->nodes[node].is_id ? id_prefix(v, it.n) : 0;
@@ -947,7 +905,7 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
                     v += s->prev;
                     s->prev = v;
                 }
-                o += mp_int(o, (int64_t)v);
+                o += sa_mp_put_int(o, (int64_t)v);
                 if (o > oend)
                     DFAIL("columnar records exceed the declared size");
                 break;
@@ -995,7 +953,7 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
                 }
                 uint64_t total = (uint64_t)s->plen + v.n;
                 unsigned char sh[5];
-                size_t hl = mp_strhdr(sh, total);
+                size_t hl = sa_mp_put_strhdr(sh, total);
                 if (total > UINT32_MAX || hl + total > (uint64_t)(oend - o))
                     DFAIL("columnar records exceed the declared size");
                 memcpy(o, sh, hl);

@@ -177,38 +177,16 @@ static void write_header(unsigned char *d, unsigned kind, size_t n)
 {
     size_t hs = header_size(kind, n);
     if (kind == 0) {
-        if (hs == 1)
-            d[0] = (unsigned char)(0xA0 | n);
-        else if (hs == 2) {
-            d[0] = 0xD9;
-            d[1] = (unsigned char)n;
-        } else if (hs == 3) {
-            d[0] = 0xDA;
-            d[1] = (unsigned char)(n >> 8);
-            d[2] = (unsigned char)n;
-        } else {
-            d[0] = 0xDB;
-            d[1] = (unsigned char)(n >> 24);
-            d[2] = (unsigned char)(n >> 16);
-            d[3] = (unsigned char)(n >> 8);
-            d[4] = (unsigned char)n;
-        }
+        (void)sa_mp_put_strhdr(d, n);
         return;
     }
     unsigned char fix = kind == 1 ? 0x90 : 0x80;
     unsigned char b16 = kind == 1 ? 0xDC : 0xDE;
-    if (hs == 1)
+    if (hs == 1) {
         d[0] = (unsigned char)(fix | n);
-    else if (hs == 3) {
-        d[0] = b16;
-        d[1] = (unsigned char)(n >> 8);
-        d[2] = (unsigned char)n;
     } else {
-        d[0] = (unsigned char)(b16 + 1);
-        d[1] = (unsigned char)(n >> 24);
-        d[2] = (unsigned char)(n >> 16);
-        d[3] = (unsigned char)(n >> 8);
-        d[4] = (unsigned char)n;
+        d[0] = (unsigned char)(hs == 3 ? b16 : b16 + 1); /* 16- or 32-bit count */
+        sa_put_be_n(d + 1, n, (int)hs - 1);
     }
 }
 
@@ -505,68 +483,13 @@ static int parse_number(parser *ps)
             if (v > (uint64_t)INT64_MAX + 1)
                 return fail(ps, s, STEPARC_E_INPUT,
                             "integer does not fit in 64 bits (would lose precision)");
-            if (v == 0) {
-                buf[0] = 0; /* -0 is the integer 0, as Python reads it */
-                ps->p = q;
-                return emit(ps, buf, 1);
-            }
+            /* -0 is the integer 0, as Python reads it */
             int64_t iv = v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v;
-            size_t n;
-            if (iv >= -32) {
-                buf[0] = (unsigned char)(int8_t)iv;
-                n = 1;
-            } else if (iv >= INT8_MIN) {
-                buf[0] = 0xD0;
-                buf[1] = (unsigned char)(int8_t)iv;
-                n = 2;
-            } else if (iv >= INT16_MIN) {
-                buf[0] = 0xD1;
-                uint16_t u = (uint16_t)(int16_t)iv;
-                buf[1] = (unsigned char)(u >> 8);
-                buf[2] = (unsigned char)u;
-                n = 3;
-            } else if (iv >= INT32_MIN) {
-                buf[0] = 0xD2;
-                uint32_t u = (uint32_t)(int32_t)iv;
-                for (int i = 0; i < 4; i++)
-                    buf[1 + i] = (unsigned char)(u >> (24 - 8 * i));
-                n = 5;
-            } else {
-                buf[0] = 0xD3;
-                uint64_t u = (uint64_t)iv;
-                for (int i = 0; i < 8; i++)
-                    buf[1 + i] = (unsigned char)(u >> (56 - 8 * i));
-                n = 9;
-            }
             ps->p = q;
-            return emit(ps, buf, n);
-        }
-        size_t n;
-        if (v < 128) {
-            buf[0] = (unsigned char)v;
-            n = 1;
-        } else if (v <= UINT8_MAX) {
-            buf[0] = 0xCC;
-            buf[1] = (unsigned char)v;
-            n = 2;
-        } else if (v <= UINT16_MAX) {
-            buf[0] = 0xCD;
-            buf[1] = (unsigned char)(v >> 8);
-            buf[2] = (unsigned char)v;
-            n = 3;
-        } else if (v <= UINT32_MAX) {
-            buf[0] = 0xCE;
-            for (int i = 0; i < 4; i++)
-                buf[1 + i] = (unsigned char)(v >> (24 - 8 * i));
-            n = 5;
-        } else {
-            buf[0] = 0xCF;
-            for (int i = 0; i < 8; i++)
-                buf[1 + i] = (unsigned char)(v >> (56 - 8 * i));
-            n = 9;
+            return emit(ps, buf, sa_mp_put_int(buf, iv));
         }
         ps->p = q;
-        return emit(ps, buf, n);
+        return emit(ps, buf, sa_mp_put_uint(buf, v));
     }
     size_t tl = (size_t)(q - s);
     double dv;

@@ -54,6 +54,59 @@ double sa_strtod(const char *s, char **end);
 int sa_decimal_fast(const unsigned char *s, size_t n, double *out);
 
 
+/* ---- canonical MessagePack writing (FORMAT.md 6.1: the smallest form) ---- */
+
+/* Big-endian v in o[0..n). */
+static inline void sa_put_be_n(unsigned char *o, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        o[i] = (unsigned char)v;
+}
+
+/* Writes u as the smallest unsigned form (positive fixint, uint8..uint64)
+ * at o (9 bytes of room); returns its size. */
+static inline size_t sa_mp_put_uint(unsigned char *o, uint64_t u)
+{
+    if (u < 128) {
+        o[0] = (unsigned char)u;
+        return 1;
+    }
+    int n = u <= UINT8_MAX ? 1 : u <= UINT16_MAX ? 2 : u <= UINT32_MAX ? 4 : 8;
+    o[0] = (unsigned char)(n == 1 ? 0xCC : n == 2 ? 0xCD : n == 4 ? 0xCE : 0xCF);
+    sa_put_be_n(o + 1, u, n);
+    return 1 + (size_t)n;
+}
+
+/* Writes v as msgpack-c does: non-negative values in the unsigned forms,
+ * negative ones in the smallest signed form (negative fixint, int8..int64). */
+static inline size_t sa_mp_put_int(unsigned char *o, int64_t v)
+{
+    if (v >= 0)
+        return sa_mp_put_uint(o, (uint64_t)v);
+    if (v >= -32) {
+        o[0] = (unsigned char)(int8_t)v;
+        return 1;
+    }
+    int n = v >= INT8_MIN ? 1 : v >= INT16_MIN ? 2 : v >= INT32_MIN ? 4 : 8;
+    o[0] = (unsigned char)(n == 1 ? 0xD0 : n == 2 ? 0xD1 : n == 4 ? 0xD2 : 0xD3);
+    sa_put_be_n(o + 1, (uint64_t)v, n);
+    return 1 + (size_t)n;
+}
+
+/* Writes the header of a string of n bytes (fixstr, str8/16/32; 5 bytes of
+ * room); returns its size. */
+static inline size_t sa_mp_put_strhdr(unsigned char *o, uint64_t n)
+{
+    if (n < 32) {
+        o[0] = (unsigned char)(0xA0 | n);
+        return 1;
+    }
+    int k = n <= UINT8_MAX ? 1 : n <= UINT16_MAX ? 2 : 4;
+    o[0] = (unsigned char)(k == 1 ? 0xD9 : k == 2 ? 0xDA : 0xDB);
+    sa_put_be_n(o + 1, n, k);
+    return 1 + (size_t)k;
+}
+
 /* ---- MessagePack reading (bounds-checked, zero-copy) -------------------- */
 
 typedef enum {
