@@ -668,14 +668,8 @@ static pending *find_pending(steparc_converter *c, steparc_str id, int create)
             return &c->pend[i];
     if (!create)
         return NULL;
-    if (c->npend == c->cappend) {
-        size_t nc = c->cappend ? 2 * c->cappend : 16;
-        pending *np = (pending *)sa_realloc(c->pend, nc * sizeof *np);
-        if (np == NULL)
-            return NULL;
-        c->pend = np;
-        c->cappend = nc;
-    }
+    if (SA_GROW(c->pend, c->cappend, c->npend, 16) != 0)
+        return NULL;
     pending *p = &c->pend[c->npend];
     memset(p, 0, sizeof *p);
     p->id = (char *)sa_malloc(id.len ? id.len : 1);
@@ -969,14 +963,8 @@ static int blank(const char *p, size_t n)
 static int push_bad(batch *b, uint64_t line, size_t col, size_t off, size_t len, int status,
                     int incomplete, const char *reason)
 {
-    if (b->nbad == b->capbad) {
-        size_t nc = b->capbad ? 2 * b->capbad : 8;
-        badline *nb = (badline *)sa_realloc(b->bad, nc * sizeof *nb);
-        if (nb == NULL)
-            return STEPARC_E_NOMEM;
-        b->bad = nb;
-        b->capbad = nc;
-    }
+    if (SA_GROW(b->bad, b->capbad, b->nbad, 8) != 0)
+        return STEPARC_E_NOMEM;
     badline *x = &b->bad[b->nbad++];
     x->line = line;
     x->col = col;

@@ -19,14 +19,8 @@ struct sa_tree {
 
 static void *talloc(sa_tree *t, size_t n)
 {
-    if (t->nalloc == t->capalloc) {
-        size_t nc = t->capalloc ? 2 * t->capalloc : 64;
-        void **na = (void **)sa_realloc(t->allocs, nc * sizeof *na);
-        if (na == NULL)
-            return NULL;
-        t->allocs = na;
-        t->capalloc = nc;
-    }
+    if (SA_GROW(t->allocs, t->capalloc, t->nalloc, 64) != 0)
+        return NULL;
     void *p = sa_malloc(n ? n : 1);
     if (p)
         t->allocs[t->nalloc++] = p;

@@ -255,14 +255,8 @@ static int spill(sa_sorter *s)
         if (s->fd < 0)
             return STEPARC_E_IO;
     }
-    if (s->nruns == s->capruns) {
-        size_t nc = s->capruns ? 2 * s->capruns : 16;
-        run *nr = (run *)sa_realloc(s->runs, nc * sizeof *nr);
-        if (nr == NULL)
-            return STEPARC_E_NOMEM;
-        s->runs = nr;
-        s->capruns = nc;
-    }
+    if (SA_GROW(s->runs, s->capruns, s->nruns, 16) != 0)
+        return STEPARC_E_NOMEM;
     sort_mem(s);
     uint64_t off = s->nruns ? s->runs[s->nruns - 1].off + s->runs[s->nruns - 1].n : 0;
     int rc = write_all(s->fd, s->mem, s->n * s->esize);

@@ -498,14 +498,8 @@ static int flush_block(steparc_writer *w)
     w->recs.len = w->gap;
     if (w->dict_state == 0) {
         /* hold the block: its records are the dictionary's training samples */
-        if (w->nheld == w->capheld) {
-            size_t nc = w->capheld ? 2 * w->capheld : 16;
-            struct held *nh = (struct held *)sa_realloc(w->held, nc * sizeof *nh);
-            if (nh == NULL)
-                return wfail(w, STEPARC_E_NOMEM, "out of memory");
-            w->held = nh;
-            w->capheld = nc;
-        }
+        if (SA_GROW(w->held, w->capheld, w->nheld, 16) != 0)
+            return wfail(w, STEPARC_E_NOMEM, "out of memory");
         /* held: a copy of its own */
         memset(&w->held[w->nheld].raw, 0, sizeof w->held[w->nheld].raw);
         if (sa_buf_append(&w->held[w->nheld].raw, raw->data, raw->len) != 0)
@@ -597,15 +591,9 @@ static int decide_dict(steparc_writer *w)
                 if (rc == 0 && sa_buf_append(&all, in->data, in->len) != 0)
                     rc = STEPARC_E_NOMEM;
                 for (size_t at = 0; rc == 0 && at < in->len; at += DICT_PIECE) {
-                    if (nsamples == ncap) {
-                        size_t nc = ncap ? 2 * ncap : 1024;
-                        size_t *ns = (size_t *)sa_realloc(sizes, nc * sizeof *ns);
-                        if (ns == NULL) {
-                            rc = STEPARC_E_NOMEM;
-                            break;
-                        }
-                        sizes = ns;
-                        ncap = nc;
+                    if (SA_GROW(sizes, ncap, nsamples, 1024) != 0) {
+                        rc = STEPARC_E_NOMEM;
+                        break;
                     }
                     sizes[nsamples++] = in->len - at < DICT_PIECE ? in->len - at : DICT_PIECE;
                 }
@@ -1133,14 +1121,8 @@ static int push_key(steparc_writer *w, int k, steparc_str s)
 {
     if (s.ptr == NULL)
         return 0;
-    if (w->npkeys[k] == w->cappkeys[k]) {
-        size_t nc = w->cappkeys[k] ? 2 * w->cappkeys[k] : 256;
-        uint32_t *nk = (uint32_t *)sa_realloc(w->pkeys[k], nc * sizeof(uint32_t));
-        if (nk == NULL)
-            return STEPARC_E_NOMEM;
-        w->pkeys[k] = nk;
-        w->cappkeys[k] = nc;
-    }
+    if (SA_GROW(w->pkeys[k], w->cappkeys[k], w->npkeys[k], 256) != 0)
+        return STEPARC_E_NOMEM;
     uint32_t key;
     if (s.len == w->lastk_len[k] && memcmp(s.ptr, w->lastk[k], s.len) == 0) {
         key = w->lastk_key[k];
@@ -1234,14 +1216,8 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
             return rc;
         }
     }
-    if (w->nends == w->capends) {
-        size_t nc = w->capends ? 2 * w->capends : 1024;
-        uint32_t *ne = (uint32_t *)sa_realloc(w->ends, nc * sizeof(uint32_t));
-        if (ne == NULL)
-            return wfail(w, STEPARC_E_NOMEM, "out of memory");
-        w->ends = ne;
-        w->capends = nc;
-    }
+    if (SA_GROW(w->ends, w->capends, w->nends, 1024) != 0)
+        return wfail(w, STEPARC_E_NOMEM, "out of memory");
     if (sa_buf_append(&w->recs, mp, len) != 0)
         return wfail(w, STEPARC_E_NOMEM, "out of memory");
     w->ends[w->nends++] = (uint32_t)(w->recs.len - w->gap);

@@ -72,6 +72,28 @@ int sa_buf_reserve(steparc_buf *b, size_t extra)
     return STEPARC_OK;
 }
 
+int sa_grow(void *arrp, size_t *cap, size_t n, size_t esize, size_t first)
+{
+    if (n < *cap)
+        return STEPARC_OK;
+    size_t nc = *cap ? *cap : first;
+    while (nc <= n) {
+        if (nc > SIZE_MAX / 2 / esize)
+            return STEPARC_E_NOMEM;
+        nc *= 2;
+    }
+    if (nc > SIZE_MAX / esize)
+        return STEPARC_E_NOMEM;
+    void *old, *p;
+    memcpy(&old, arrp, sizeof old); /* arrp points at a T *: any object pointer */
+    p = sa_realloc(old, nc * esize);
+    if (p == NULL)
+        return STEPARC_E_NOMEM;
+    memcpy(arrp, &p, sizeof p);
+    *cap = nc;
+    return STEPARC_OK;
+}
+
 void steparc_buf_free(steparc_buf *b)
 {
     if (b == NULL)

@@ -120,15 +120,15 @@ typedef struct {
 typedef struct { uint64_t h; uint32_t gen, val; } slot; /* val: index (node, skeleton, code) */
 
 struct sa_colenc {
-    cnode *nodes; uint32_t nnodes, capnodes;
-    cstream *st; uint32_t nst, capst;
+    cnode *nodes; uint32_t nnodes; size_t capnodes;
+    cstream *st; uint32_t nst; size_t capst;
     steparc_buf keys;                  /* node keys and string prefixes of this block */
     slot *ntab; uint32_t ntcap;        /* (parent, key) -> node */
     struct dslot { const unsigned char *p; uint32_t len, stream, code, gen; uint64_t h; } *dtab;
     uint32_t dtcap, dtused;
     slot *stab; uint32_t stcap;        /* skeleton bytes -> skeleton */
     steparc_buf skel;                  /* all skeletons' op bytes */
-    uint32_t *skoff; uint32_t nskel, capskel;
+    uint32_t *skoff; uint32_t nskel; size_t capskel;
     steparc_buf ops, lit, ids;         /* the record being encoded; skeleton ids */
     uint32_t gen;
 };
@@ -142,7 +142,7 @@ void sa_colenc_free(sa_colenc *e)
 {
     if (e == NULL)
         return;
-    for (uint32_t i = 0; i < e->capst; i++) {
+    for (size_t i = 0; i < e->capst; i++) {
         steparc_buf_free(&e->st[i].a);
         steparc_buf_free(&e->st[i].lens);
         steparc_buf_free(&e->st[i].bytes);
@@ -233,14 +233,8 @@ static uint32_t child(sa_colenc *e, uint32_t parent, const unsigned char *k, uin
                 return e->ntab[j].val;
         }
     }
-    if (e->nnodes == e->capnodes) {
-        uint32_t nc = e->capnodes ? 2 * e->capnodes : 64;
-        cnode *nn = (cnode *)sa_realloc(e->nodes, nc * sizeof *nn);
-        if (nn == NULL)
-            return NONE;
-        e->nodes = nn;
-        e->capnodes = nc;
-    }
+    if (SA_GROW(e->nodes, e->capnodes, e->nnodes, 64) != 0)
+        return NONE;
     if (grow_slots(&e->ntab, &e->ntcap, e->nnodes + 1, e->gen) != 0)
         return NONE;
     uint32_t id = e->nnodes;
@@ -272,15 +266,11 @@ static uint32_t child(sa_colenc *e, uint32_t parent, const unsigned char *k, uin
 
 static uint32_t new_stream(sa_colenc *e, uint8_t kind)
 {
-    if (e->nst == e->capst) {
-        uint32_t nc = e->capst ? 2 * e->capst : 32;
-        cstream *ns = (cstream *)sa_realloc(e->st, nc * sizeof *ns);
-        if (ns == NULL)
-            return NONE;
-        memset(ns + e->capst, 0, (nc - e->capst) * sizeof *ns);
-        e->st = ns;
-        e->capst = nc;
-    }
+    size_t had = e->capst;
+    if (SA_GROW(e->st, e->capst, e->nst, 32) != 0)
+        return NONE;
+    if (e->capst > had) /* new streams start with empty buffers */
+        memset(e->st + had, 0, (e->capst - had) * sizeof *e->st);
     cstream *s = &e->st[e->nst];
     s->kind = kind;
     s->prefix_off = s->prefix_len = 0;
@@ -542,14 +532,8 @@ static int intern(sa_colenc *e)
             memcmp(e->skel.data + e->skoff[k], o, n) == 0)
             return put_varint(&e->ids, k);
     }
-    if (e->nskel + 2 > e->capskel) {
-        uint32_t nc = e->capskel ? 2 * e->capskel : 64;
-        uint32_t *ns = (uint32_t *)sa_realloc(e->skoff, nc * sizeof *ns);
-        if (ns == NULL)
-            return STEPARC_E_NOMEM;
-        e->skoff = ns;
-        e->capskel = nc;
-    }
+    if (SA_GROW(e->skoff, e->capskel, e->nskel + 1, 64) != 0)
+        return STEPARC_E_NOMEM;
     if (grow_slots(&e->stab, &e->stcap, e->nskel + 1, e->gen) != 0 ||
         sa_buf_append(&e->skel, o, n) != 0)
         return STEPARC_E_NOMEM;
@@ -587,12 +571,8 @@ int sa_col_encode(sa_colenc *e, const unsigned char *rows, size_t rows_size, uin
             return STEPARC_E_NOMEM;
         e->dtcap = 1024;
     }
-    if (e->capskel < 2) {
-        e->skoff = (uint32_t *)sa_malloc(64 * sizeof *e->skoff);
-        if (e->skoff == NULL)
-            return STEPARC_E_NOMEM;
-        e->capskel = 64;
-    }
+    if (SA_GROW(e->skoff, e->capskel, 1, 64) != 0)
+        return STEPARC_E_NOMEM;
     /* keys and prefixes are compared and copied at keys.data + offset even
      * when all of them are empty: keep the buffer allocated (NULL + 0 is
      * undefined behaviour) */
@@ -721,7 +701,8 @@ typedef struct {
     size_t fnext, fcount;          /* K_F64: next value, values (byte planes) */
     size_t alen, llen, blen;       /* area sizes from the stream table */
     dstr *strs;
-    uint32_t nstrs, capstrs;
+    uint32_t nstrs;
+    size_t capstrs;
 } dstream;
 
 /* A compiled skeleton op: a literal (kind 0) or a value of stream s. Literals
@@ -820,15 +801,9 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
             } else if (v > nst) {
                 DFAIL("columnar skeleton refers to a missing stream");
             }
-            if (nops == capops) {
-                size_t nc = capops ? 2 * capops : 64;
-                dop *no = (dop *)sa_realloc(ops, nc * sizeof *no);
-                if (no == NULL) {
-                    rc = STEPARC_E_NOMEM;
-                    goto cleanup;
-                }
-                ops = no;
-                capops = nc;
+            if (SA_GROW(ops, capops, nops, 64) != 0) {
+                rc = STEPARC_E_NOMEM;
+                goto cleanup;
             }
             ops[nops].s = v ? (uint32_t)(v - 1) : NONE;
             ops[nops].kind = v ? 0xFF : 0; /* value kinds are filled in below */
@@ -930,17 +905,11 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
                     uint64_t len;
                     if (rd_varint(&s->lens, &len) || len > (uint64_t)(s->bytes.end - s->bytes.p))
                         DFAIL("columnar string bytes are exhausted");
-                    if (s->nstrs == s->capstrs) {
-                        /* grows with the strings actually decoded, each of
-                         * which wrote output: bounded by rows_size */
-                        uint32_t nc = s->capstrs ? 2 * s->capstrs : 64;
-                        dstr *ns = (dstr *)sa_realloc(s->strs, nc * sizeof *ns);
-                        if (ns == NULL) {
-                            rc = STEPARC_E_NOMEM;
-                            goto cleanup;
-                        }
-                        s->strs = ns;
-                        s->capstrs = nc;
+                    /* grows with the strings actually decoded, each of which
+                     * wrote output: bounded by rows_size */
+                    if (SA_GROW(s->strs, s->capstrs, s->nstrs, 64) != 0) {
+                        rc = STEPARC_E_NOMEM;
+                        goto cleanup;
                     }
                     v.p = s->bytes.p;
                     v.n = (uint32_t)len;

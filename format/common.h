@@ -18,6 +18,14 @@ void sa_free(void *p);
 
 /* Ensures b can hold `extra` more bytes. 0 or STEPARC_E_NOMEM. */
 int sa_buf_reserve(steparc_buf *b, size_t extra);
+
+/* Growable arrays: makes room for element n of the array *arrp (a T * with
+ * room for *cap elements of esize bytes), doubling the capacity (from
+ * `first` when empty) with sa_realloc. 0, or STEPARC_E_NOMEM with the array
+ * unchanged. Call it as SA_GROW(array, cap, n, first). */
+int sa_grow(void *arrp, size_t *cap, size_t n, size_t esize, size_t first);
+#define SA_GROW(arr, cap, n, first) \
+    ((size_t)(n) < (cap) ? STEPARC_OK : sa_grow(&(arr), &(cap), (n), sizeof *(arr), (first)))
 /* Appends n bytes. Inline: the common case (room left) is a compare and a
  * copy, and the codecs append per value. 0 or STEPARC_E_NOMEM. */
 static inline int sa_buf_append(steparc_buf *b, const void *p, size_t n)

@@ -34,7 +34,8 @@ static int cfail(steparc_cursor *c, int status, const char *fmt, ...)
 
 typedef struct {
     steparc_reader *r;
-    uint64_t *b, n, cap;
+    uint64_t *b;
+    size_t n, cap;
 } post_ctx;
 
 static int post_add(void *ctx, uint64_t blk)
@@ -45,14 +46,8 @@ static int post_add(void *ctx, uint64_t blk)
     if (c->n > 0 && c->b[c->n - 1] >= blk)
         return c->b[c->n - 1] == blk ? 0
                                      : sa_rfail(c->r, STEPARC_E_CORRUPT, "postings section is not sorted");
-    if (c->n == c->cap) {
-        uint64_t nc = c->cap ? 2 * c->cap : 16;
-        uint64_t *nb = (uint64_t *)sa_realloc(c->b, (size_t)nc * sizeof *nb);
-        if (nb == NULL)
-            return STEPARC_E_NOMEM;
-        c->b = nb;
-        c->cap = nc;
-    }
+    if (SA_GROW(c->b, c->cap, c->n, 16) != 0)
+        return STEPARC_E_NOMEM;
     c->b[c->n++] = blk;
     return 0;
 }

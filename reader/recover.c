@@ -236,16 +236,8 @@ int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_rec
         }
         if (rc == 0)
             rep->blocks_saved++;
-        if (rc == 0 && nfound == capfound) {
-            size_t nc = capfound ? 2 * capfound : 64;
-            struct fb *nf = (struct fb *)sa_realloc(found, nc * sizeof *nf);
-            if (nf == NULL)
-                rc = STEPARC_E_NOMEM;
-            else {
-                found = nf;
-                capfound = nc;
-            }
-        }
+        if (rc == 0 && SA_GROW(found, capfound, nfound, 64) != 0)
+            rc = STEPARC_E_NOMEM;
         if (rc == 0) {
             found[nfound].off = at;
             found[nfound].first = bh.first_ordinal;
