@@ -10,15 +10,6 @@
 #include "record.h"
 #include "scan.h"
 
-/* Big-endian unsigned of n bytes (MessagePack's byte order). */
-static inline uint64_t be(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 /* Two-digit groups, so that integer text needs one division per two digits. */
 static const char g_d2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                               "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
@@ -891,7 +882,7 @@ static char *cw_value(cw *w, const unsigned char **pp, char *d, int depth)
         if (c == 0xCA) {
             if (avail < 4)
                 return cw_corrupt(w);
-            uint32_t bits = (uint32_t)be(p, 4);
+            uint32_t bits = (uint32_t)sa_get_be_n(p, 4);
             float f32;
             memcpy(&f32, &bits, 4);
             f = (double)f32;
@@ -899,7 +890,7 @@ static char *cw_value(cw *w, const unsigned char **pp, char *d, int depth)
         } else {
             if (avail < 8)
                 return cw_corrupt(w);
-            uint64_t bits = be(p, 8);
+            uint64_t bits = sa_get_be_n(p, 8);
             memcpy(&f, &bits, 8);
             p += 8;
         }
@@ -912,7 +903,7 @@ static char *cw_value(cw *w, const unsigned char **pp, char *d, int depth)
         unsigned k = 1u << (c - 0xCC);
         if (avail < k)
             return cw_corrupt(w);
-        d = put_u64(d, be(p, (int)k));
+        d = put_u64(d, sa_get_be_n(p, (int)k));
         p += k;
         break;
     }
@@ -920,7 +911,7 @@ static char *cw_value(cw *w, const unsigned char **pp, char *d, int depth)
         unsigned k = 1u << (c - 0xD0);
         if (avail < k)
             return cw_corrupt(w);
-        uint64_t v = be(p, (int)k);
+        uint64_t v = sa_get_be_n(p, (int)k);
         p += k;
         int64_t i = k == 1   ? (int8_t)(uint8_t)v
                     : k == 2 ? (int16_t)(uint16_t)v
@@ -933,7 +924,7 @@ static char *cw_value(cw *w, const unsigned char **pp, char *d, int depth)
         unsigned k = 1u << (c - 0xD9);
         if (avail < k)
             return cw_corrupt(w);
-        n = be(p, (int)k);
+        n = sa_get_be_n(p, (int)k);
         p += k;
         goto str;
     }
@@ -941,7 +932,7 @@ static char *cw_value(cw *w, const unsigned char **pp, char *d, int depth)
         unsigned k = (c & 1) ? 4 : 2;
         if (avail < k)
             return cw_corrupt(w);
-        n = be(p, (int)k);
+        n = sa_get_be_n(p, (int)k);
         p += k;
         c = c >= 0xDE ? 0x80 : 0x90; /* as the fix forms below */
         goto container;
@@ -986,7 +977,7 @@ container: {
                 unsigned ks = 1u << (k - 0xD9);
                 if ((size_t)(end - p) < ks)
                     return cw_corrupt(w);
-                kn = be(p, (int)ks);
+                kn = sa_get_be_n(p, (int)ks);
                 p += ks;
             } else {
                 return cw_corrupt(w); /* keys are strings */

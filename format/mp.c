@@ -5,14 +5,6 @@
 
 #include "record.h"
 
-static inline uint64_t be(const unsigned char *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 int sa_mp_read(sa_mpr *r, sa_mpitem *it)
 {
     const unsigned char *p = r->p, *end = r->end;
@@ -46,7 +38,7 @@ int sa_mp_read(sa_mpr *r, sa_mpitem *it)
         case 0xC3: it->type = SA_MP_BOOL; it->b = 1; break;
         case 0xCA: {
             if (avail < 4) return -1;
-            uint32_t bits = (uint32_t)be(p, 4);
+            uint32_t bits = (uint32_t)sa_get_be_n(p, 4);
             float f;
             memcpy(&f, &bits, 4);
             it->type = SA_MP_FLOAT;
@@ -56,7 +48,7 @@ int sa_mp_read(sa_mpr *r, sa_mpitem *it)
         }
         case 0xCB: {
             if (avail < 8) return -1;
-            uint64_t bits = be(p, 8);
+            uint64_t bits = sa_get_be_n(p, 8);
             memcpy(&it->f, &bits, 8);
             it->type = SA_MP_FLOAT;
             p += 8;
@@ -65,7 +57,7 @@ int sa_mp_read(sa_mpr *r, sa_mpitem *it)
         case 0xCC: case 0xCD: case 0xCE: case 0xCF: {
             int n = 1 << (c - 0xCC);
             if (avail < (size_t)n) return -1;
-            uint64_t v = be(p, n);
+            uint64_t v = sa_get_be_n(p, n);
             p += n;
             if (v > (uint64_t)INT64_MAX) {
                 it->type = SA_MP_UINT;
@@ -79,7 +71,7 @@ int sa_mp_read(sa_mpr *r, sa_mpitem *it)
         case 0xD0: case 0xD1: case 0xD2: case 0xD3: {
             int n = 1 << (c - 0xD0);
             if (avail < (size_t)n) return -1;
-            uint64_t v = be(p, n);
+            uint64_t v = sa_get_be_n(p, n);
             p += n;
             it->type = SA_MP_INT;
             if (n == 1) it->i = (int8_t)(uint8_t)v;
@@ -94,7 +86,7 @@ int sa_mp_read(sa_mpr *r, sa_mpitem *it)
         case 0xDC: case 0xDD: case 0xDE: case 0xDF: {
             int n = (c & 1) ? 4 : 2;
             if (avail < (size_t)n) return -1;
-            uint64_t v = be(p, n);
+            uint64_t v = sa_get_be_n(p, n);
             p += n;
             it->type = c <= 0xDD ? SA_MP_ARRAY : SA_MP_MAP;
             /* every item takes at least one byte: a count beyond the bytes
@@ -110,7 +102,7 @@ int sa_mp_read(sa_mpr *r, sa_mpitem *it)
         return 0;
     strh:
         if (avail < (size_t)lsize) return -1;
-        len = be(p, lsize);
+        len = sa_get_be_n(p, lsize);
         p += lsize;
         it->type = SA_MP_STR;
         goto str;

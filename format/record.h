@@ -56,6 +56,15 @@ int sa_decimal_fast(const unsigned char *s, size_t n, double *out);
 
 /* ---- canonical MessagePack writing (FORMAT.md 6.1: the smallest form) ---- */
 
+/* The big-endian unsigned in p[0..n) (MessagePack's byte order). */
+static inline uint64_t sa_get_be_n(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
 /* Big-endian v in o[0..n). */
 static inline void sa_put_be_n(unsigned char *o, uint64_t v, int n)
 {
