@@ -403,6 +403,8 @@ void sa_block_entry_at(const steparc_reader *r, uint64_t b, sa_block_entry *e)
  * bytes) once, by the first thread that needs it. */
 static int ensure_ddict(steparc_reader *r)
 {
+    if (atomic_load_explicit(&r->ddict_ready, memory_order_acquire))
+        return 0;
     int rc = 0;
     pthread_mutex_lock(&r->mu);
     if (r->ddict == NULL) {
@@ -416,6 +418,8 @@ static int ensure_ddict(steparc_reader *r)
             rc = STEPARC_E_NOMEM;
         s->bad = rc == STEPARC_E_CORRUPT;
         s->verified = rc == 0;
+        if (rc == 0)
+            atomic_store_explicit(&r->ddict_ready, 1, memory_order_release);
     }
     pthread_mutex_unlock(&r->mu);
     return rc;

@@ -4,6 +4,7 @@
 #define STEPARC_READER_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <zstd.h>
 
 #include "layout.h"
@@ -44,7 +45,8 @@ struct steparc_reader {
     size_t cache_cap;
     uint64_t clock;
     uint64_t hits, misses;
-    ZSTD_DDict *ddict; /* the archive's dictionary, when it has one */
+    ZSTD_DDict *ddict; /* the archive's dictionary, made on first use (ensure_ddict) */
+    atomic_int ddict_ready; /* ddict is set: later blocks skip the lock */
     ZSTD_DCtx *dctx[SA_MAX_DCTX];
     size_t ndctx;
 };
