@@ -1194,11 +1194,10 @@ int sa_writer_add_trusted(steparc_writer *w, const void *mp, size_t len)
     return sa_writer_add_kf(w, mp, len, &kf);
 }
 
-static int account(steparc_writer *w, const sa_keyfields *kfp, size_t len);
+static int account(steparc_writer *w, const sa_keyfields *kf, size_t len);
 
-int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_keyfields *kfp)
+int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_keyfields *kf)
 {
-    sa_keyfields kf = *kfp;
     if (w->failed)
         return STEPARC_E_MISUSE; /* the message of the failure stays */
     if (w->finished)
@@ -1221,7 +1220,7 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
     if (sa_buf_append(&w->recs, mp, len) != 0)
         return wfail(w, STEPARC_E_NOMEM, "out of memory");
     w->ends[w->nends++] = (uint32_t)(w->recs.len - w->gap);
-    int rc = account(w, &kf, len);
+    int rc = account(w, kf, len);
     if (rc)
         return rc;
     /* A record bigger than the target gets a block of its own. */
@@ -1238,35 +1237,34 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
 /* What a record adds besides its bytes: the block's and the archive's time
  * range, its id index entry (ordinal w->records) and dedup entry, its
  * postings keys, the statistics; then it is counted. */
-static int account(steparc_writer *w, const sa_keyfields *kfp, size_t len)
+static int account(steparc_writer *w, const sa_keyfields *kf, size_t len)
 {
-    sa_keyfields kf = *kfp;
-    if (kf.has_created_at) {
-        if (kf.created_at < w->bmin)
-            w->bmin = kf.created_at;
-        if (kf.created_at > w->bmax)
-            w->bmax = kf.created_at;
-        if (kf.created_at < w->min_ts)
-            w->min_ts = kf.created_at;
-        if (kf.created_at > w->max_ts)
-            w->max_ts = kf.created_at;
+    if (kf->has_created_at) {
+        if (kf->created_at < w->bmin)
+            w->bmin = kf->created_at;
+        if (kf->created_at > w->bmax)
+            w->bmax = kf->created_at;
+        if (kf->created_at < w->min_ts)
+            w->min_ts = kf->created_at;
+        if (kf->created_at > w->max_ts)
+            w->max_ts = kf->created_at;
     }
     /* key32 is the high half of hash_id64: one hash for the index and dedup */
-    uint64_t idh = kf.id.ptr ? hash_id64(kf.id.ptr, kf.id.len) : 0;
-    if (kf.id.ptr && sa_sorter_push_u64(w->ids, (idh >> 32 << 32) | w->records) != 0) {
+    uint64_t idh = kf->id.ptr ? hash_id64(kf->id.ptr, kf->id.len) : 0;
+    if (kf->id.ptr && sa_sorter_push_u64(w->ids, (idh >> 32 << 32) | w->records) != 0) {
         w->failed = 1;
         return wfail(w, STEPARC_E_IO, "cannot spill index entries to a temporary file");
     }
     /* an empty id identifies nothing (third-party servers send ""): never merged */
-    if (w->dd && kf.id.ptr && kf.id.len > 0 && push_dedup(w, &kf, idh) != 0) {
+    if (w->dd && kf->id.ptr && kf->id.len > 0 && push_dedup(w, kf, idh) != 0) {
         w->failed = 1;
         return wfail(w, STEPARC_E_IO, "cannot spill duplicate-detection entries to a temporary file");
     }
-    if (push_key(w, 0, kf.run_id) || push_key(w, 1, kf.thread_id) ||
-        push_key(w, 2, kf.assistant_id))
+    if (push_key(w, 0, kf->run_id) || push_key(w, 1, kf->thread_id) ||
+        push_key(w, 2, kf->assistant_id))
         return wfail(w, STEPARC_E_NOMEM, "out of memory");
-    stat_add(&w->by_type, kf.type);
-    stat_add(&w->by_status, kf.status);
+    stat_add(&w->by_type, kf->type);
+    stat_add(&w->by_status, kf->status);
     w->raw_bytes += len;
     w->records++;
     return 0;
