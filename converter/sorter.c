@@ -60,61 +60,15 @@ typedef struct {
     size_t at;
 } kidx;
 
-/* SORT_FN(name, T, KEY) defines name(T *v, size_t n), sorting ascending by
- * KEY(x), a uint64_t: quicksort (median of three, the smaller side first so
- * the stack stays O(log n)) with insertion sort for short runs. Inline
- * comparisons make it ~2x faster than qsort's callback; the index entries
- * of every block go through here. */
-#define SORT_FN(name, T, KEY)                                                                  \
-    static void name(T *v, size_t n)                                                            \
-    {                                                                                           \
-        while (n > 16) {                                                                        \
-            size_t m = n / 2;                                                                   \
-            uint64_t a = KEY(v[0]), b = KEY(v[m]), c = KEY(v[n - 1]);                           \
-            uint64_t p = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b)); \
-            size_t i = 0, j = n - 1;                                                            \
-            for (;;) {                                                                          \
-                while (KEY(v[i]) < p)                                                           \
-                    i++;                                                                        \
-                while (KEY(v[j]) > p)                                                           \
-                    j--;                                                                        \
-                if (i >= j)                                                                     \
-                    break;                                                                      \
-                T t = v[i];                                                                     \
-                v[i] = v[j];                                                                    \
-                v[j] = t;                                                                       \
-                i++;                                                                            \
-                j--;                                                                            \
-            }                                                                                   \
-            size_t left = j + 1; /* [0, j] <= p <= [j+1, n) */                                  \
-            if (left < n - left) {                                                              \
-                name(v, left);                                                                  \
-                v += left;                                                                      \
-                n -= left;                                                                      \
-            } else {                                                                            \
-                name(v + left, n - left);                                                       \
-                n = left;                                                                       \
-            }                                                                                   \
-        }                                                                                       \
-        for (size_t i = 1; i < n; i++) {                                                        \
-            T x = v[i];                                                                         \
-            size_t j = i;                                                                       \
-            for (; j > 0 && KEY(v[j - 1]) > KEY(x); j--)                                        \
-                v[j] = v[j - 1];                                                                \
-            v[j] = x;                                                                           \
-        }                                                                                       \
-    }
-
 #define KEY_SELF(x) (x)
 #define KEY_FIELD(x) ((x).key)
-SORT_FN(sort_u64, uint64_t, KEY_SELF)
 
 /* RADIX_FN(name, T, KEY) defines name(T *v, T *tmp, size_t n), sorting
  * ascending by KEY(x) with an LSD radix sort: one counting pass for all
  * eight bytes, then one stable scatter per byte, skipping the bytes every
  * key shares. tmp holds n elements. The index keys are hashes, uniform in
- * their high bytes: 3-4x faster than the quicksort, which stays the
- * fallback when tmp cannot be allocated. */
+ * their high bytes: 3-4x faster than a quicksort; qsort stays the fallback
+ * when tmp cannot be allocated. */
 #define RADIX_FN(name, T, KEY)                                               \
     static void name(T *v, T *tmp, size_t n)                                  \
     {                                                                         \
@@ -201,25 +155,26 @@ static int sort_by_prefix(sa_sorter *s)
 
 static void sort_mem(sa_sorter *s)
 {
-    if (s->esize == 8) {
+    if (s->esize == 8 && s->n > 1) {
         /* the common case, compared as numbers: big-endian bytes order the same */
-        uint64_t *v = (uint64_t *)(void *)s->mem;
-        for (size_t i = 0; i < s->n; i++)
-            v[i] = sa_get_be64(s->mem + 8 * i);
         uint64_t *tmp = (uint64_t *)sa_malloc(s->n * sizeof *tmp);
-        if (tmp != NULL)
+        if (tmp != NULL) {
+            uint64_t *v = (uint64_t *)(void *)s->mem;
+            for (size_t i = 0; i < s->n; i++)
+                v[i] = sa_get_be64(s->mem + 8 * i);
             radix_u64(v, tmp, s->n);
-        else
-            sort_u64(v, s->n);
-        sa_free(tmp);
-        for (size_t i = 0; i < s->n; i++) {
-            uint64_t x = v[i];
-            sa_put_be64(s->mem + 8 * i, x);
+            for (size_t i = 0; i < s->n; i++) {
+                uint64_t x = v[i];
+                sa_put_be64(s->mem + 8 * i, x);
+            }
+            sa_free(tmp);
+            return;
         }
+    } else if (s->esize > 8 && s->n > 1 && sort_by_prefix(s) == 0) {
         return;
     }
-    if (s->esize > 8 && s->n > 1 && sort_by_prefix(s) == 0)
-        return;
+    /* no memory for the radix sort's buffer (or nothing to sort): qsort on
+     * the bytes */
     g_cmp_size = s->esize;
     qsort(s->mem, s->n, s->esize, cmp_entry);
 }
