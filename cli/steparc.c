@@ -1066,6 +1066,19 @@ static void *export_worker(void *arg)
     return NULL;
 }
 
+/* Writes a finished range: its records (those before any damage), then its
+ * error. 0 or EXIT_BAD. */
+static int put_range(const char *path, const xslot *s)
+{
+    if (out_write(s->out.data, s->out.len))
+        return EXIT_BAD;
+    if (s->status) {
+        msg("cat: %s: %s", path, s->err);
+        return EXIT_BAD;
+    }
+    return 0;
+}
+
 static int export_parallel(const char *path, steparc_reader *r, const printer *opt, int threads)
 {
     xstate x;
@@ -1100,12 +1113,7 @@ static int export_parallel(const char *path, steparc_reader *r, const printer *o
             continue;
         }
         pthread_mutex_unlock(&x.mu);
-        if (out_write(s->out.data, s->out.len)) {
-            status = EXIT_BAD;
-        } else if (s->status) {
-            msg("cat: %s: %s", path, s->err);
-            status = EXIT_BAD;
-        }
+        status = put_range(path, s);
         pthread_mutex_lock(&x.mu);
         s->state = 0;
         x.next_write++;
@@ -1139,13 +1147,8 @@ static int export_serial(const char *path, steparc_reader *r, const printer *opt
     x.nchunks = (steparc_reader_count(r) + EXPORT_CHUNK - 1) / EXPORT_CHUNK;
     int status = 0;
     for (s.chunk = 0; s.chunk < x.nchunks && status == 0; s.chunk++) {
-        int rc = export_range(&x, &s);
-        if (out_write(s.out.data, s.out.len)) {
-            status = EXIT_BAD;
-        } else if (rc) {
-            msg("cat: %s: %s", path, s.err);
-            status = EXIT_BAD;
-        }
+        s.status = export_range(&x, &s);
+        status = put_range(path, &s);
     }
     steparc_buf_free(&s.out);
     return status;
