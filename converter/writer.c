@@ -1497,11 +1497,9 @@ static int read_block(steparc_writer *w, uint64_t b, ZSTD_DCtx *d, steparc_buf *
         if (rc)
             return wfail(w, rc == STEPARC_E_NOMEM ? rc : STEPARC_E_IO,
                           "block %llu reads back damaged (columns)", (unsigned long long)b);
-        raw->len = 0;
-        rc = sa_buf_append(raw, rows, rows_size);
-        sa_free(rows);
-        if (rc)
-            return wfail(w, STEPARC_E_NOMEM, "out of memory");
+        sa_free(raw->data); /* the decoded rows take the buffer's place, uncopied */
+        raw->data = (char *)rows;
+        raw->len = raw->cap = rows_size;
     }
     if (sa_rows_check((const unsigned char *)raw->data, raw->len, h.record_count) != 0)
         return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (rows)", (unsigned long long)b);
