@@ -466,7 +466,7 @@ class History:
     def new_run(self, th, asst, status, t, prompt):
         r = self.r
         run = {"id": self.rid("run_"), "thread": th["id"], "prompt": prompt, "asst": asst[0]["id"],
-               "deadline": t + 600, "created": t, "model": asst[0]["model"]}
+               "deadline": t + 600, "created": t, "model": asst[0].get("model") or "gpt-4o"}
         run["expires"] = run["deadline"] if status not in TERMINAL_RUN or r.random() < 0.3 else None
         return run
 
@@ -920,6 +920,7 @@ def run_streams(f, h, th, run, include_thread):
     cur.append(("thread.run.created", run_snapshot(run, "queued")))
     cur.append(("thread.run.queued", run_snapshot(run, "queued")))
     if st == "queued":
+        cur.append(("done", None))
         streams.append(cur)
         return streams
     cur.append(("thread.run.in_progress", run_snapshot(run, "in_progress")))
