@@ -306,6 +306,13 @@ static void counters_print(const char *title, counters *cs, size_t most)
         printf("  ... %zu more\n", cs->n - most);
 }
 
+/* An empty set has no array, and qsort's array must not be NULL. */
+static void count_sort(counters *cs, int (*cmp)(const void *, const void *))
+{
+    if (cs->n)
+        qsort(cs->v, cs->n, sizeof(counter), cmp);
+}
+
 /* What stats counts over every record. */
 typedef struct {
     counters types, statuses, tools, assistants, days;
@@ -385,11 +392,11 @@ static int tally_archive(steparc_reader *r, tally *t)
     }
     steparc_cursor_close(c);
     if (status == 0) {
-        qsort(t->types.v, t->types.n, sizeof(counter), cmp_counter);
-        qsort(t->statuses.v, t->statuses.n, sizeof(counter), cmp_counter);
-        qsort(t->tools.v, t->tools.n, sizeof(counter), cmp_counter);
-        qsort(t->assistants.v, t->assistants.n, sizeof(counter), cmp_counter);
-        qsort(t->days.v, t->days.n, sizeof(counter), cmp_counter_key);
+        count_sort(&t->types, cmp_counter);
+        count_sort(&t->statuses, cmp_counter);
+        count_sort(&t->tools, cmp_counter);
+        count_sort(&t->assistants, cmp_counter);
+        count_sort(&t->days, cmp_counter_key);
     }
     return status;
 }
