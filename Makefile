@@ -60,8 +60,14 @@ $(B)/libsteparc.so: $(B)/libsteparc.so.$(VERSION)
 	ln -sf libsteparc.so.$(VERSION) $(B)/$(SONAME)
 	ln -sf libsteparc.so.$(VERSION) $@
 
-$(B)/steparc: cli/steparc.c $(B)/libsteparc.a include/steparc.h
-	$(CC) $(CPPFLAGS_ALL) $(CJSON_CFLAGS) $(CFLAGS) -o $@ cli/steparc.c $(B)/libsteparc.a $(CJSON_LIBS) $(DEP_LIBS) $(LDFLAGS)
+CLI_OBJ := $(patsubst cli/%.c,$(B)/cli/%.o,$(wildcard cli/*.c))
+
+$(B)/cli/%.o: cli/%.c cli/cli.h include/steparc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CJSON_CFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/steparc: $(CLI_OBJ) $(B)/libsteparc.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libsteparc.a $(CJSON_LIBS) $(DEP_LIBS) $(LDFLAGS)
 
 $(B)/tests/%: tests/unit/%.c tests/harness.h tests/alloc_hook.h $(B)/libsteparc.a
 	@mkdir -p $(dir $@)

@@ -1,0 +1,546 @@
+/* cmd_read.c - the reading commands: cat (every record), get (records by
+ * position), find (records by id, postings, fields, time), and cat's
+ * parallel export. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "cli.h"
+
+/* ---- selections ----------------------------------------------------------------------- */
+
+/* The records of a cursor, in archive order: written at once when
+ * ascending, else their ordinals collected (8 bytes each) into *ords. */
+static int select_records(const char *cmd, const char *path, steparc_cursor *c, cli_emitter *e,
+                          uint64_t **ords, size_t *nords)
+{
+    size_t cap = 0;
+    int status = 0;
+    while (status == 0) {
+        uint64_t ord;
+        const void *mp;
+        size_t len;
+        int rc = steparc_cursor_next(c, &ord, &mp, &len);
+        if (rc == STEPARC_END)
+            break;
+        if (rc) {
+            cli_msg("%s: %s: %s", cmd, path, steparc_cursor_errmsg(c));
+            status = EXIT_BAD;
+        } else if (!e->desc) {
+            status = cli_emit_record(e, mp, len, ord);
+        } else {
+            if (*nords == cap) {
+                cap = cap ? 2 * cap : 1024;
+                uint64_t *no = realloc(*ords, cap * sizeof *no);
+                if (no == NULL) {
+                    cli_msg("%s: out of memory", cmd);
+                    status = EXIT_BAD;
+                    break;
+                }
+                *ords = no;
+            }
+            (*ords)[(*nords)++] = ord;
+        }
+    }
+    return status;
+}
+
+/* Writes the records of ords, last first. */
+static int emit_reversed(const char *cmd, steparc_reader *r, cli_emitter *e, const uint64_t *ords,
+                         size_t n)
+{
+    steparc_buf mp = {0};
+    int status = 0;
+    for (size_t k = n; status == 0 && k-- > 0;) {
+        if (steparc_reader_get_msgpack(r, ords[k], &mp) != 0) {
+            cli_msg("%s: %s", cmd, steparc_reader_errmsg(r));
+            status = EXIT_BAD;
+            break;
+        }
+        status = cli_emit_record(e, mp.data, mp.len, ords[k]);
+    }
+    steparc_buf_free(&mp);
+    return status;
+}
+
+/* Writes the records a filter selects (NULL: all), in archive order or
+ * reversed (--order desc), and ends the output. */
+static int run_selection(const char *cmd, const char *path, steparc_reader *r,
+                         const steparc_filter *f, cli_emitter *e)
+{
+    steparc_cursor *c = NULL;
+    uint64_t *ords = NULL;
+    size_t nords = 0;
+    if (steparc_cursor_open(r, f, &c) != 0) {
+        cli_msg("%s: %s", cmd, steparc_reader_errmsg(r));
+        return EXIT_BAD;
+    }
+    int status = select_records(cmd, path, c, e, &ords, &nords);
+    steparc_cursor_close(c);
+    if (status == 0)
+        status = emit_reversed(cmd, r, e, ords, nords);
+    free(ords);
+    int end = cli_emit_end(e);
+    return status ? status : end;
+}
+
+/* ---- parallel export ----------------------------------------------------------------
+ *
+ * cat in JSONL order with several threads: the archive is cut into ranges of
+ * ordinals; each worker writes the JSON of its range into a buffer through
+ * its own cursor; the main thread writes the buffers in order. */
+
+#define EXPORT_CHUNK 2048 /* records per range */
+
+typedef struct {
+    uint64_t chunk;     /* range number */
+    int state;          /* 0 free, 1 taken, 2 done */
+    int status;
+    char err[300];
+    steparc_buf out;
+} xslot;
+
+typedef struct {
+    steparc_reader *r;
+    cli_printer opt;
+    uint64_t nchunks, next_take, next_write;
+    xslot *slots;
+    size_t nslots;
+    int stop;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} xstate;
+
+static int export_range(xstate *x, xslot *s)
+{
+    steparc_filter f;
+    memset(&f, 0, sizeof f);
+    f.has_range = 1;
+    f.range_from = s->chunk * EXPORT_CHUNK;
+    f.range_to = f.range_from + EXPORT_CHUNK;
+    steparc_cursor *c = NULL;
+    unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;
+    int rc = steparc_cursor_open(x->r, &f, &c);
+    if (rc) /* not the reader's message: the threads share it */
+        snprintf(s->err, sizeof s->err, "%s", steparc_strerror(rc));
+    size_t done = 0; /* bytes of the records written whole */
+    s->out.len = 0;
+    while (rc == 0) {
+        uint64_t ord;
+        const void *mp;
+        size_t len;
+        rc = steparc_cursor_next(c, &ord, &mp, &len);
+        if (rc == STEPARC_END) {
+            rc = 0;
+            break;
+        }
+        if (rc) {
+            snprintf(s->err, sizeof s->err, "%s", steparc_cursor_errmsg(c));
+            break;
+        }
+        /* straight into the range's buffer */
+        if (x->opt.via_struct) {
+            steparc_step *st = NULL;
+            rc = steparc_step_decode(mp, len, &st);
+            if (rc == 0)
+                rc = steparc_step_to_json(st, flags | STEPARC_JSON_APPEND, &s->out);
+            steparc_step_free(st);
+        } else {
+            rc = steparc_msgpack_to_json(mp, len, flags | STEPARC_JSON_APPEND, &s->out);
+        }
+        if (rc) {
+            snprintf(s->err, sizeof s->err, "record %" PRIu64 ": cannot be written as JSON: %s", ord,
+                     steparc_strerror(rc));
+            break;
+        }
+        if (cli_buf_add(&s->out, "\n", 1)) {
+            snprintf(s->err, sizeof s->err, "out of memory");
+            rc = STEPARC_E_NOMEM;
+        } else {
+            done = s->out.len;
+        }
+    }
+    steparc_cursor_close(c);
+    /* on failure the caller still writes the records before it, as the
+     * record-by-record export did */
+    s->out.len = done;
+    return rc;
+}
+
+static void *export_worker(void *arg)
+{
+    xstate *x = (xstate *)arg;
+    pthread_mutex_lock(&x->mu);
+    for (;;) {
+        xslot *s = NULL;
+        while (!x->stop && x->next_take < x->nchunks) {
+            for (size_t i = 0; i < x->nslots && s == NULL; i++)
+                if (x->slots[i].state == 0)
+                    s = &x->slots[i];
+            if (s)
+                break;
+            pthread_cond_wait(&x->cv, &x->mu);
+        }
+        if (s == NULL)
+            break;
+        s->chunk = x->next_take++;
+        s->state = 1;
+        pthread_mutex_unlock(&x->mu);
+        s->status = export_range(x, s);
+        pthread_mutex_lock(&x->mu);
+        s->state = 2;
+        pthread_cond_broadcast(&x->cv);
+    }
+    pthread_mutex_unlock(&x->mu);
+    return NULL;
+}
+
+/* Writes a finished range: its records (those before any damage), then its
+ * error. 0 or EXIT_BAD. */
+static int put_range(const char *path, const xslot *s)
+{
+    if (cli_out_write(s->out.data, s->out.len))
+        return EXIT_BAD;
+    if (s->status) {
+        cli_msg("cat: %s: %s", path, s->err);
+        return EXIT_BAD;
+    }
+    return 0;
+}
+
+static int export_parallel(const char *path, steparc_reader *r, const cli_printer *opt, int threads)
+{
+    xstate x;
+    memset(&x, 0, sizeof x);
+    x.r = r;
+    x.opt = *opt;
+    x.nchunks = (steparc_reader_count(r) + EXPORT_CHUNK - 1) / EXPORT_CHUNK;
+    x.nslots = (size_t)threads * 2;
+    x.slots = calloc(x.nslots, sizeof(xslot));
+    pthread_t *th = calloc((size_t)threads, sizeof(pthread_t));
+    if (x.slots == NULL || th == NULL) {
+        free(x.slots);
+        free(th);
+        cli_msg("cat: out of memory");
+        return EXIT_BAD;
+    }
+    pthread_mutex_init(&x.mu, NULL);
+    pthread_cond_init(&x.cv, NULL);
+    int started = 0;
+    for (int i = 0; i < threads; i++)
+        if (pthread_create(&th[i], NULL, export_worker, &x) == 0)
+            started++;
+    int status = started ? 0 : EXIT_BAD;
+    pthread_mutex_lock(&x.mu);
+    while (status == 0 && x.next_write < x.nchunks) {
+        xslot *s = NULL;
+        for (size_t i = 0; i < x.nslots; i++)
+            if (x.slots[i].state == 2 && x.slots[i].chunk == x.next_write)
+                s = &x.slots[i];
+        if (s == NULL) {
+            pthread_cond_wait(&x.cv, &x.mu);
+            continue;
+        }
+        pthread_mutex_unlock(&x.mu);
+        status = put_range(path, s);
+        pthread_mutex_lock(&x.mu);
+        s->state = 0;
+        x.next_write++;
+        pthread_cond_broadcast(&x.cv);
+    }
+    x.stop = 1;
+    pthread_cond_broadcast(&x.cv);
+    pthread_mutex_unlock(&x.mu);
+    for (int i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    for (size_t i = 0; i < x.nslots; i++)
+        steparc_buf_free(&x.slots[i].out);
+    free(x.slots);
+    free(th);
+    pthread_mutex_destroy(&x.mu);
+    pthread_cond_destroy(&x.cv);
+    return status;
+}
+
+/* cat in JSONL order on one thread: the same ranges, written as each is
+ * done. Whole ranges go to fwrite, which passes them to write() without
+ * copying them through the stdio buffer. */
+static int export_serial(const char *path, steparc_reader *r, const cli_printer *opt)
+{
+    xstate x;
+    xslot s;
+    memset(&x, 0, sizeof x);
+    memset(&s, 0, sizeof s);
+    x.r = r;
+    x.opt = *opt;
+    x.nchunks = (steparc_reader_count(r) + EXPORT_CHUNK - 1) / EXPORT_CHUNK;
+    int status = 0;
+    for (s.chunk = 0; s.chunk < x.nchunks && status == 0; s.chunk++) {
+        s.status = export_range(&x, &s);
+        status = put_range(path, &s);
+    }
+    steparc_buf_free(&s.out);
+    return status;
+}
+
+/* The export allocates and frees a buffer per block (64 KiB by default);
+ * glibc hands freed memory at the top of the heap back to the kernel (trim)
+ * and the next block faults it in again: two thirds of cat's page faults and
+ * ~5% of its time. Keeping up to 64 MiB of free heap avoids that. */
+static void keep_freed_memory(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
+
+/* ---- cat ------------------------------------------------------------------------------ */
+
+static const struct option g_cat_opts[] = {
+    CLI_OUTPUT_OPTIONS,
+    {"threads", required_argument, NULL, 'j'},
+    CLI_HELP_OPTION,
+    {NULL, 0, NULL, 0}};
+
+int cli_cat(const cli_command *cmd, int argc, char **argv)
+{
+    cli_emitter e;
+    cli_args a;
+    int threads = cli_default_threads(), c, status;
+    cli_emitter_init(&e);
+    cli_args_init(&a, cmd, argc, argv);
+    while ((c = cli_getopt(&a, ":hj:", g_cat_opts)) != -1) {
+        uint64_t v;
+        if (cli_output_opt(&a, c, optarg, &e))
+            continue;
+        if (cli_parse_u64(optarg, &v) != 0 || v < 1 || v > 256) /* c is 'j' */
+            cli_bad(&a, "-j takes 1..256");
+        else
+            threads = (int)v;
+    }
+    if (cli_args_done(&a, &status))
+        return status;
+    if (optind + 1 != argc)
+        return cli_usage_error("cat", "exactly one archive expected");
+    const char *path = argv[optind];
+    steparc_reader *r;
+    if (cli_open_archive("cat", path, &r))
+        return EXIT_BAD;
+    if (e.format == CLI_FMT_JSONL && !e.desc) {
+        keep_freed_memory();
+        if (threads > 1 && steparc_reader_count(r) > EXPORT_CHUNK)
+            status = export_parallel(path, r, &e.p, threads);
+        else
+            status = export_serial(path, r, &e.p);
+        cli_emit_end(&e);
+    } else {
+        status = run_selection("cat", path, r, NULL, &e);
+    }
+    if (cli_out_flush())
+        status = EXIT_BAD;
+    steparc_reader_close(r);
+    return status;
+}
+
+/* ---- get ------------------------------------------------------------------------------ */
+
+static const struct option g_get_opts[] = {
+    {"pretty", no_argument, NULL, CLI_OPT_PRETTY},
+    {"via-struct", no_argument, NULL, CLI_OPT_VIA_STRUCT},
+    CLI_HELP_OPTION,
+    {NULL, 0, NULL, 0}};
+
+/* get's options; a negative number is a bad position, not an option. */
+static int get_options(cli_args *a, cli_printer *p, int *status)
+{
+    for (int i = 1; i < a->argc && strcmp(a->argv[i], "--") != 0; i++)
+        if (a->argv[i][0] == '-' && a->argv[i][1] >= '0' && a->argv[i][1] <= '9')
+            cli_bad(a, "'%s' is not a position (a number from 0)", a->argv[i]);
+    int c;
+    while ((c = cli_getopt(a, ":h", g_get_opts)) != -1) {
+        if (c == CLI_OPT_PRETTY)
+            p->pretty = 1;
+        else
+            p->via_struct = 1;
+    }
+    return cli_args_done(a, status);
+}
+
+int cli_get(const cli_command *cmd, int argc, char **argv)
+{
+    cli_printer p = {0, 0, {0}};
+    cli_args a;
+    int status = 0;
+    cli_args_init(&a, cmd, argc, argv);
+    if (get_options(&a, &p, &status))
+        return status;
+    if (argc - optind < 2)
+        return cli_usage_error("get", "an archive and at least one position expected");
+    for (int i = optind + 1; i < argc; i++) {
+        uint64_t v;
+        if (cli_parse_u64(argv[i], &v) != 0)
+            return cli_usage_error("get", "'%s' is not a position (a number from 0)", argv[i]);
+    }
+    steparc_reader *r;
+    if (cli_open_archive("get", argv[optind], &r))
+        return EXIT_BAD;
+    steparc_buf mp = {0};
+    for (int i = optind + 1; i < argc && status == 0; i++) {
+        uint64_t v = 0;
+        cli_parse_u64(argv[i], &v);
+        if (steparc_reader_get_msgpack(r, v, &mp) != 0) {
+            cli_msg("get: %s", steparc_reader_errmsg(r));
+            status = EXIT_BAD;
+            break;
+        }
+        status = cli_print_record(&p, mp.data, mp.len, v);
+    }
+    if (cli_out_flush())
+        status = EXIT_BAD;
+    steparc_buf_free(&mp);
+    steparc_buf_free(&p.js);
+    steparc_reader_close(r);
+    return status;
+}
+
+/* ---- find ----------------------------------------------------------------------------- */
+
+enum {
+    OPT_ID = CLI_OPT_FIRST_COMMAND, OPT_RUN, OPT_THREAD, OPT_ASSISTANT, OPT_STATUS, OPT_TYPE,
+    OPT_TOOL, OPT_SINCE, OPT_UNTIL
+};
+
+static const struct option g_find_opts[] = {
+    {"id", required_argument, NULL, OPT_ID},
+    {"run", required_argument, NULL, OPT_RUN},
+    {"thread", required_argument, NULL, OPT_THREAD},
+    {"assistant", required_argument, NULL, OPT_ASSISTANT},
+    {"status", required_argument, NULL, OPT_STATUS},
+    {"type", required_argument, NULL, OPT_TYPE},
+    {"tool", required_argument, NULL, OPT_TOOL},
+    {"since", required_argument, NULL, OPT_SINCE},
+    {"until", required_argument, NULL, OPT_UNTIL},
+    CLI_OUTPUT_OPTIONS,
+    CLI_HELP_OPTION,
+    {NULL, 0, NULL, 0}};
+
+typedef struct {
+    steparc_filter f;
+    const char *id;
+    int nfilters; /* filter options given (--id included) */
+} find_query;
+
+static void filter_opt(cli_args *a, int c, const char *v, find_query *q)
+{
+    steparc_str s = {v, strlen(v)};
+    q->nfilters++;
+    switch (c) {
+    case OPT_ID: q->id = v; break;
+    case OPT_RUN: q->f.run_id = s; break;
+    case OPT_THREAD: q->f.thread_id = s; break;
+    case OPT_ASSISTANT: q->f.assistant_id = s; break;
+    case OPT_STATUS: q->f.status = s; break;
+    case OPT_TYPE: q->f.type = s; break;
+    case OPT_TOOL: q->f.tool = s; break;
+    case OPT_SINCE:
+        if (cli_parse_i64(v, &q->f.since) != 0)
+            cli_bad(a, "--since takes a Unix time in seconds");
+        q->f.has_since = 1;
+        break;
+    default: /* OPT_UNTIL */
+        if (cli_parse_i64(v, &q->f.until) != 0)
+            cli_bad(a, "--until takes a Unix time in seconds");
+        q->f.has_until = 1;
+    }
+}
+
+/* The options and the archive; 1 when the command must return *status now. */
+static int find_args(cli_args *a, find_query *q, cli_emitter *e, int *status)
+{
+    int c;
+    while ((c = cli_getopt(a, ":h", g_find_opts)) != -1)
+        if (!cli_output_opt(a, c, optarg, e))
+            filter_opt(a, c, optarg, q);
+    if (cli_args_done(a, status))
+        return 1;
+    *status = EXIT_USAGE;
+    if (optind >= a->argc)
+        cli_usage_error("find", "an archive is required");
+    else if (optind + 1 < a->argc)
+        cli_usage_error("find", "unexpected argument '%s'", a->argv[optind + 1]);
+    else if (q->nfilters == 0)
+        cli_usage_error("find", "give at least one of --id, --run, --thread, --assistant, "
+                                "--status, --type, --tool, --since, --until");
+    else
+        return 0;
+    return 1;
+}
+
+/* --id: the id index gives the record; the other filters must hold too. */
+static int find_by_id(steparc_reader *r, const find_query *q, cli_emitter *e)
+{
+    uint64_t ord;
+    steparc_buf mp = {0};
+    int status = 0;
+    int rc = steparc_reader_find_id(r, q->id, strlen(q->id), &ord);
+    if (rc == 0)
+        rc = steparc_reader_get_msgpack(r, ord, &mp);
+    if (rc) {
+        cli_msg("find: %s", steparc_reader_errmsg(r));
+        steparc_buf_free(&mp);
+        return EXIT_BAD;
+    }
+    int keep = 1;
+    if (q->nfilters > 1) {
+        steparc_cursor *c = NULL;
+        uint64_t o2;
+        const void *m2;
+        size_t l2;
+        keep = 0;
+        rc = steparc_cursor_open(r, &q->f, &c);
+        while (rc == 0 && (rc = steparc_cursor_next(c, &o2, &m2, &l2)) == 0)
+            if (o2 == ord) {
+                keep = 1;
+                break;
+            }
+        steparc_cursor_close(c);
+    }
+    if (keep)
+        status = cli_emit_record(e, mp.data, mp.len, ord);
+    int end = cli_emit_end(e);
+    steparc_buf_free(&mp);
+    return status ? status : end;
+}
+
+int cli_find(const cli_command *cmd, int argc, char **argv)
+{
+    cli_emitter e;
+    cli_args a;
+    find_query q;
+    int status;
+    cli_emitter_init(&e);
+    memset(&q, 0, sizeof q);
+    cli_args_init(&a, cmd, argc, argv);
+    if (find_args(&a, &q, &e, &status))
+        return status;
+    const char *archive = argv[optind];
+    steparc_reader *r;
+    if (cli_open_archive("find", archive, &r))
+        return EXIT_BAD;
+    if (q.id)
+        status = find_by_id(r, &q, &e);
+    else
+        status = run_selection("find", archive, r, &q.f, &e);
+    if (cli_out_flush())
+        status = EXIT_BAD;
+    steparc_reader_close(r);
+    return status;
+}
