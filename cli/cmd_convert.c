@@ -235,12 +235,12 @@ static int merge_inputs(steparc_writer *w, char **paths, int n, steparc_convert_
             return EXIT_BAD;
         }
         steparc_cursor *c = NULL;
-        int rc = steparc_cursor_open(r, NULL, &c);
+        int rc = steparc_cursor_open(&c, r, NULL);
         uint64_t ord;
         const void *mp;
         size_t len;
         st->inputs++;
-        while (rc == 0 && (rc = steparc_cursor_next(c, &ord, &mp, &len)) == 0) {
+        while (rc == 0 && (rc = steparc_cursor_next(&ord, &mp, &len, c)) == 0) {
             rc = steparc_writer_add_msgpack(w, mp, len);
             if (rc) {
                 cli_msg("merge: %s: %s", paths[i], steparc_writer_errmsg(w));
@@ -252,7 +252,7 @@ static int merge_inputs(steparc_writer *w, char **paths, int n, steparc_convert_
         if (rc != 0 && rc != STEPARC_END && c)
             cli_msg("merge: %s: %s", paths[i], steparc_cursor_errmsg(c));
         steparc_info in;
-        if (steparc_reader_info(r, &in) == 0)
+        if (steparc_reader_info(&in, r) == 0)
             st->input_bytes += in.file_size;
         steparc_cursor_close(c);
         steparc_reader_close(r);

@@ -116,7 +116,7 @@ int cli_info(const cli_command *cmd, int argc, char **argv)
     if (st)
         return st < 0 ? 0 : st;
     steparc_info in;
-    steparc_reader_info(r, &in);
+    steparc_reader_info(&in, r);
     int have_ts = in.min_created_at <= in.max_created_at;
     double ratio = in.stored_bytes ? (double)in.raw_bytes / (double)in.stored_bytes : 0;
     if (json)
@@ -160,11 +160,11 @@ int cli_verify(const cli_command *cmd, int argc, char **argv)
     if (cli_open_archive("verify", path, &r))
         return EXIT_BAD;
     uint64_t n = 0;
-    int rc = steparc_verify(r, on_problem, (void *)path, &n);
+    int rc = steparc_verify(&n, r, on_problem, (void *)path);
     status = 0;
     if (rc == 0) {
         steparc_info in;
-        steparc_reader_info(r, &in);
+        steparc_reader_info(&in, r);
         printf("%s: ok, %" PRIu64 " records in %" PRIu64 " blocks, every checksum and index verified\n",
                path, in.records, in.blocks);
     } else if (rc == STEPARC_E_CORRUPT) {
@@ -364,16 +364,16 @@ static int tally_archive(steparc_reader *r, tally *t)
 {
     int status = 0;
     steparc_cursor *c = NULL;
-    int rc = steparc_cursor_open(r, NULL, &c);
+    int rc = steparc_cursor_open(&c, r, NULL);
     while (rc == 0) {
         uint64_t ord;
         const void *mp;
         size_t len;
-        rc = steparc_cursor_next(c, &ord, &mp, &len);
+        rc = steparc_cursor_next(&ord, &mp, &len, c);
         if (rc)
             break;
         steparc_step *st = NULL;
-        if (steparc_step_decode(mp, len, &st) != 0) {
+        if (steparc_step_decode(&st, mp, len) != 0) {
             cli_msg("stats: record %" PRIu64 " cannot be decoded", ord);
             status = EXIT_BAD;
             break;
@@ -415,7 +415,7 @@ static int stats_json(tally *t)
               cli_mp_put_str(&m, "total_tokens", 12) || mp_put_int(&m, t->tok[2]) ||
               (t->overflow && (cli_mp_put_str(&m, "overflow", 8) || cli_buf_add(&m, "\xc3", 1))) ||
               counters_mp(&m, "by_assistant", &t->assistants) || counters_mp(&m, "by_day", &t->days);
-    if (bad || steparc_msgpack_to_json(m.data, m.len, 0, &js) != 0) {
+    if (bad || steparc_msgpack_to_json(&js, m.data, m.len, 0) != 0) {
         cli_msg("stats: cannot write the report");
         status = EXIT_BAD;
     } else if (cli_out_write(js.data, js.len) || cli_out_write("\n", 1)) {

@@ -27,7 +27,7 @@ static int select_records(const char *cmd, const char *path, steparc_cursor *c, 
         uint64_t ord;
         const void *mp;
         size_t len;
-        int rc = steparc_cursor_next(c, &ord, &mp, &len);
+        int rc = steparc_cursor_next(&ord, &mp, &len, c);
         if (rc == STEPARC_END)
             break;
         if (rc) {
@@ -59,7 +59,7 @@ static int emit_reversed(const char *cmd, steparc_reader *r, cli_emitter *e, con
     steparc_buf mp = {0};
     int status = 0;
     for (size_t k = n; status == 0 && k-- > 0;) {
-        if (steparc_reader_get_msgpack(r, ords[k], &mp) != 0) {
+        if (steparc_reader_get_msgpack(&mp, r, ords[k]) != 0) {
             cli_msg("%s: %s", cmd, steparc_reader_errmsg(r));
             status = EXIT_BAD;
             break;
@@ -78,7 +78,7 @@ static int run_selection(const char *cmd, const char *path, steparc_reader *r,
     steparc_cursor *c = NULL;
     uint64_t *ords = NULL;
     size_t nords = 0;
-    if (steparc_cursor_open(r, f, &c) != 0) {
+    if (steparc_cursor_open(&c, r, f) != 0) {
         cli_msg("%s: %s", cmd, steparc_reader_errmsg(r));
         return EXIT_BAD;
     }
@@ -127,7 +127,7 @@ static int export_range(xstate *x, xslot *s)
     f.range_to = f.range_from + EXPORT_CHUNK;
     steparc_cursor *c = NULL;
     unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;
-    int rc = steparc_cursor_open(x->r, &f, &c);
+    int rc = steparc_cursor_open(&c, x->r, &f);
     if (rc) /* not the reader's message: the threads share it */
         snprintf(s->err, sizeof s->err, "%s", steparc_strerror(rc));
     size_t done = 0; /* bytes of the records written whole */
@@ -136,7 +136,7 @@ static int export_range(xstate *x, xslot *s)
         uint64_t ord;
         const void *mp;
         size_t len;
-        rc = steparc_cursor_next(c, &ord, &mp, &len);
+        rc = steparc_cursor_next(&ord, &mp, &len, c);
         if (rc == STEPARC_END) {
             rc = 0;
             break;
@@ -148,12 +148,12 @@ static int export_range(xstate *x, xslot *s)
         /* straight into the range's buffer */
         if (x->opt.via_struct) {
             steparc_step *st = NULL;
-            rc = steparc_step_decode(mp, len, &st);
+            rc = steparc_step_decode(&st, mp, len);
             if (rc == 0)
-                rc = steparc_step_to_json(st, flags | STEPARC_JSON_APPEND, &s->out);
+                rc = steparc_step_to_json(&s->out, st, flags | STEPARC_JSON_APPEND);
             steparc_step_free(st);
         } else {
-            rc = steparc_msgpack_to_json(mp, len, flags | STEPARC_JSON_APPEND, &s->out);
+            rc = steparc_msgpack_to_json(&s->out, mp, len, flags | STEPARC_JSON_APPEND);
         }
         if (rc) {
             snprintf(s->err, sizeof s->err, "record %" PRIu64 ": cannot be written as JSON: %s", ord,
@@ -396,7 +396,7 @@ int cli_get(const cli_command *cmd, int argc, char **argv)
     for (int i = optind + 1; i < argc && status == 0; i++) {
         uint64_t v = 0;
         cli_parse_u64(argv[i], &v);
-        if (steparc_reader_get_msgpack(r, v, &mp) != 0) {
+        if (steparc_reader_get_msgpack(&mp, r, v) != 0) {
             cli_msg("get: %s", steparc_reader_errmsg(r));
             status = EXIT_BAD;
             break;
@@ -490,9 +490,9 @@ static int find_by_id(steparc_reader *r, const find_query *q, cli_emitter *e)
     uint64_t ord;
     steparc_buf mp = {0};
     int status = 0;
-    int rc = steparc_reader_find_id(r, q->id, strlen(q->id), &ord);
+    int rc = steparc_reader_find_id(&ord, r, q->id, strlen(q->id));
     if (rc == 0)
-        rc = steparc_reader_get_msgpack(r, ord, &mp);
+        rc = steparc_reader_get_msgpack(&mp, r, ord);
     if (rc) {
         cli_msg("find: %s", steparc_reader_errmsg(r));
         steparc_buf_free(&mp);
@@ -505,8 +505,8 @@ static int find_by_id(steparc_reader *r, const find_query *q, cli_emitter *e)
         const void *m2;
         size_t l2;
         keep = 0;
-        rc = steparc_cursor_open(r, &q->f, &c);
-        while (rc == 0 && (rc = steparc_cursor_next(c, &o2, &m2, &l2)) == 0)
+        rc = steparc_cursor_open(&c, r, &q->f);
+        while (rc == 0 && (rc = steparc_cursor_next(&o2, &m2, &l2, c)) == 0)
             if (o2 == ord) {
                 keep = 1;
                 break;

@@ -90,7 +90,7 @@ static int verify_output(const char *out, uint64_t records)
     uint64_t np = 0;
     int status = 0;
     if (steparc_reader_open(&r, out, NULL, why, sizeof why) != 0 ||
-        steparc_verify(r, NULL, NULL, &np) != 0 || steparc_reader_count(r) != records) {
+        steparc_verify(&np, r, NULL, NULL) != 0 || steparc_reader_count(r) != records) {
         cli_msg("recover: the recovered archive %s does not verify: %s", out,
                 r ? steparc_reader_errmsg(r) : why);
         status = EXIT_BAD;
@@ -132,7 +132,7 @@ static int save_blocks(const mapping *m, const char *in, const char *out, int qu
         status = EXIT_BAD;
         goto cleanup;
     }
-    if (steparc_recover(m->data, m->len, w, &rep, quiet ? NULL : on_recover_problem,
+    if (steparc_recover(&rep, m->data, m->len, w, quiet ? NULL : on_recover_problem,
                         (void *)in) != 0) {
         cli_msg("recover: %s", steparc_writer_errmsg(w));
         status = EXIT_BAD;

@@ -102,7 +102,7 @@ int cli_open_archive(const char *cmd, const char *path, steparc_reader **r)
         return EXIT_BAD;
     }
     steparc_info in;
-    if (steparc_reader_info(*r, &in) == 0 && in.ignored_tail_bytes)
+    if (steparc_reader_info(&in, *r) == 0 && in.ignored_tail_bytes)
         cli_msg("%s: warning: %s: %" PRIu64 " bytes after the last valid footer are ignored (an "
                 "interrupted append?); 'steparc verify' reports them, 'steparc recover' rewrites "
                 "the archive",
@@ -202,12 +202,12 @@ int cli_print_record(cli_printer *p, const void *mp, size_t len, uint64_t ordina
     int rc;
     if (p->via_struct) {
         steparc_step *st = NULL;
-        rc = steparc_step_decode(mp, len, &st);
+        rc = steparc_step_decode(&st, mp, len);
         if (rc == 0)
-            rc = steparc_step_to_json(st, flags, &p->js);
+            rc = steparc_step_to_json(&p->js, st, flags);
         steparc_step_free(st);
     } else {
-        rc = steparc_msgpack_to_json(mp, len, flags, &p->js);
+        rc = steparc_msgpack_to_json(&p->js, mp, len, flags);
     }
     if (rc != 0) {
         cli_msg("record %" PRIu64 ": cannot be written as JSON: %s", ordinal, steparc_strerror(rc));
@@ -256,7 +256,7 @@ static int id_of(const void *mp, size_t len, steparc_buf *out)
 {
     steparc_step *st = NULL;
     out->len = 0;
-    int rc = steparc_step_decode(mp, len, &st);
+    int rc = steparc_step_decode(&st, mp, len);
     if (rc == 0 && st->id.state == STEPARC_SET)
         rc = cli_mp_put_str(out, st->id.v.ptr, st->id.v.len) ? STEPARC_E_NOMEM : 0;
     else if (rc == 0)
@@ -282,7 +282,7 @@ static int flush_page(cli_emitter *e, int has_more)
         cli_msg("out of memory");
         return EXIT_BAD;
     }
-    int rc = steparc_msgpack_to_json(m->data, m->len, e->p.pretty ? STEPARC_JSON_PRETTY : 0, &e->js);
+    int rc = steparc_msgpack_to_json(&e->js, m->data, m->len, e->p.pretty ? STEPARC_JSON_PRETTY : 0);
     if (rc) {
         cli_msg("a list page cannot be written as JSON: %s", steparc_strerror(rc));
         return EXIT_BAD;
@@ -298,7 +298,7 @@ static int flush_page(cli_emitter *e, int has_more)
  * (strings hold no raw newline). */
 static int emit_array_item(cli_emitter *e, const void *mp, size_t len, uint64_t ord)
 {
-    int rc = steparc_msgpack_to_json(mp, len, e->p.pretty ? STEPARC_JSON_PRETTY : 0, &e->p.js);
+    int rc = steparc_msgpack_to_json(&e->p.js, mp, len, e->p.pretty ? STEPARC_JSON_PRETTY : 0);
     if (rc) {
         cli_msg("record %" PRIu64 ": cannot be written as JSON: %s", ord, steparc_strerror(rc));
         return EXIT_BAD;
@@ -348,9 +348,9 @@ int cli_emit_record(cli_emitter *e, const void *mp, size_t len, uint64_t ord)
     if (e->p.via_struct) {
         /* through the typed struct: decode, encode again */
         steparc_step *st = NULL;
-        int rc = steparc_step_decode(mp, len, &st);
+        int rc = steparc_step_decode(&st, mp, len);
         if (rc == 0)
-            rc = steparc_step_encode(st, &via);
+            rc = steparc_step_encode(&via, st);
         steparc_step_free(st);
         if (rc) {
             cli_msg("record %" PRIu64 ": %s", ord, steparc_strerror(rc));
