@@ -163,7 +163,7 @@ int main(int argc, char **argv)
     int rc = 0;
     for (uint64_t i = 0; i <= count && rc == 0; i++) {
         if (i < count) {
-            if ((rc = steparc_reader_get_msgpack(r, i, &rec)) != 0)
+            if ((rc = steparc_reader_get_msgpack(&rec, r, i)) != 0)
                 break;
             if (nrecs + rec.len > caprecs) {
                 caprecs = 2 * (nrecs + rec.len);

@@ -53,14 +53,14 @@ static void find_all(steparc_reader *r, const bench_keys *keys, size_t n, int by
             f.run_id = s;
         double t0 = bench_now_us();
         steparc_cursor *c = NULL;
-        int rc = steparc_cursor_open(r, &f, &c);
+        int rc = steparc_cursor_open(&c, r, &f);
         if (rc != 0)
             bench_die(prog, "cursor_open(%s): %s", keys->v[k], steparc_strerror(rc));
         uint64_t ord, here = 0;
         const void *mp;
         size_t mplen;
-        while ((rc = steparc_cursor_next(c, &ord, &mp, &mplen)) == 0) {
-            int jr = steparc_msgpack_to_json(mp, mplen, 0, &json);
+        while ((rc = steparc_cursor_next(&ord, &mp, &mplen, c)) == 0) {
+            int jr = steparc_msgpack_to_json(&json, mp, mplen, 0);
             if (jr != 0)
                 bench_die(prog, "msgpack_to_json(#%llu): %s", (unsigned long long)ord,
                           steparc_strerror(jr));
@@ -97,15 +97,15 @@ static void *mt_main(void *arg)
         if (j->by_id) {
             size_t k = (size_t)(bench_rng(&j->rng) % j->ids->n);
             uint64_t ord = 0;
-            rc = steparc_reader_find_id(r, j->ids->v[k], j->ids->len[k], &ord);
+            rc = steparc_reader_find_id(&ord, r, j->ids->v[k], j->ids->len[k]);
             if (rc == 0)
-                rc = steparc_reader_get_json(r, ord, 0, &json);
+                rc = steparc_reader_get_json(&json, r, ord, 0);
             if (rc != 0) /* errmsg is the calling thread's last failure */
                 bench_die(prog, "id %s: %s (%s)", j->ids->v[k], steparc_strerror(rc),
                           steparc_reader_errmsg(r));
         } else {
             uint64_t pos = bench_rng(&j->rng) % j->count;
-            rc = steparc_reader_get_json(r, pos, 0, &json);
+            rc = steparc_reader_get_json(&json, r, pos, 0);
             if (rc != 0)
                 bench_die(prog, "get_json(%llu): %s", (unsigned long long)pos,
                           steparc_reader_errmsg(r));
@@ -122,7 +122,7 @@ static int mt_mode(steparc_reader *r, const bench_query_opts *o, const bench_key
     steparc_buf json = {0};
     uint64_t warm = o->seed ^ 0x5bd1e995u;
     for (size_t i = 0; i < 200 && i < o->gets; i++) {
-        int rc = steparc_reader_get_json(r, bench_rng(&warm) % count, 0, &json);
+        int rc = steparc_reader_get_json(&json, r, bench_rng(&warm) % count, 0);
         if (rc != 0)
             bench_die(prog, "get_json: %s", steparc_reader_errmsg(r));
     }
@@ -130,7 +130,7 @@ static int mt_mode(steparc_reader *r, const bench_query_opts *o, const bench_key
     printf("{\"records\":%llu,\"mt_gets_per_thread\":%zu,", (unsigned long long)count, o->gets);
     bench_mt_series(prog, mt_main, r, NULL, ids, count, o->gets, o->mt, o->nmt, o->seed);
     uint64_t hits = 0, misses = 0;
-    steparc_reader_cache_stats(r, &hits, &misses);
+    steparc_reader_cache_stats(&hits, &misses, r);
     printf("\"cache_hits\":%llu,\"cache_misses\":%llu}\n", (unsigned long long)hits,
            (unsigned long long)misses);
     return fflush(stdout) == 0 ? 0 : 1;
@@ -178,7 +178,7 @@ int main(int argc, char **argv)
     /* warm-up: fault the index and a few blocks in (untimed) */
     uint64_t warm = rng ^ 0x5bd1e995u;
     for (size_t i = 0; i < 200 && i < o.gets; i++) {
-        rc = steparc_reader_get_json(r, bench_rng(&warm) % count, 0, &json);
+        rc = steparc_reader_get_json(&json, r, bench_rng(&warm) % count, 0);
         if (rc != 0)
             bench_die(prog, "get_json: %s", steparc_reader_errmsg(r));
     }
@@ -190,7 +190,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < o.gets; i++) {
         uint64_t pos = bench_rng(&rng) % count;
         double t0 = bench_now_us();
-        rc = steparc_reader_get_json(r, pos, 0, &json);
+        rc = steparc_reader_get_json(&json, r, pos, 0);
         lat[i] = bench_now_us() - t0;
         if (rc != 0)
             bench_die(prog, "get_json(%llu): %s", (unsigned long long)pos,
@@ -205,9 +205,9 @@ int main(int argc, char **argv)
         size_t k = (size_t)(bench_rng(&rng) % ids.n);
         double t0 = bench_now_us();
         uint64_t ord = 0;
-        rc = steparc_reader_find_id(r, ids.v[k], ids.len[k], &ord);
+        rc = steparc_reader_find_id(&ord, r, ids.v[k], ids.len[k]);
         if (rc == 0)
-            rc = steparc_reader_get_json(r, ord, 0, &json);
+            rc = steparc_reader_get_json(&json, r, ord, 0);
         lat[i] = bench_now_us() - t0;
         if (rc != 0)
             bench_die(prog, "id %s: %s (%s)", ids.v[k], steparc_strerror(rc),
@@ -216,7 +216,7 @@ int main(int argc, char **argv)
     bench_print_lat("get_id", lat, o.gets);
 
     uint64_t hits = 0, misses = 0;
-    steparc_reader_cache_stats(r, &hits, &misses);
+    steparc_reader_cache_stats(&hits, &misses, r);
 
     find_all(r, &runs, o.finds, 0, "find_run");
     find_all(r, &threads, o.finds, 1, "find_thread");

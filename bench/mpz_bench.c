@@ -66,7 +66,7 @@ static int do_pack(const char *jsonl, const char *outpath, int level)
         if (len == 0)
             continue;
         steparc_json_error err;
-        int rc = steparc_json_to_msgpack(line, len, STEPARC_JSON_REQUIRE_OBJECT, &mp, &err);
+        int rc = steparc_json_to_msgpack(&mp, line, len, STEPARC_JSON_REQUIRE_OBJECT, &err);
         if (rc != 0)
             bench_die(prog, "%s:%llu:%zu: %s", jsonl, lineno, err.column, err.reason);
         unsigned char hdr[4] = {(unsigned char)(mp.len & 0xff), (unsigned char)((mp.len >> 8) & 0xff),
@@ -168,7 +168,7 @@ static int do_unpack(const char *path)
         z.opos += 4;
         if (n > STEPARC_MAX_RECORD_SIZE || !zr_need(&z, n))
             bench_die(prog, "%s: truncated or corrupt at record %llu", path, records);
-        int rc = steparc_msgpack_to_json(z.ob + z.opos, n, 0, &json);
+        int rc = steparc_msgpack_to_json(&json, z.ob + z.opos, n, 0);
         if (rc != 0)
             bench_die(prog, "%s: record %llu: %s", path, records, steparc_strerror(rc));
         z.opos += n;

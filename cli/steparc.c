@@ -350,12 +350,12 @@ static int merge_inputs(steparc_writer *w, char **paths, int n, steparc_convert_
             return EXIT_BAD;
         }
         steparc_cursor *c = NULL;
-        int rc = steparc_cursor_open(r, NULL, &c);
+        int rc = steparc_cursor_open(&c, r, NULL);
         uint64_t ord;
         const void *mp;
         size_t len;
         st->inputs++;
-        while (rc == 0 && (rc = steparc_cursor_next(c, &ord, &mp, &len)) == 0) {
+        while (rc == 0 && (rc = steparc_cursor_next(&ord, &mp, &len, c)) == 0) {
             rc = steparc_writer_add_msgpack(w, mp, len);
             if (rc) {
                 msg("merge: %s: %s", paths[i], steparc_writer_errmsg(w));
@@ -367,7 +367,7 @@ static int merge_inputs(steparc_writer *w, char **paths, int n, steparc_convert_
         if (rc != 0 && rc != STEPARC_END && c)
             msg("merge: %s: %s", paths[i], steparc_cursor_errmsg(c));
         steparc_info in;
-        if (steparc_reader_info(r, &in) == 0)
+        if (steparc_reader_info(&in, r) == 0)
             st->input_bytes += in.file_size;
         steparc_cursor_close(c);
         steparc_reader_close(r);
@@ -625,12 +625,12 @@ static int print_record(printer *p, const void *mp, size_t len, uint64_t ordinal
     int rc;
     if (p->via_struct) {
         steparc_step *st = NULL;
-        rc = steparc_step_decode(mp, len, &st);
+        rc = steparc_step_decode(&st, mp, len);
         if (rc == 0)
-            rc = steparc_step_to_json(st, flags, &p->js);
+            rc = steparc_step_to_json(&p->js, st, flags);
         steparc_step_free(st);
     } else {
-        rc = steparc_msgpack_to_json(mp, len, flags, &p->js);
+        rc = steparc_msgpack_to_json(&p->js, mp, len, flags);
     }
     if (rc != 0) {
         msg("record %" PRIu64 ": cannot be written as JSON: %s", ordinal, steparc_strerror(rc));
@@ -650,7 +650,7 @@ static int open_archive(const char *cmd, const char *path, steparc_reader **r)
         return EXIT_BAD;
     }
     steparc_info in;
-    if (steparc_reader_info(*r, &in) == 0 && in.ignored_tail_bytes)
+    if (steparc_reader_info(&in, *r) == 0 && in.ignored_tail_bytes)
         msg("%s: warning: %s: %" PRIu64 " bytes after the last valid footer are ignored (an "
             "interrupted append?); 'steparc verify' reports them, 'steparc recover' rewrites the archive",
             cmd, path, in.ignored_tail_bytes);
@@ -721,7 +721,7 @@ static int id_of(const void *mp, size_t len, steparc_buf *out)
 {
     steparc_step *st = NULL;
     out->len = 0;
-    int rc = steparc_step_decode(mp, len, &st);
+    int rc = steparc_step_decode(&st, mp, len);
     if (rc == 0 && st->id.state == STEPARC_SET)
         rc = mp_put_str(out, st->id.v.ptr, st->id.v.len) ? STEPARC_E_NOMEM : 0;
     else if (rc == 0)
@@ -764,7 +764,7 @@ static int flush_page(emitter *e, int has_more)
         msg("out of memory");
         return EXIT_BAD;
     }
-    int rc = steparc_msgpack_to_json(m->data, m->len, e->p.pretty ? STEPARC_JSON_PRETTY : 0, &e->js);
+    int rc = steparc_msgpack_to_json(&e->js, m->data, m->len, e->p.pretty ? STEPARC_JSON_PRETTY : 0);
     if (rc) {
         msg("a list page cannot be written as JSON: %s", steparc_strerror(rc));
         return EXIT_BAD;
@@ -787,9 +787,9 @@ static int emit_record(emitter *e, const void *mp, size_t len, uint64_t ord)
     int rc = 0;
     if (e->p.via_struct) {
         /* through the typed struct: decode, encode again */
-        rc = steparc_step_decode(mp, len, &st);
+        rc = steparc_step_decode(&st, mp, len);
         if (rc == 0)
-            rc = steparc_step_encode(st, &via);
+            rc = steparc_step_encode(&via, st);
         steparc_step_free(st);
         if (rc) {
             msg("record %" PRIu64 ": %s", ord, steparc_strerror(rc));
@@ -801,7 +801,7 @@ static int emit_record(emitter *e, const void *mp, size_t len, uint64_t ord)
     }
     int status = 0;
     if (e->format == FMT_JSON) {
-        rc = steparc_msgpack_to_json(mp, len, e->p.pretty ? STEPARC_JSON_PRETTY : 0, &e->p.js);
+        rc = steparc_msgpack_to_json(&e->p.js, mp, len, e->p.pretty ? STEPARC_JSON_PRETTY : 0);
         if (rc) {
             msg("record %" PRIu64 ": cannot be written as JSON: %s", ord, steparc_strerror(rc));
             status = EXIT_BAD;
@@ -906,7 +906,7 @@ static int run_selection(const char *cmd, const char *path, steparc_reader *r,
     int status = 0;
     uint64_t *ords = NULL;
     size_t nords = 0, cap = 0;
-    int rc = steparc_cursor_open(r, f, &c);
+    int rc = steparc_cursor_open(&c, r, f);
     if (rc) {
         msg("%s: %s", cmd, steparc_reader_errmsg(r));
         return EXIT_BAD;
@@ -915,7 +915,7 @@ static int run_selection(const char *cmd, const char *path, steparc_reader *r,
         uint64_t ord;
         const void *mp;
         size_t len;
-        rc = steparc_cursor_next(c, &ord, &mp, &len);
+        rc = steparc_cursor_next(&ord, &mp, &len, c);
         if (rc == STEPARC_END)
             break;
         if (rc) {
@@ -942,7 +942,7 @@ static int run_selection(const char *cmd, const char *path, steparc_reader *r,
     steparc_cursor_close(c);
     steparc_buf mp = {0};
     for (size_t k = nords; status == 0 && k-- > 0;) {
-        if (steparc_reader_get_msgpack(r, ords[k], &mp) != 0) {
+        if (steparc_reader_get_msgpack(&mp, r, ords[k]) != 0) {
             msg("%s: %s", cmd, steparc_reader_errmsg(r));
             status = EXIT_BAD;
             break;
@@ -991,7 +991,7 @@ static int export_range(xstate *x, xslot *s)
     f.range_to = f.range_from + EXPORT_CHUNK;
     steparc_cursor *c = NULL;
     unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;
-    int rc = steparc_cursor_open(x->r, &f, &c);
+    int rc = steparc_cursor_open(&c, x->r, &f);
     if (rc) /* not the reader's message: the threads share it */
         snprintf(s->err, sizeof s->err, "%s", steparc_strerror(rc));
     size_t done = 0; /* bytes of the records written whole */
@@ -1000,7 +1000,7 @@ static int export_range(xstate *x, xslot *s)
         uint64_t ord;
         const void *mp;
         size_t len;
-        rc = steparc_cursor_next(c, &ord, &mp, &len);
+        rc = steparc_cursor_next(&ord, &mp, &len, c);
         if (rc == STEPARC_END) {
             rc = 0;
             break;
@@ -1012,12 +1012,12 @@ static int export_range(xstate *x, xslot *s)
         /* straight into the range's buffer */
         if (x->opt.via_struct) {
             steparc_step *st = NULL;
-            rc = steparc_step_decode(mp, len, &st);
+            rc = steparc_step_decode(&st, mp, len);
             if (rc == 0)
-                rc = steparc_step_to_json(st, flags | STEPARC_JSON_APPEND, &s->out);
+                rc = steparc_step_to_json(&s->out, st, flags | STEPARC_JSON_APPEND);
             steparc_step_free(st);
         } else {
-            rc = steparc_msgpack_to_json(mp, len, flags | STEPARC_JSON_APPEND, &s->out);
+            rc = steparc_msgpack_to_json(&s->out, mp, len, flags | STEPARC_JSON_APPEND);
         }
         if (rc) {
             snprintf(s->err, sizeof s->err, "record %" PRIu64 ": cannot be written as JSON: %s", ord,
@@ -1241,7 +1241,7 @@ static int cmd_get(int argc, char **argv)
     for (int i = 2; i < argc && status == 0; i++) {
         uint64_t v;
         parse_u64(argv[i], &v);
-        int rc = steparc_reader_get_msgpack(r, v, &mp);
+        int rc = steparc_reader_get_msgpack(&mp, r, v);
         if (rc) {
             msg("get: %s", steparc_reader_errmsg(r));
             status = EXIT_BAD;
@@ -1326,9 +1326,9 @@ static int cmd_find(int argc, char **argv)
         /* the id index gives the record; the other filters must hold too */
         uint64_t ord;
         steparc_buf mp = {0};
-        int rc = steparc_reader_find_id(r, id, strlen(id), &ord);
+        int rc = steparc_reader_find_id(&ord, r, id, strlen(id));
         if (rc == 0)
-            rc = steparc_reader_get_msgpack(r, ord, &mp);
+            rc = steparc_reader_get_msgpack(&mp, r, ord);
         if (rc) {
             msg("find: %s", steparc_reader_errmsg(r));
             status = EXIT_BAD;
@@ -1340,8 +1340,8 @@ static int cmd_find(int argc, char **argv)
                 const void *m2;
                 size_t l2;
                 keep = 0;
-                rc = steparc_cursor_open(r, &f, &c);
-                while (rc == 0 && (rc = steparc_cursor_next(c, &o2, &m2, &l2)) == 0)
+                rc = steparc_cursor_open(&c, r, &f);
+                while (rc == 0 && (rc = steparc_cursor_next(&o2, &m2, &l2, c)) == 0)
                     if (o2 == ord) {
                         keep = 1;
                         break;
@@ -1403,7 +1403,7 @@ static int cmd_info(int argc, char **argv)
     if (st)
         return st;
     steparc_info in;
-    steparc_reader_info(r, &in);
+    steparc_reader_info(&in, r);
     int have_ts = in.min_created_at <= in.max_created_at;
     double ratio = in.stored_bytes ? (double)in.raw_bytes / (double)in.stored_bytes : 0;
     if (json) {
@@ -1487,11 +1487,11 @@ static int cmd_verify(int argc, char **argv)
     if (open_archive("verify", argv[1], &r))
         return EXIT_BAD;
     uint64_t n = 0;
-    int rc = steparc_verify(r, on_problem, argv[1], &n);
+    int rc = steparc_verify(&n, r, on_problem, argv[1]);
     int status = 0;
     if (rc == 0) {
         steparc_info in;
-        steparc_reader_info(r, &in);
+        steparc_reader_info(&in, r);
         printf("%s: ok, %" PRIu64 " records in %" PRIu64 " blocks, every checksum and index verified\n",
                argv[1], in.records, in.blocks);
     } else if (rc == STEPARC_E_CORRUPT) {
@@ -1656,16 +1656,16 @@ static int cmd_stats(int argc, char **argv)
     uint64_t with_usage = 0, records = 0;
     int status = 0;
     steparc_cursor *c = NULL;
-    int rc = steparc_cursor_open(r, NULL, &c);
+    int rc = steparc_cursor_open(&c, r, NULL);
     while (rc == 0) {
         uint64_t ord;
         const void *mp;
         size_t len;
-        rc = steparc_cursor_next(c, &ord, &mp, &len);
+        rc = steparc_cursor_next(&ord, &mp, &len, c);
         if (rc)
             break;
         steparc_step *st = NULL;
-        if (steparc_step_decode(mp, len, &st) != 0) {
+        if (steparc_step_decode(&st, mp, len) != 0) {
             msg("stats: record %" PRIu64 " cannot be decoded", ord);
             status = EXIT_BAD;
             break;
@@ -1724,7 +1724,7 @@ static int cmd_stats(int argc, char **argv)
                       mp_put_str(&m, "total_tokens", 12) || mp_put_int(&m, tok[2]) ||
                       (overflow && (mp_put_str(&m, "overflow", 8) || buf_add(&m, "\xc3", 1))) ||
                       counters_mp(&m, "by_assistant", &assistants) || counters_mp(&m, "by_day", &days);
-            if (bad || steparc_msgpack_to_json(m.data, m.len, 0, &js) != 0) {
+            if (bad || steparc_msgpack_to_json(&js, m.data, m.len, 0) != 0) {
                 msg("stats: cannot write the report");
                 status = EXIT_BAD;
             } else if (out_write(js.data, js.len) || out_write("\n", 1)) {
@@ -1826,7 +1826,7 @@ static int cmd_recover(int argc, char **argv)
         status = EXIT_BAD;
         goto cleanup;
     }
-    rc = steparc_recover(data, len, w, &rep, quiet ? NULL : on_recover_problem, (void *)in);
+    rc = steparc_recover(&rep, data, len, w, quiet ? NULL : on_recover_problem, (void *)in);
     if (rc) {
         msg("recover: %s", steparc_writer_errmsg(w));
         status = EXIT_BAD;
@@ -1848,7 +1848,7 @@ static int cmd_recover(int argc, char **argv)
         steparc_reader *r = NULL;
         uint64_t np = 0;
         if (steparc_reader_open(&r, out, NULL, why, sizeof why) != 0 ||
-            steparc_verify(r, NULL, NULL, &np) != 0 || steparc_reader_count(r) != rep.records_saved) {
+            steparc_verify(&np, r, NULL, NULL) != 0 || steparc_reader_count(r) != rep.records_saved) {
             msg("recover: the recovered archive %s does not verify: %s", out,
                 r ? steparc_reader_errmsg(r) : why);
             steparc_reader_close(r);

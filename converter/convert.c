@@ -814,7 +814,7 @@ static int sse_parse(steparc_converter *c, const char *p, size_t n, size_t rel, 
 {
     steparc_json_error e;
     c->mp.len = 0;
-    int rc = steparc_json_to_msgpack(p, n, 0, &c->mp, &e);
+    int rc = steparc_json_to_msgpack(&c->mp, p, n, 0, &e);
     if (rc == 0)
         return 0;
     if (rc == STEPARC_E_NOMEM)

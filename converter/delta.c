@@ -283,5 +283,5 @@ int sa_tree_to_mp(const sa_tree *t, steparc_buf *out)
         return STEPARC_E_INPUT;
     st.extra.items = t->root.v.object.items;
     st.extra.count = t->root.v.object.count;
-    return steparc_step_encode(&st, out);
+    return steparc_step_encode(out, &st);
 }

@@ -1289,7 +1289,7 @@ int steparc_writer_add_json(steparc_writer *w, const char *json, size_t len,
     steparc_json_error local;
     steparc_json_error *e = err ? err : &local;
     steparc_buf mp = {0};
-    int rc = steparc_json_to_msgpack(json, len, STEPARC_JSON_REQUIRE_OBJECT, &mp, e);
+    int rc = steparc_json_to_msgpack(&mp, json, len, STEPARC_JSON_REQUIRE_OBJECT, e);
     if (rc == 0)
         rc = sa_writer_add_trusted(w, mp.data, mp.len);
     else
@@ -1304,7 +1304,7 @@ int steparc_writer_add_step(steparc_writer *w, const steparc_step *step)
     if (w == NULL || step == NULL)
         return STEPARC_E_ARG;
     steparc_buf mp = {0};
-    int rc = steparc_step_encode(step, &mp);
+    int rc = steparc_step_encode(&mp, step);
     if (rc == 0)
         rc = sa_writer_add_trusted(w, mp.data, mp.len);
     else

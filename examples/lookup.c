@@ -53,9 +53,9 @@ int main(int argc, char **argv)
         if (len == 0)
             continue;
         uint64_t ordinal;
-        int rc = steparc_reader_find_id(r, line, len, &ordinal);
+        int rc = steparc_reader_find_id(&ordinal, r, line, len);
         if (rc == STEPARC_OK)
-            rc = steparc_reader_get_json(r, ordinal, 0, &json);
+            rc = steparc_reader_get_json(&json, r, ordinal, 0);
         if (rc == STEPARC_OK) {
             fwrite(json.data, 1, json.len, stdout);
             putchar('\n');

@@ -59,7 +59,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "tokens: %s\n", err);
         return 1;
     }
-    int rc = steparc_cursor_open(r, &f, &c);
+    int rc = steparc_cursor_open(&c, r, &f);
     if (rc != STEPARC_OK)
         fprintf(stderr, "tokens: %s\n", steparc_reader_errmsg(r));
     uint64_t steps = 0, with_usage = 0, by_status[6] = {0}, by_tool[4] = {0};
@@ -67,13 +67,13 @@ int main(int argc, char **argv)
     uint64_t ordinal;
     const void *mp;
     size_t len;
-    while (rc == STEPARC_OK && (rc = steparc_cursor_next(c, &ordinal, &mp, &len)) != STEPARC_END) {
+    while (rc == STEPARC_OK && (rc = steparc_cursor_next(&ordinal, &mp, &len, c)) != STEPARC_END) {
         steparc_step *s = NULL;
         if (rc != STEPARC_OK) { /* a damaged block: stop, the totals would be wrong */
             fprintf(stderr, "tokens: %s\n", steparc_cursor_errmsg(c));
             break;
         }
-        if ((rc = steparc_step_decode(mp, len, &s)) != STEPARC_OK) {
+        if ((rc = steparc_step_decode(&s, mp, len)) != STEPARC_OK) {
             fprintf(stderr, "tokens: record %" PRIu64 ": %s\n", ordinal, steparc_strerror(rc));
             break;
         }

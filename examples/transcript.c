@@ -115,13 +115,13 @@ int main(int argc, char **argv)
     uint64_t shown = 0, failed = 0, ordinal;
     const void *mp;
     size_t len;
-    int rc = steparc_cursor_open(r, &f, &c);
+    int rc = steparc_cursor_open(&c, r, &f);
     if (rc != STEPARC_OK) {
         fprintf(stderr, "transcript: %s\n", steparc_reader_errmsg(r));
         failed++;
     }
     printf("thread %s\n", argv[2]);
-    while (rc == STEPARC_OK && (rc = steparc_cursor_next(c, &ordinal, &mp, &len)) != STEPARC_END) {
+    while (rc == STEPARC_OK && (rc = steparc_cursor_next(&ordinal, &mp, &len, c)) != STEPARC_END) {
         if (rc != STEPARC_OK) { /* a damaged block: say so and go on with the next */
             fprintf(stderr, "transcript: %s\n", steparc_cursor_errmsg(c));
             failed++;
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
             continue;
         }
         steparc_step *step = NULL; /* owns copies: outlives the cursor's buffer */
-        if ((rc = steparc_step_decode(mp, len, &step)) != STEPARC_OK) {
+        if ((rc = steparc_step_decode(&step, mp, len)) != STEPARC_OK) {
             fprintf(stderr, "transcript: #%" PRIu64 ": %s\n", ordinal, steparc_strerror(rc));
             failed++;
             rc = STEPARC_OK;

@@ -127,7 +127,7 @@ int main(int argc, char **argv)
     }
     steparc_buf json = {0};
     for (uint64_t n = 0; rc == STEPARC_OK && n < steparc_reader_count(r); n++)
-        if ((rc = steparc_reader_get_json(r, n, 0, &json)) == STEPARC_OK)
+        if ((rc = steparc_reader_get_json(&json, r, n, 0)) == STEPARC_OK)
             printf("%.*s\n", (int)json.len, json.data);
     if (rc != STEPARC_OK)
         fprintf(stderr, "write_structs: %s\n", steparc_reader_errmsg(r));

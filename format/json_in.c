@@ -779,7 +779,7 @@ int sa_json_parse(const char *json, size_t len, unsigned flags, steparc_buf *out
     return ps.status;
 }
 
-int steparc_json_to_msgpack(const char *json, size_t len, unsigned flags, steparc_buf *out,
+int steparc_json_to_msgpack(steparc_buf *out, const char *json, size_t len, unsigned flags,
                             steparc_json_error *err)
 {
     if (out == NULL || (json == NULL && len > 0))

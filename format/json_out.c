@@ -1051,7 +1051,7 @@ int sa_json_append(const void *mp, size_t len, unsigned flags, steparc_buf *out)
     return w.status;
 }
 
-int steparc_msgpack_to_json(const void *mp, size_t len, unsigned flags, steparc_buf *out)
+int steparc_msgpack_to_json(steparc_buf *out, const void *mp, size_t len, unsigned flags)
 {
     if (out == NULL || (mp == NULL && len > 0))
         return STEPARC_E_ARG;

@@ -417,7 +417,7 @@ typedef struct {
     steparc_value root;
 } step_internal;
 
-int steparc_step_decode(const void *mp, size_t len, steparc_step **out)
+int steparc_step_decode(steparc_step **out, const void *mp, size_t len)
 {
     if (out == NULL || (mp == NULL && len > 0))
         return STEPARC_E_ARG;
@@ -695,7 +695,7 @@ static int pack_obj(ectx *e, const objdesc *od, const void *obj, int depth)
     return e->status;
 }
 
-int steparc_step_encode(const steparc_step *step, steparc_buf *out)
+int steparc_step_encode(steparc_buf *out, const steparc_step *step)
 {
     if (step == NULL || out == NULL)
         return STEPARC_E_ARG;
@@ -718,12 +718,12 @@ int steparc_step_encode(const steparc_step *step, steparc_buf *out)
     return e.status;
 }
 
-int steparc_step_to_json(const steparc_step *step, unsigned flags, steparc_buf *out)
+int steparc_step_to_json(steparc_buf *out, const steparc_step *step, unsigned flags)
 {
     if (step == NULL || out == NULL)
         return STEPARC_E_ARG;
     steparc_buf mp = {0};
-    int rc = steparc_step_encode(step, &mp);
+    int rc = steparc_step_encode(&mp, step);
     if (rc == 0) {
         if (!(flags & STEPARC_JSON_APPEND))
             out->len = 0;

@@ -409,7 +409,7 @@ typedef struct steparc_step {
  * On success *out owns copies of everything it points to; free it with
  * steparc_step_free. On failure *out is NULL.
  * @return 0, STEPARC_E_INPUT (not a valid record), STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
-STEPARC_API int steparc_step_decode(const void *mp, size_t len, steparc_step **out);
+STEPARC_API int steparc_step_decode(steparc_step **out, const void *mp, size_t len);
 
 /* Frees a step returned by the library, with everything it owns. NULL is a no-op.
  * Never call it on a steparc_step you built yourself. */
@@ -422,7 +422,7 @@ STEPARC_API void steparc_step_free(steparc_step *step);
  * headers) re-encode to the canonical form of the same values.
  * @return 0, STEPARC_E_ARG (inconsistent struct: NULL ptr with len, bad slot,
  *         invalid UTF-8, state out of range), STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
-STEPARC_API int steparc_step_encode(const steparc_step *step, steparc_buf *out);
+STEPARC_API int steparc_step_encode(steparc_buf *out, const steparc_step *step);
 
 /* ------------------------------------------------------------------------ */
 /* JSON <-> MessagePack codec                                                */
@@ -448,8 +448,8 @@ typedef struct {
  * nesting deeper than STEPARC_MAX_DEPTH or more than STEPARC_MAX_KEYS items.
  * flags: STEPARC_JSON_REQUIRE_OBJECT demands a top-level object. */
 #define STEPARC_JSON_REQUIRE_OBJECT 1u
-STEPARC_API int steparc_json_to_msgpack(const char *json, size_t len, unsigned flags,
-                                        steparc_buf *out, steparc_json_error *err);
+STEPARC_API int steparc_json_to_msgpack(steparc_buf *out, const char *json, size_t len,
+                                        unsigned flags, steparc_json_error *err);
 
 /* Writes MessagePack as canonical JSON into out (replacing its contents):
  * compact, keys in stored order, strings as UTF-8 with only '"', '\\' and
@@ -462,10 +462,10 @@ STEPARC_API int steparc_json_to_msgpack(const char *json, size_t len, unsigned f
  * @return 0, STEPARC_E_CORRUPT (not valid record MessagePack), STEPARC_E_NOMEM. */
 #define STEPARC_JSON_PRETTY 2u
 #define STEPARC_JSON_APPEND 4u
-STEPARC_API int steparc_msgpack_to_json(const void *mp, size_t len, unsigned flags, steparc_buf *out);
+STEPARC_API int steparc_msgpack_to_json(steparc_buf *out, const void *mp, size_t len, unsigned flags);
 
 /* Writes a step as JSON, through its typed fields (same rules as above). */
-STEPARC_API int steparc_step_to_json(const steparc_step *step, unsigned flags, steparc_buf *out);
+STEPARC_API int steparc_step_to_json(steparc_buf *out, const steparc_step *step, unsigned flags);
 
 /* ------------------------------------------------------------------------ */
 /* Writer                                                                    */
@@ -701,27 +701,27 @@ typedef struct {
     uint64_t columnar_blocks;    /* blocks in the columnar layout (the others are rows) */
     uint64_t reserved_[7];       /* zero; room for new figures without an ABI change */
 } steparc_info;
-STEPARC_API int steparc_reader_info(const steparc_reader *r, steparc_info *info);
+STEPARC_API int steparc_reader_info(steparc_info *info, const steparc_reader *r);
 
 /* Block cache counters since open: lookups served from the cache (hits) and
  * blocks read and decompressed (misses). */
-STEPARC_API void steparc_reader_cache_stats(const steparc_reader *r, uint64_t *hits,
-                                            uint64_t *misses);
+STEPARC_API void steparc_reader_cache_stats(uint64_t *hits, uint64_t *misses,
+                                            const steparc_reader *r);
 
 /* Record n (0-based ordinal) as MessagePack bytes, canonical JSON or a typed
  * step. Buffers are replaced; *out is the caller's to free with steparc_step_free.
  * @return 0, STEPARC_E_NOTFOUND (n >= count), STEPARC_E_CORRUPT (its block is
  *         damaged; other blocks stay readable), STEPARC_E_NOMEM. */
-STEPARC_API int steparc_reader_get_msgpack(steparc_reader *r, uint64_t n, steparc_buf *out);
-STEPARC_API int steparc_reader_get_json(steparc_reader *r, uint64_t n, unsigned flags,
-                                        steparc_buf *out);
-STEPARC_API int steparc_reader_get_step(steparc_reader *r, uint64_t n, steparc_step **out);
+STEPARC_API int steparc_reader_get_msgpack(steparc_buf *out, steparc_reader *r, uint64_t n);
+STEPARC_API int steparc_reader_get_json(steparc_buf *out, steparc_reader *r, uint64_t n,
+                                        unsigned flags);
+STEPARC_API int steparc_reader_get_step(steparc_step **out, steparc_reader *r, uint64_t n);
 
 /* Ordinal of the record whose "id" equals (id, len), through the id index.
  * When several records share the id (archives written with duplicates kept),
  * the first one. @return 0, STEPARC_E_NOTFOUND, STEPARC_E_CORRUPT. */
-STEPARC_API int steparc_reader_find_id(steparc_reader *r, const char *id, size_t len,
-                                       uint64_t *ordinal);
+STEPARC_API int steparc_reader_find_id(uint64_t *ordinal, steparc_reader *r, const char *id,
+                                       size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Cursors: filtered iteration in archive order, constant memory              */
@@ -751,15 +751,15 @@ typedef struct steparc_cursor steparc_cursor;
 /* Opens a cursor over the records that match f (NULL: all), in archive order.
  * The cursor uses its own buffers; the reader must outlive it.
  * @return 0, STEPARC_E_ARG, STEPARC_E_NOMEM, STEPARC_E_CORRUPT. */
-STEPARC_API int steparc_cursor_open(steparc_reader *r, const steparc_filter *f,
-                                    steparc_cursor **out);
+STEPARC_API int steparc_cursor_open(steparc_cursor **out, steparc_reader *r,
+                                    const steparc_filter *f);
 
 /* Advances to the next match. On 0, *ordinal is its ordinal and (*mp, *mp_len)
  * its MessagePack bytes, valid until the next call on this cursor.
  * @return 0, STEPARC_END, STEPARC_E_CORRUPT (a damaged block; the cursor stays
  *         usable and continues with the next block on the next call). */
-STEPARC_API int steparc_cursor_next(steparc_cursor *c, uint64_t *ordinal, const void **mp,
-                                    size_t *mp_len);
+STEPARC_API int steparc_cursor_next(uint64_t *ordinal, const void **mp, size_t *mp_len,
+                                    steparc_cursor *c);
 
 /* Blocks this cursor has decompressed or fetched from the cache so far. */
 STEPARC_API uint64_t steparc_cursor_blocks_read(const steparc_cursor *c);
@@ -786,9 +786,8 @@ typedef struct {
  * statistics match. Calls report (if non-NULL) for each problem.
  * @return 0 (intact), STEPARC_E_CORRUPT (problems found; *nproblems counts them),
  *         STEPARC_E_NOMEM. */
-STEPARC_API int steparc_verify(steparc_reader *r,
-                               void (*report)(void *ctx, const steparc_problem *p),
-                               void *ctx, uint64_t *nproblems);
+STEPARC_API int steparc_verify(uint64_t *nproblems, steparc_reader *r,
+                               void (*report)(void *ctx, const steparc_problem *p), void *ctx);
 
 /* ------------------------------------------------------------------------ */
 /* Recovery                                                                  */
@@ -818,8 +817,8 @@ typedef struct {
  * records after the cut is unknown, so loss cannot be ruled out.
  * @return 0 (the scan ran; see *rep), or an error of the writer (w then holds
  *         the message), STEPARC_E_ARG, STEPARC_E_NOMEM. */
-STEPARC_API int steparc_recover(const void *data, size_t len, steparc_writer *w,
-                                steparc_recover_report *rep,
+STEPARC_API int steparc_recover(steparc_recover_report *rep, const void *data, size_t len,
+                                steparc_writer *w,
                                 void (*report)(void *ctx, const steparc_problem *p), void *ctx);
 
 #ifdef __cplusplus

@@ -86,7 +86,7 @@ static void intersect(uint64_t *a, uint64_t *na, const uint64_t *b, uint64_t nb)
     *na = o;
 }
 
-int steparc_cursor_open(steparc_reader *r, const steparc_filter *f, steparc_cursor **out)
+int steparc_cursor_open(steparc_cursor **out, steparc_reader *r, const steparc_filter *f)
 {
     if (r == NULL || out == NULL)
         return STEPARC_E_ARG;
@@ -272,7 +272,7 @@ static int record_matches(const steparc_filter *f, const unsigned char *p, size_
     return 0;
 }
 
-int steparc_cursor_next(steparc_cursor *c, uint64_t *ordinal, const void **mp, size_t *mp_len)
+int steparc_cursor_next(uint64_t *ordinal, const void **mp, size_t *mp_len, steparc_cursor *c)
 {
     if (c == NULL || ordinal == NULL || mp == NULL || mp_len == NULL)
         return STEPARC_E_ARG;

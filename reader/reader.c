@@ -304,7 +304,7 @@ void steparc_reader_close(steparc_reader *r)
     sa_free(r);
 }
 
-void steparc_reader_cache_stats(const steparc_reader *r, uint64_t *hits, uint64_t *misses)
+void steparc_reader_cache_stats(uint64_t *hits, uint64_t *misses, const steparc_reader *r)
 {
     steparc_reader *m = (steparc_reader *)(uintptr_t)r;
     if (r == NULL)
@@ -687,11 +687,11 @@ static int to_json(void *ctx, const unsigned char *p, size_t len)
 
 static int to_step(void *ctx, const unsigned char *p, size_t len)
 {
-    int rc = steparc_step_decode(p, len, (steparc_step **)ctx);
+    int rc = steparc_step_decode((steparc_step **)ctx, p, len);
     return rc == STEPARC_E_INPUT ? STEPARC_E_CORRUPT : rc;
 }
 
-int steparc_reader_get_msgpack(steparc_reader *r, uint64_t n, steparc_buf *out)
+int steparc_reader_get_msgpack(steparc_buf *out, steparc_reader *r, uint64_t n)
 {
     if (out == NULL)
         return STEPARC_E_ARG;
@@ -701,7 +701,7 @@ int steparc_reader_get_msgpack(steparc_reader *r, uint64_t n, steparc_buf *out)
     return rc;
 }
 
-int steparc_reader_get_json(steparc_reader *r, uint64_t n, unsigned flags, steparc_buf *out)
+int steparc_reader_get_json(steparc_buf *out, steparc_reader *r, uint64_t n, unsigned flags)
 {
     if (out == NULL)
         return STEPARC_E_ARG;
@@ -713,7 +713,7 @@ int steparc_reader_get_json(steparc_reader *r, uint64_t n, unsigned flags, stepa
     return rc;
 }
 
-int steparc_reader_get_step(steparc_reader *r, uint64_t n, steparc_step **out)
+int steparc_reader_get_step(steparc_step **out, steparc_reader *r, uint64_t n)
 {
     if (out == NULL)
         return STEPARC_E_ARG;
@@ -776,7 +776,7 @@ static int id_candidate(void *ctx, uint64_t ord)
     return FOUND;
 }
 
-int steparc_reader_find_id(steparc_reader *r, const char *id, size_t len, uint64_t *ordinal)
+int steparc_reader_find_id(uint64_t *ordinal, steparc_reader *r, const char *id, size_t len)
 {
     if (r == NULL || ordinal == NULL || (id == NULL && len))
         return STEPARC_E_ARG;
@@ -796,7 +796,7 @@ int steparc_reader_find_id(steparc_reader *r, const char *id, size_t len, uint64
 
 /* ---- info ----------------------------------------------------------------------- */
 
-int steparc_reader_info(const steparc_reader *r, steparc_info *info)
+int steparc_reader_info(steparc_info *info, const steparc_reader *r)
 {
     if (r == NULL || info == NULL)
         return STEPARC_E_ARG;

@@ -32,7 +32,7 @@ static void problem(void (*report)(void *, const steparc_problem *), void *ctx, 
     report(ctx, &p);
 }
 
-int steparc_recover(const void *data, size_t len, steparc_writer *w, steparc_recover_report *rep,
+int steparc_recover(steparc_recover_report *rep, const void *data, size_t len, steparc_writer *w,
                     void (*report)(void *ctx, const steparc_problem *p), void *ctx)
 {
     if ((data == NULL && len) || w == NULL || rep == NULL)

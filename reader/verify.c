@@ -88,8 +88,8 @@ static int section_digest(vstate *v, int slot, int unique, digest *d)
     return 0;
 }
 
-int steparc_verify(steparc_reader *r, void (*report)(void *ctx, const steparc_problem *p),
-                   void *ctx, uint64_t *nproblems)
+int steparc_verify(uint64_t *nproblems, steparc_reader *r,
+                   void (*report)(void *ctx, const steparc_problem *p), void *ctx)
 {
     if (r == NULL)
         return STEPARC_E_ARG;

@@ -119,21 +119,21 @@ static void check_record_bytes(const void *mp, size_t len, int must_be_valid)
     int valid = sa_mp_validate(mp, len, NULL, 0) == 0;
     if (must_be_valid && !valid)
         FZ_FAIL("steparc_verify passed but a record does not validate");
-    int rc = steparc_msgpack_to_json(mp, len, 0, &js);
+    int rc = steparc_msgpack_to_json(&js, mp, len, 0);
     FZ_STATUS_IN(rc, 0, STEPARC_E_CORRUPT);
     if (valid && rc != 0)
         FZ_FAIL("valid record but steparc_msgpack_to_json failed: %d", rc);
     if (rc == 0) {
-        int prc = steparc_msgpack_to_json(mp, len, STEPARC_JSON_PRETTY, &pj);
+        int prc = steparc_msgpack_to_json(&pj, mp, len, STEPARC_JSON_PRETTY);
         FZ_CHECK(prc == 0);
         if (valid) {
             steparc_json_error err;
-            prc = steparc_json_to_msgpack(pj.data, pj.len, STEPARC_JSON_REQUIRE_OBJECT, &back, &err);
+            prc = steparc_json_to_msgpack(&back, pj.data, pj.len, STEPARC_JSON_REQUIRE_OBJECT, &err);
             if (prc != 0) {
                 fz_dump("pretty", pj.data, pj.len);
                 FZ_FAIL("pretty JSON of a valid record does not parse: %s", err.reason);
             }
-            prc = steparc_msgpack_to_json(back.data, back.len, 0, &sj);
+            prc = steparc_msgpack_to_json(&sj, back.data, back.len, 0);
             FZ_CHECK(prc == 0);
             if (!fz_buf_eq(&sj, &js)) {
                 fz_dump("compact", js.data, js.len);
@@ -143,12 +143,12 @@ static void check_record_bytes(const void *mp, size_t len, int must_be_valid)
         }
     }
     steparc_step *st = NULL;
-    int drc = steparc_step_decode(mp, len, &st);
+    int drc = steparc_step_decode(&st, mp, len);
     FZ_STATUS_IN(drc, 0, STEPARC_E_INPUT, STEPARC_E_LIMIT);
     if (valid && drc != 0)
         FZ_FAIL("valid record but steparc_step_decode failed: %d", drc);
     if (drc == 0 && valid) {
-        int src = steparc_step_to_json(st, 0, &sj);
+        int src = steparc_step_to_json(&sj, st, 0);
         FZ_CHECK(src == 0);
         if (!fz_buf_eq(&sj, &js)) {
             fz_dump("msgpack_to_json", js.data, js.len);
@@ -202,7 +202,7 @@ static void run_filter(steparc_reader *r, const steparc_filter *f, const seen_se
                        uint64_t count, uint64_t nblocks, int intact)
 {
     steparc_cursor *c = NULL;
-    int rc = steparc_cursor_open(r, f, &c);
+    int rc = steparc_cursor_open(&c, r, f);
     FZ_STATUS_IN(rc, 0, STEPARC_E_CORRUPT, STEPARC_E_NOMEM);
     if (rc != 0) {
         FZ_CHECK(c == NULL);
@@ -220,7 +220,7 @@ static void run_filter(steparc_reader *r, const steparc_filter *f, const seen_se
         uint64_t ord = 0;
         const void *mp = NULL;
         size_t len = 0;
-        rc = steparc_cursor_next(c, &ord, &mp, &len);
+        rc = steparc_cursor_next(&ord, &mp, &len, c);
         FZ_STATUS_IN(rc, 0, STEPARC_END, STEPARC_E_CORRUPT, STEPARC_E_NOMEM);
         if (rc == STEPARC_END)
             break;
@@ -278,7 +278,7 @@ static void check_position(steparc_reader *r, uint64_t n, uint64_t count, const 
                            int intact)
 {
     steparc_buf mp = {0}, js = {0}, pj = {0}, tmp = {0}, sj = {0};
-    int rc = steparc_reader_get_msgpack(r, n, &mp);
+    int rc = steparc_reader_get_msgpack(&mp, r, n);
     FZ_STATUS_IN(rc, 0, STEPARC_E_NOTFOUND, STEPARC_E_CORRUPT, STEPARC_E_NOMEM);
     if (n >= count)
         FZ_CHECK(rc == STEPARC_E_NOTFOUND);
@@ -294,7 +294,7 @@ static void check_position(steparc_reader *r, uint64_t n, uint64_t count, const 
         check_record_bytes(mp.data, mp.len, intact);
     }
 
-    rc = steparc_reader_get_json(r, n, 0, &js);
+    rc = steparc_reader_get_json(&js, r, n, 0);
     FZ_STATUS_IN(rc, 0, STEPARC_E_NOTFOUND, STEPARC_E_CORRUPT, STEPARC_E_NOMEM);
     FZ_CHECK(steparc_reader_errmsg(r) != NULL);
     if (n >= count)
@@ -303,27 +303,27 @@ static void check_position(steparc_reader *r, uint64_t n, uint64_t count, const 
         FZ_FAIL("get_json(%llu) failed (%d) on an archive that verifies", (unsigned long long)n, rc);
     int have_js = rc == 0;
     if (have_js && have_mp) {
-        int trc = steparc_msgpack_to_json(mp.data, mp.len, 0, &tmp);
+        int trc = steparc_msgpack_to_json(&tmp, mp.data, mp.len, 0);
         FZ_CHECK(trc == 0);
         FZ_CHECK(fz_buf_eq(&tmp, &js));
     }
     if (have_mp && !have_js && n < count) {
         /* the same bytes must fail the same way */
-        int trc = steparc_msgpack_to_json(mp.data, mp.len, 0, &tmp);
+        int trc = steparc_msgpack_to_json(&tmp, mp.data, mp.len, 0);
         FZ_CHECK(trc != 0);
     }
 
-    rc = steparc_reader_get_json(r, n, STEPARC_JSON_PRETTY, &pj);
+    rc = steparc_reader_get_json(&pj, r, n, STEPARC_JSON_PRETTY);
     FZ_STATUS_IN(rc, 0, STEPARC_E_NOTFOUND, STEPARC_E_CORRUPT, STEPARC_E_NOMEM);
     FZ_CHECK((rc == 0) == have_js);
     if (rc == 0 && have_mp) {
-        int trc = steparc_msgpack_to_json(mp.data, mp.len, STEPARC_JSON_PRETTY, &tmp);
+        int trc = steparc_msgpack_to_json(&tmp, mp.data, mp.len, STEPARC_JSON_PRETTY);
         FZ_CHECK(trc == 0);
         FZ_CHECK(fz_buf_eq(&tmp, &pj));
     }
 
     steparc_step *st = NULL;
-    rc = steparc_reader_get_step(r, n, &st);
+    rc = steparc_reader_get_step(&st, r, n);
     FZ_STATUS_IN(rc, 0, STEPARC_E_NOTFOUND, STEPARC_E_CORRUPT, STEPARC_E_LIMIT, STEPARC_E_NOMEM);
     if (rc != 0)
         FZ_CHECK(st == NULL);
@@ -332,7 +332,7 @@ static void check_position(steparc_reader *r, uint64_t n, uint64_t count, const 
     if (intact && n < count && rc != 0)
         FZ_FAIL("get_step(%llu) failed (%d) on an archive that verifies", (unsigned long long)n, rc);
     if (rc == 0) {
-        int src = steparc_step_to_json(st, 0, &sj);
+        int src = steparc_step_to_json(&sj, st, 0);
         FZ_STATUS_IN(src, 0, STEPARC_E_ARG, STEPARC_E_LIMIT, STEPARC_E_CORRUPT);
         if (intact || (have_mp && sa_mp_validate(mp.data, mp.len, NULL, 0) == 0)) {
             FZ_CHECK(src == 0);
@@ -359,7 +359,7 @@ static void check_id(steparc_reader *r, steparc_str id, const seen_set *all, con
                      int intact)
 {
     uint64_t ord = UINT64_MAX;
-    int rc = steparc_reader_find_id(r, id.ptr, id.len, &ord);
+    int rc = steparc_reader_find_id(&ord, r, id.ptr, id.len);
     FZ_STATUS_IN(rc, 0, STEPARC_E_NOTFOUND, STEPARC_E_CORRUPT, STEPARC_E_NOMEM);
     if (!info->has_id_index)
         FZ_CHECK(rc == STEPARC_E_NOTFOUND);
@@ -405,7 +405,7 @@ static void check_recover(const uint8_t *data, size_t size, const seen_set *all,
         FZ_FAIL("steparc_writer_open: %d: %s", rc, werr);
     steparc_recover_report rep;
     vreport vr = {0};
-    rc = steparc_recover(data, size, w, &rep, on_problem, &vr);
+    rc = steparc_recover(&rep, data, size, w, on_problem, &vr);
     FZ_STATUS_IN(rc, 0, STEPARC_E_NOMEM, STEPARC_E_LIMIT);
     FZ_CHECK(steparc_writer_count(w) == rep.records_saved);
     FZ_CHECK(vr.n >= rep.blocks_damaged);
@@ -432,18 +432,18 @@ static void check_recover(const uint8_t *data, size_t size, const seen_set *all,
         FZ_FAIL("the recovered archive does not open: %s", errbuf);
     FZ_CHECK(steparc_reader_count(r) == rep.records_saved);
     uint64_t np = 0;
-    rc = steparc_verify(r, NULL, NULL, &np);
+    rc = steparc_verify(&np, r, NULL, NULL);
     if (rc != 0)
         FZ_FAIL("the recovered archive does not verify: %s", steparc_reader_errmsg(r));
     /* from an intact archive: the same records in the same order */
     if (intact && all->complete && rep.records_saved == count) {
         steparc_cursor *c = NULL;
-        FZ_CHECK(steparc_cursor_open(r, NULL, &c) == 0);
+        FZ_CHECK(steparc_cursor_open(&c, r, NULL) == 0);
         uint64_t ord;
         const void *mp;
         size_t len;
         for (size_t i = 0; i < all->n; i++) {
-            FZ_CHECK(steparc_cursor_next(c, &ord, &mp, &len) == 0);
+            FZ_CHECK(steparc_cursor_next(&ord, &mp, &len, c) == 0);
             if (len != all->r[i].len || hash_bytes(mp, len) != all->r[i].hash)
                 FZ_FAIL("recovered record %zu differs from the original", i);
         }
@@ -478,7 +478,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     uint64_t count = steparc_reader_count(r);
     steparc_info info;
-    rc = steparc_reader_info(r, &info);
+    rc = steparc_reader_info(&info, r);
     FZ_CHECK(rc == 0);
     FZ_CHECK(info.records == count);
     FZ_CHECK(info.file_size == size);
@@ -488,7 +488,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* verification decides how strict the rest is */
     vreport vr = {0};
     uint64_t nprob = 777;
-    int vrc = steparc_verify(r, on_problem, &vr, &nprob);
+    int vrc = steparc_verify(&nprob, r, on_problem, &vr);
     FZ_STATUS_IN(vrc, 0, STEPARC_E_CORRUPT, STEPARC_E_NOMEM);
     if (vrc == 0)
         FZ_CHECK(nprob == 0 && vr.n == 0);
@@ -500,7 +500,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     seen_set all = {0};
     all.complete = 1;
     steparc_cursor *c = NULL;
-    rc = steparc_cursor_open(r, NULL, &c);
+    rc = steparc_cursor_open(&c, r, NULL);
     FZ_STATUS_IN(rc, 0, STEPARC_E_NOMEM);
     if (rc == 0) {
         uint64_t errors = 0, expect = 0;
@@ -511,7 +511,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint64_t ord = 0;
             const void *mp = NULL;
             size_t len = 0;
-            rc = steparc_cursor_next(c, &ord, &mp, &len);
+            rc = steparc_cursor_next(&ord, &mp, &len, c);
             FZ_STATUS_IN(rc, 0, STEPARC_END, STEPARC_E_CORRUPT, STEPARC_E_NOMEM);
             if (rc == STEPARC_END)
                 break;
@@ -680,7 +680,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_recover(data, size, &all, count, intact);
 
     uint64_t hits = 0, misses = 0;
-    steparc_reader_cache_stats(r, &hits, &misses);
+    steparc_reader_cache_stats(&hits, &misses, r);
     if (ro.cache_blocks == 0)
         FZ_CHECK(hits == 0);
 

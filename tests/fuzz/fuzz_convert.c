@@ -72,14 +72,14 @@ static void check_archive(const char *path, const segment *seg, int nseg, uint64
         FZ_FAIL("archive holds %llu records, the converters reported %llu",
                 (unsigned long long)steparc_reader_count(r), (unsigned long long)want_records);
     uint64_t nprob = 0;
-    rc = steparc_verify(r, NULL, NULL, &nprob);
+    rc = steparc_verify(&nprob, r, NULL, NULL);
     if (rc != 0)
         FZ_FAIL("the archive just written does not verify: %d, %llu problems: %s", rc,
                 (unsigned long long)nprob, steparc_reader_errmsg(r));
     /* every record is a run step with a string id; JSON and struct agree */
     steparc_buf js = {0}, sj = {0};
     steparc_cursor *c = NULL;
-    rc = steparc_cursor_open(r, NULL, &c);
+    rc = steparc_cursor_open(&c, r, NULL);
     FZ_CHECK(rc == 0);
     uint64_t n = 0, ord;
     const void *mp;
@@ -87,7 +87,7 @@ static void check_archive(const char *path, const segment *seg, int nseg, uint64
     uint64_t *hashes = (uint64_t *)calloc(want_records ? want_records : 1, sizeof(uint64_t));
     if (hashes == NULL)
         abort();
-    while ((rc = steparc_cursor_next(c, &ord, &mp, &len)) == 0) {
+    while ((rc = steparc_cursor_next(&ord, &mp, &len, c)) == 0) {
         FZ_CHECK(ord == n);
         FZ_CHECK(n < want_records);
         hashes[n] = len ^ ((uint64_t)len << 40);
@@ -98,18 +98,18 @@ static void check_archive(const char *path, const segment *seg, int nseg, uint64
         if (n > 400)
             continue; /* keep big inputs fast */
         steparc_step *st = NULL;
-        rc = steparc_step_decode(mp, len, &st);
+        rc = steparc_step_decode(&st, mp, len);
         FZ_CHECK(rc == 0);
         FZ_CHECK(st->object.state == STEPARC_SET && st->object.code == STEPARC_OBJECT_RUN_STEP);
         FZ_CHECK(st->id.state == STEPARC_SET);
-        rc = steparc_msgpack_to_json(mp, len, 0, &js);
+        rc = steparc_msgpack_to_json(&js, mp, len, 0);
         FZ_CHECK(rc == 0);
-        rc = steparc_step_to_json(st, 0, &sj);
+        rc = steparc_step_to_json(&sj, st, 0);
         FZ_CHECK(rc == 0);
         FZ_CHECK(fz_buf_eq(&js, &sj));
         if (n <= 3) {
             uint64_t at = UINT64_MAX;
-            rc = steparc_reader_find_id(r, st->id.v.ptr, st->id.v.len, &at);
+            rc = steparc_reader_find_id(&at, r, st->id.v.ptr, st->id.v.len);
             FZ_CHECK(rc == 0);
             FZ_CHECK(at <= ord);
         }

@@ -113,7 +113,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     steparc_buf enc = {0}, enc2 = {0}, js = {0}, pj = {0}, mp2 = {0}, js2 = {0}, sj = {0};
     steparc_step *st = (steparc_step *)&why; /* must become NULL on failure */
-    int drc = steparc_step_decode(data, size, &st);
+    int drc = steparc_step_decode(&st, data, size);
     FZ_STATUS_IN(drc, 0, STEPARC_E_INPUT, STEPARC_E_LIMIT);
     if (drc != 0)
         FZ_CHECK(st == NULL);
@@ -121,7 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_FAIL("record passes validation but steparc_step_decode returns %d", drc);
 
     if (drc == 0) {
-        int erc = steparc_step_encode(st, &enc);
+        int erc = steparc_step_encode(&enc, st);
         FZ_STATUS_IN(erc, 0, STEPARC_E_ARG, STEPARC_E_LIMIT);
         if (valid == 0 && erc != 0)
             FZ_FAIL("valid record decodes but does not encode again: %d", erc);
@@ -138,31 +138,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             /* encoding is a fixed point */
             steparc_step *st2 = NULL;
-            int rc = steparc_step_decode(enc.data, enc.len, &st2);
+            int rc = steparc_step_decode(&st2, enc.data, enc.len);
             FZ_CHECK(rc == 0);
-            rc = steparc_step_encode(st2, &enc2);
+            rc = steparc_step_encode(&enc2, st2);
             FZ_CHECK(rc == 0);
             FZ_CHECK(fz_buf_eq(&enc, &enc2));
             steparc_step_free(st2);
-            rc = steparc_step_to_json(st, 0, &sj);
+            rc = steparc_step_to_json(&sj, st, 0);
             FZ_CHECK(rc == 0);
         }
     }
 
-    int jrc = steparc_msgpack_to_json(data, size, 0, &js);
+    int jrc = steparc_msgpack_to_json(&js, data, size, 0);
     FZ_STATUS_IN(jrc, 0, STEPARC_E_CORRUPT);
     if (valid == 0 && jrc != 0)
         FZ_FAIL("valid record but steparc_msgpack_to_json returns %d", jrc);
     if (jrc == 0) {
         steparc_json_error err;
-        int prc = steparc_json_to_msgpack(js.data, js.len, 0, &mp2, &err);
+        int prc = steparc_json_to_msgpack(&mp2, js.data, js.len, 0, &err);
         FZ_STATUS_IN(prc, 0, STEPARC_E_INPUT, STEPARC_E_LIMIT);
         if (valid == 0 && prc != 0) {
             fz_dump("json", js.data, js.len);
             FZ_FAIL("JSON of a valid record does not parse: %s (offset %zu)", err.reason, err.offset);
         }
         if (prc == 0) {
-            int rc = steparc_msgpack_to_json(mp2.data, mp2.len, 0, &js2);
+            int rc = steparc_msgpack_to_json(&js2, mp2.data, mp2.len, 0);
             FZ_CHECK(rc == 0);
             if (!fz_buf_eq(&js, &js2)) {
                 fz_dump("json", js.data, js.len);
@@ -187,14 +187,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FZ_FAIL("steparc_step_to_json differs from steparc_msgpack_to_json");
             }
         }
-        int qrc = steparc_msgpack_to_json(data, size, STEPARC_JSON_PRETTY, &pj);
+        int qrc = steparc_msgpack_to_json(&pj, data, size, STEPARC_JSON_PRETTY);
         FZ_CHECK(qrc == 0);
-        prc = steparc_json_to_msgpack(pj.data, pj.len, 0, &mp2, &err);
+        prc = steparc_json_to_msgpack(&mp2, pj.data, pj.len, 0, &err);
         FZ_STATUS_IN(prc, 0, STEPARC_E_INPUT, STEPARC_E_LIMIT);
         if (valid == 0)
             FZ_CHECK(prc == 0);
         if (prc == 0) {
-            int rc = steparc_msgpack_to_json(mp2.data, mp2.len, 0, &js2);
+            int rc = steparc_msgpack_to_json(&js2, mp2.data, mp2.len, 0);
             FZ_CHECK(rc == 0);
             if (!fz_buf_eq(&js, &js2)) {
                 fz_dump("compact", js.data, js.len);

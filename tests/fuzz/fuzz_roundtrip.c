@@ -878,7 +878,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < nrec; i++) {
         record *r = &recs[i];
         steparc_json_error err;
-        int rc = steparc_json_to_msgpack(r->in.d, r->in.len, STEPARC_JSON_REQUIRE_OBJECT, &mp, &err);
+        int rc = steparc_json_to_msgpack(&mp, r->in.d, r->in.len, STEPARC_JSON_REQUIRE_OBJECT, &err);
         if (r->ok && rc != 0) {
             fz_dump("input", r->in.d, r->in.len);
             FZ_FAIL("valid JSON rejected: %d: %s at offset %zu", rc, err.reason, err.offset);
@@ -897,7 +897,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_CHECK(err.offset <= r->in.len);
             continue;
         }
-        rc = steparc_msgpack_to_json(mp.data, mp.len, 0, &js);
+        rc = steparc_msgpack_to_json(&js, mp.data, mp.len, 0);
         FZ_CHECK(rc == 0);
         if (js.len != r->exp.len || memcmp(js.data, r->exp.d, js.len) != 0) {
             fz_dump("input", r->in.d, r->in.len);
@@ -905,7 +905,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fz_dump("library", js.data, js.len);
             FZ_FAIL("canonical JSON differs from the expected text");
         }
-        rc = steparc_msgpack_to_json(mp.data, mp.len, STEPARC_JSON_PRETTY, &pj);
+        rc = steparc_msgpack_to_json(&pj, mp.data, mp.len, STEPARC_JSON_PRETTY);
         FZ_CHECK(rc == 0);
         if (pj.len != r->pexp.len || memcmp(pj.data, r->pexp.d, pj.len) != 0) {
             fz_dump("expected", r->pexp.d, r->pexp.len);
@@ -954,26 +954,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_FAIL("the archive just written does not open: %s", errbuf);
     FZ_CHECK(steparc_reader_count(rd) == (uint64_t)nstored);
     uint64_t nprob = 0;
-    rc = steparc_verify(rd, NULL, NULL, &nprob);
+    rc = steparc_verify(&nprob, rd, NULL, NULL);
     if (rc != 0)
         FZ_FAIL("the archive just written does not verify: %s", steparc_reader_errmsg(rd));
     steparc_buf sj = {0};
     for (int k = 0; k < nstored; k++) {
         record *r = &recs[stored[k]];
-        rc = steparc_reader_get_json(rd, (uint64_t)k, 0, &js);
+        rc = steparc_reader_get_json(&js, rd, (uint64_t)k, 0);
         FZ_CHECK(rc == 0);
         if (js.len != r->exp.len || memcmp(js.data, r->exp.d, js.len) != 0) {
             fz_dump("expected", r->exp.d, r->exp.len);
             fz_dump("get_json", js.data, js.len);
             FZ_FAIL("get_json(%d) differs from the expected text", k);
         }
-        rc = steparc_reader_get_json(rd, (uint64_t)k, STEPARC_JSON_PRETTY, &pj);
+        rc = steparc_reader_get_json(&pj, rd, (uint64_t)k, STEPARC_JSON_PRETTY);
         FZ_CHECK(rc == 0);
         FZ_CHECK(pj.len == r->pexp.len && memcmp(pj.data, r->pexp.d, pj.len) == 0);
         steparc_step *st = NULL;
-        rc = steparc_reader_get_step(rd, (uint64_t)k, &st);
+        rc = steparc_reader_get_step(&st, rd, (uint64_t)k);
         FZ_CHECK(rc == 0);
-        rc = steparc_step_to_json(st, 0, &sj);
+        rc = steparc_step_to_json(&sj, st, 0);
         FZ_CHECK(rc == 0);
         if (!fz_buf_eq(&sj, &js)) {
             fz_dump("get_json", js.data, js.len);
@@ -981,10 +981,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             FZ_FAIL("steparc_step_to_json(get_step(%d)) differs from get_json", k);
         }
         /* the struct re-encodes to the stored bytes */
-        rc = steparc_reader_get_msgpack(rd, (uint64_t)k, &mp);
+        rc = steparc_reader_get_msgpack(&mp, rd, (uint64_t)k);
         FZ_CHECK(rc == 0);
         steparc_buf enc = {0};
-        rc = steparc_step_encode(st, &enc);
+        rc = steparc_step_encode(&enc, st);
         FZ_CHECK(rc == 0);
         FZ_CHECK(fz_buf_eq(&enc, &mp));
         steparc_buf_free(&enc);
@@ -1000,7 +1000,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     break;
                 }
             }
-            rc = steparc_reader_find_id(rd, r->id.d ? r->id.d : "", r->id.len, &at);
+            rc = steparc_reader_find_id(&at, rd, r->id.d ? r->id.d : "", r->id.len);
             if (rc != 0 || at != (uint64_t)first)
                 FZ_FAIL("find_id(record %d's id) gave %d / %llu, expected %d", k, rc,
                         (unsigned long long)at, first);

@@ -1226,7 +1226,7 @@ static void gen_set(recset *s, size_t nrandom, size_t ngen)
         for (char *line = text; *line && used < ngen;) {
             char *nl = strchr(line, '\n');
             size_t ll = nl ? (size_t)(nl - line) : strlen(line);
-            if (ll && steparc_json_to_msgpack(line, ll, STEPARC_JSON_REQUIRE_OBJECT, &mp, NULL) == 0) {
+            if (ll && steparc_json_to_msgpack(&mp, line, ll, STEPARC_JSON_REQUIRE_OBJECT, NULL) == 0) {
                 set_add(s, mp.data, mp.len);
                 used++;
             }
@@ -1283,17 +1283,17 @@ static void check_archive(const char *path, const recset *s, size_t count, stepa
     if (rc)
         return;
     CHECK_EQ_INT(steparc_reader_count(r), count);
-    CHECK_EQ_INT(steparc_reader_info(r, info), 0);
+    CHECK_EQ_INT(steparc_reader_info(info, r), 0);
     steparc_buf b = {0};
     size_t bad = 0;
     for (size_t i = 0; i < count; i++) {
-        rc = steparc_reader_get_msgpack(r, i, &b);
+        rc = steparc_reader_get_msgpack(&b, r, i);
         if (rc != 0 || b.len != s->mp[i].len || memcmp(b.data, s->mp[i].data, b.len) != 0)
             bad++;
     }
     CHECK_EQ_INT(bad, 0);
     uint64_t np = 99;
-    CHECK_EQ_INT(steparc_verify(r, NULL, NULL, &np), 0);
+    CHECK_EQ_INT(steparc_verify(&np, r, NULL, NULL), 0);
     CHECK_EQ_INT(np, 0);
     steparc_buf_free(&b);
     steparc_reader_close(r);
@@ -1344,11 +1344,11 @@ static void test_api_layouts(void)
         steparc_buf x = {0}, y = {0};
         size_t diff = 0;
         for (uint64_t i = s.n; i-- > 0;) { /* backwards: another block order through the cache */
-            int r1 = steparc_reader_get_msgpack(rc1, i, &x), r2 = steparc_reader_get_msgpack(rr1, i, &y);
+            int r1 = steparc_reader_get_msgpack(&x, rc1, i), r2 = steparc_reader_get_msgpack(&y, rr1, i);
             if (r1 || r2 || !(x.len == y.len && memcmp(x.data, y.data, x.len) == 0))
                 diff++;
-            r1 = steparc_reader_get_json(rc1, i, 0, &x);
-            r2 = steparc_reader_get_json(rr1, i, 0, &y);
+            r1 = steparc_reader_get_json(&x, rc1, i, 0);
+            r2 = steparc_reader_get_json(&y, rr1, i, 0);
             if (r1 || r2 || !(x.len == y.len && memcmp(x.data, y.data, x.len) == 0))
                 diff++;
         }
@@ -1465,7 +1465,7 @@ static void test_api_dedup_recover(void)
             snprintf(json, sizeof json,
                      "{\"id\":\"step_%d\",\"created_at\":%d,\"status\":\"%s\",\"run_id\":\"run_%d\"}",
                      (int)rnd(300), 1700000000 + i, rnd(2) ? "completed" : "in_progress", i % 7);
-            CHECK_EQ_INT(steparc_json_to_msgpack(json, strlen(json), 0, &mp, NULL), 0);
+            CHECK_EQ_INT(steparc_json_to_msgpack(&mp, json, strlen(json), 0, NULL), 0);
             set_add(&s, mp.data, mp.len);
         }
         steparc_buf_free(&mp);
@@ -1500,15 +1500,15 @@ static void test_api_dedup_recover(void)
     CHECK_EQ_INT(steparc_reader_open(&b, pr, NULL, NULL, 0), 0);
     if (a && b) {
         steparc_info ia, ib;
-        steparc_reader_info(a, &ia);
-        steparc_reader_info(b, &ib);
+        steparc_reader_info(&ia, a);
+        steparc_reader_info(&ib, b);
         CHECK_EQ_INT(ia.columnar_blocks, ia.blocks);
         CHECK_EQ_INT(ib.columnar_blocks, 0);
         CHECK_EQ_INT(steparc_reader_count(a), steparc_reader_count(b));
         steparc_buf x = {0}, y = {0};
         size_t diff = 0;
         for (uint64_t i = 0; i < steparc_reader_count(a); i++) {
-            int r1 = steparc_reader_get_msgpack(a, i, &x), r2 = steparc_reader_get_msgpack(b, i, &y);
+            int r1 = steparc_reader_get_msgpack(&x, a, i), r2 = steparc_reader_get_msgpack(&y, b, i);
             if (r1 || r2 || !(x.len == y.len && memcmp(x.data, y.data, x.len) == 0))
                 diff++;
         }
@@ -1531,7 +1531,7 @@ static void test_api_dedup_recover(void)
         if (damage) /* a byte inside block 0's payload (no dictionary: block 0 is data) */
             img[40 + 64 + 10] ^= 0x55;
         steparc_recover_report rep;
-        CHECK_EQ_INT(steparc_recover(img, la, w, &rep, NULL, NULL), 0);
+        CHECK_EQ_INT(steparc_recover(&rep, img, la, w, NULL, NULL), 0);
         CHECK_EQ_INT(rep.blocks_damaged, damage);
         CHECK_EQ_INT(steparc_writer_finish(w), 0);
         steparc_writer_close(w);
@@ -1549,7 +1549,7 @@ static void test_api_dedup_recover(void)
             steparc_buf x = {0}, y = {0};
             size_t diff = 0;
             for (uint64_t i = 0; i < steparc_reader_count(v); i++) {
-                int r1 = steparc_reader_get_msgpack(v, i, &x), r2 = steparc_reader_get_msgpack(a, skip + i, &y);
+                int r1 = steparc_reader_get_msgpack(&x, v, i), r2 = steparc_reader_get_msgpack(&y, a, skip + i);
                 if (r1 || r2 || !(x.len == y.len && memcmp(x.data, y.data, x.len) == 0))
                     diff++;
             }

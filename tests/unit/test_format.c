@@ -118,10 +118,10 @@ static void rt(const char *in, const char *want)
 {
     steparc_buf mp = {0}, js = {0};
     steparc_json_error e;
-    int rc = steparc_json_to_msgpack(in, strlen(in), 0, &mp, &e);
+    int rc = steparc_json_to_msgpack(&mp, in, strlen(in), 0, &e);
     CHECK_EQ_INT(rc, 0);
     if (rc == 0) {
-        CHECK_EQ_INT(steparc_msgpack_to_json(mp.data, mp.len, 0, &js), 0);
+        CHECK_EQ_INT(steparc_msgpack_to_json(&js, mp.data, mp.len, 0), 0);
         js.data = realloc(js.data, js.len + 1);
         js.data[js.len] = 0;
         CHECK_STR(js.data, want);
@@ -266,7 +266,7 @@ static void test_json_string_positions(void)
                     /* appended after a prefix, which an error leaves alone */
                     out.len = 0;
                     CHECK(sa_buf_append(&out, "xy", 2) == 0);
-                    int rc = steparc_msgpack_to_json(mp, m, STEPARC_JSON_APPEND, &out);
+                    int rc = steparc_msgpack_to_json(&out, mp, m, STEPARC_JSON_APPEND);
                     int ok = is_bad ? rc == STEPARC_E_CORRUPT && out.len == 2
                                     : rc == 0 && out.len == 2 + w && memcmp(out.data + 2, want, w) == 0;
                     if (!ok && fails++ < 5)
@@ -312,7 +312,7 @@ static void test_json_string_positions(void)
                 memcpy(want + w, "\"}", 2);
                 w += 2;
                 out.len = 0;
-                int rc = steparc_msgpack_to_json(mp, m, 0, &out);
+                int rc = steparc_msgpack_to_json(&out, mp, m, 0);
                 if ((rc != 0 || out.len != w || memcmp(out.data, want, w) != 0) && fails++ < 5)
                     fprintf(stderr, "  len %zu specials at %zu and %zu: rc %d\n", len, a, b, rc);
             }
@@ -326,8 +326,8 @@ static void test_json_pretty(void)
 {
     const char *in = "{\"a\":[1,{\"b\":null}],\"c\":{},\"d\":[]}";
     steparc_buf mp = {0}, js = {0};
-    CHECK_EQ_INT(steparc_json_to_msgpack(in, strlen(in), 0, &mp, NULL), 0);
-    CHECK_EQ_INT(steparc_msgpack_to_json(mp.data, mp.len, STEPARC_JSON_PRETTY, &js), 0);
+    CHECK_EQ_INT(steparc_json_to_msgpack(&mp, in, strlen(in), 0, NULL), 0);
+    CHECK_EQ_INT(steparc_msgpack_to_json(&js, mp.data, mp.len, STEPARC_JSON_PRETTY), 0);
     const char *want = "{\n  \"a\": [\n    1,\n    {\n      \"b\": null\n    }\n  ],\n  \"c\": {},\n  \"d\": []\n}";
     CHECK(js.len == strlen(want) && memcmp(js.data, want, js.len) == 0);
     steparc_buf_free(&mp);
@@ -340,7 +340,7 @@ static void bad(const char *in, int status, size_t line, size_t col, const char 
     steparc_buf mp = {0};
     steparc_json_error e;
     memset(&e, 0, sizeof e);
-    int rc = steparc_json_to_msgpack(in, strlen(in), STEPARC_JSON_REQUIRE_OBJECT, &mp, &e);
+    int rc = steparc_json_to_msgpack(&mp, in, strlen(in), STEPARC_JSON_REQUIRE_OBJECT, &e);
     CHECK_EQ_INT(rc, status);
     CHECK_EQ_INT(e.line, line);
     CHECK_EQ_INT(e.column, col);
@@ -397,7 +397,7 @@ static void test_json_errors(void)
     for (int i = 0; i < 64; i++)
         ok[k++] = ']';
     steparc_buf mp = {0};
-    CHECK_EQ_INT(steparc_json_to_msgpack(ok, k, 0, &mp, NULL), 0);
+    CHECK_EQ_INT(steparc_json_to_msgpack(&mp, ok, k, 0, NULL), 0);
     CHECK_EQ_INT(sa_mp_validate(mp.data, mp.len, NULL, 0), STEPARC_E_INPUT); /* not a map */
     steparc_buf_free(&mp);
 }
@@ -413,7 +413,7 @@ static void test_duplicate_keys_many(void)
     buf[k++] = '}';
     steparc_buf mp = {0};
     steparc_json_error e;
-    CHECK_EQ_INT(steparc_json_to_msgpack(buf, k, 0, &mp, &e), STEPARC_E_INPUT);
+    CHECK_EQ_INT(steparc_json_to_msgpack(&mp, buf, k, 0, &e), STEPARC_E_INPUT);
     CHECK(strstr(e.reason, "duplicate key \"k3\"") != NULL);
     buf[k - 1] = ',';
     k--;
@@ -422,7 +422,7 @@ static void test_duplicate_keys_many(void)
     for (int i = 0; i < 100; i++)
         k += (size_t)snprintf(buf + k, sizeof buf - k, "%s\"k%d\":%d", i ? "," : "", i, i);
     buf[k++] = '}';
-    CHECK_EQ_INT(steparc_json_to_msgpack(buf, k, 0, &mp, &e), 0);
+    CHECK_EQ_INT(steparc_json_to_msgpack(&mp, buf, k, 0, &e), 0);
     CHECK_EQ_INT(sa_mp_validate(mp.data, mp.len, NULL, 0), 0);
     steparc_buf_free(&mp);
 }
@@ -447,7 +447,7 @@ static void test_msgpack_encoding_minimal(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         steparc_buf mp = {0};
-        CHECK_EQ_INT(steparc_json_to_msgpack(cases[i].json, strlen(cases[i].json), 0, &mp, NULL), 0);
+        CHECK_EQ_INT(steparc_json_to_msgpack(&mp, cases[i].json, strlen(cases[i].json), 0, NULL), 0);
         char hex[128] = "";
         for (size_t j = 0; j < mp.len && j < 60; j++)
             snprintf(hex + 2 * j, 3, "%02x", (unsigned char)mp.data[j]);
@@ -460,7 +460,7 @@ static void test_msgpack_encoding_minimal(void)
     memset(big + 1, 'x', 65535);
     big[65536] = '"';
     steparc_buf mp = {0};
-    CHECK_EQ_INT(steparc_json_to_msgpack(big, 65537, 0, &mp, NULL), 0);
+    CHECK_EQ_INT(steparc_json_to_msgpack(&mp, big, 65537, 0, NULL), 0);
     CHECK((unsigned char)mp.data[0] == 0xDA && mp.len == 65538);
     steparc_buf_free(&mp);
 }
@@ -486,20 +486,20 @@ static void test_validate(void)
     CHECK_EQ_INT(sa_mp_validate(bigcount, sizeof bigcount, why, sizeof why), STEPARC_E_INPUT);
     CHECK_EQ_INT(sa_mp_validate(f32, sizeof f32, why, sizeof why), 0);
     steparc_buf js = {0};
-    CHECK_EQ_INT(steparc_msgpack_to_json(f32, sizeof f32, 0, &js), 0);
+    CHECK_EQ_INT(steparc_msgpack_to_json(&js, f32, sizeof f32, 0), 0);
     CHECK(js.len == 9 && memcmp(js.data, "{\"a\":1.5}", 9) == 0);
-    CHECK_EQ_INT(steparc_msgpack_to_json(badutf, sizeof badutf, 0, &js), STEPARC_E_CORRUPT);
-    CHECK_EQ_INT(steparc_msgpack_to_json(bin, sizeof bin, 0, &js), STEPARC_E_CORRUPT);
-    CHECK_EQ_INT(steparc_msgpack_to_json(bigcount, sizeof bigcount, 0, &js), STEPARC_E_CORRUPT);
+    CHECK_EQ_INT(steparc_msgpack_to_json(&js, badutf, sizeof badutf, 0), STEPARC_E_CORRUPT);
+    CHECK_EQ_INT(steparc_msgpack_to_json(&js, bin, sizeof bin, 0), STEPARC_E_CORRUPT);
+    CHECK_EQ_INT(steparc_msgpack_to_json(&js, bigcount, sizeof bigcount, 0), STEPARC_E_CORRUPT);
     /* truncation at every length is refused, never read past the end */
     const char *rec = "{\"id\":\"step_1\",\"x\":[1,2.5,\"abc\",{\"y\":null}]}";
     steparc_buf mp = {0};
-    CHECK_EQ_INT(steparc_json_to_msgpack(rec, strlen(rec), 0, &mp, NULL), 0);
+    CHECK_EQ_INT(steparc_json_to_msgpack(&mp, rec, strlen(rec), 0, NULL), 0);
     for (size_t n = 0; n < mp.len; n++) {
         char *copy = malloc(n ? n : 1);
         memcpy(copy, mp.data, n);
         CHECK(sa_mp_validate(copy, n, NULL, 0) != 0);
-        CHECK(steparc_msgpack_to_json(copy, n, 0, &js) != 0);
+        CHECK(steparc_msgpack_to_json(&js, copy, n, 0) != 0);
         free(copy);
     }
     steparc_buf_free(&mp);
@@ -547,7 +547,7 @@ static void test_keyfields(void)
                       "\"run_id\":\"run_1\",\"thread_id\":7,\"step_details\":{\"id\":\"no\"},"
                       "\"assistant_id\":\"asst_1\",\"status\":\"completed\"}";
     steparc_buf mp = {0};
-    CHECK_EQ_INT(steparc_json_to_msgpack(rec, strlen(rec), 0, &mp, NULL), 0);
+    CHECK_EQ_INT(steparc_json_to_msgpack(&mp, rec, strlen(rec), 0, NULL), 0);
     sa_keyfields kf;
     CHECK_EQ_INT(sa_mp_keyfields(mp.data, mp.len, &kf), 0);
     CHECK(kf.id.len == 6 && memcmp(kf.id.ptr, "step_1", 6) == 0);
@@ -648,7 +648,7 @@ static void test_duplicate_keys_filter(void)
         }
         buf[k++] = '}';
         steparc_json_error e;
-        int rc = steparc_json_to_msgpack(buf, k, 0, &mp, &e);
+        int rc = steparc_json_to_msgpack(&mp, buf, k, 0, &e);
         if (dup) {
             CHECK_EQ_INT(rc, STEPARC_E_INPUT);
             if (rc == STEPARC_E_INPUT && strstr(e.reason, want) == NULL) {

@@ -182,11 +182,11 @@ static int setup_archive(void)
     g_arc_len = n;
     if (g_arc_mem == NULL)
         return -1;
-    rc = steparc_json_to_msgpack(g_rec[7], g_reclen[7], 0, &g_mp, NULL);
+    rc = steparc_json_to_msgpack(&g_mp, g_rec[7], g_reclen[7], 0, NULL);
     if (rc == 0)
-        rc = steparc_msgpack_to_json(g_mp.data, g_mp.len, 0, &g_js7);
+        rc = steparc_msgpack_to_json(&g_js7, g_mp.data, g_mp.len, 0);
     if (rc == 0)
-        rc = steparc_msgpack_to_json(g_mp.data, g_mp.len, STEPARC_JSON_PRETTY, &g_pj7);
+        rc = steparc_msgpack_to_json(&g_pj7, g_mp.data, g_mp.len, STEPARC_JSON_PRETTY);
     return rc;
 }
 
@@ -351,9 +351,9 @@ static int op_get_json(void)
         return -1;
     steparc_buf js = {0}, pj = {0};
     arm();
-    int rc = steparc_reader_get_json(r, 7, 0, &js);
+    int rc = steparc_reader_get_json(&js, r, 7, 0);
     if (rc == 0)
-        rc = steparc_reader_get_json(r, 7, STEPARC_JSON_PRETTY, &pj);
+        rc = steparc_reader_get_json(&pj, r, 7, STEPARC_JSON_PRETTY);
     disarm();
     if (rc == 0 && (!buf_is(&js, &g_js7) || !buf_is(&pj, &g_pj7)))
         rc = WRONG_OUTPUT;
@@ -370,7 +370,7 @@ static int op_get_msgpack(void)
         return -1;
     steparc_buf mp = {0};
     arm();
-    int rc = steparc_reader_get_msgpack(r, 7, &mp);
+    int rc = steparc_reader_get_msgpack(&mp, r, 7);
     disarm();
     if (rc == 0 && !buf_is(&mp, &g_mp))
         rc = WRONG_OUTPUT;
@@ -386,13 +386,13 @@ static int op_get_step(void)
         return -1;
     steparc_step *st = NULL;
     arm();
-    int rc = steparc_reader_get_step(r, 7, &st);
+    int rc = steparc_reader_get_step(&st, r, 7);
     disarm();
     if (rc != 0 && st != NULL)
         rc = WRONG_OUTPUT;
     if (rc == 0) {
         steparc_buf js = {0};
-        if (steparc_step_to_json(st, 0, &js) != 0 || !buf_is(&js, &g_js7))
+        if (steparc_step_to_json(&js, st, 0) != 0 || !buf_is(&js, &g_js7))
             rc = WRONG_OUTPUT;
         steparc_buf_free(&js);
     }
@@ -408,7 +408,7 @@ static int op_find_id(void)
         return -1;
     uint64_t at = 999;
     arm();
-    int rc = steparc_reader_find_id(r, "step_25", 7, &at);
+    int rc = steparc_reader_find_id(&at, r, "step_25", 7);
     disarm();
     if (rc == 0 && at != 25)
         rc = WRONG_OUTPUT;
@@ -426,8 +426,8 @@ static int iterate(const steparc_filter *f, uint64_t want)
     const void *mp;
     size_t len;
     arm();
-    int rc = steparc_cursor_open(r, f, &c);
-    while (rc == 0 && (rc = steparc_cursor_next(c, &ord, &mp, &len)) == 0)
+    int rc = steparc_cursor_open(&c, r, f);
+    while (rc == 0 && (rc = steparc_cursor_next(&ord, &mp, &len, c)) == 0)
         n++;
     disarm();
     if (rc == STEPARC_END)
@@ -462,7 +462,7 @@ static int op_verify(void)
         return -1;
     uint64_t np = 0;
     arm();
-    int rc = steparc_verify(r, NULL, NULL, &np);
+    int rc = steparc_verify(&np, r, NULL, NULL);
     disarm();
     if (rc == STEPARC_E_CORRUPT)
         rc = WRONG_OUTPUT; /* an allocation failure is not damage */
@@ -474,9 +474,9 @@ static int op_msgpack_to_json(void)
 {
     steparc_buf js = {0}, pj = {0};
     arm();
-    int rc = steparc_msgpack_to_json(g_mp.data, g_mp.len, 0, &js);
+    int rc = steparc_msgpack_to_json(&js, g_mp.data, g_mp.len, 0);
     if (rc == 0)
-        rc = steparc_msgpack_to_json(g_mp.data, g_mp.len, STEPARC_JSON_PRETTY, &pj);
+        rc = steparc_msgpack_to_json(&pj, g_mp.data, g_mp.len, STEPARC_JSON_PRETTY);
     disarm();
     if (rc == 0 && (!buf_is(&js, &g_js7) || !buf_is(&pj, &g_pj7)))
         rc = WRONG_OUTPUT;
@@ -490,7 +490,7 @@ static int op_json_to_msgpack(void)
     steparc_buf mp = {0};
     steparc_json_error e;
     arm();
-    int rc = steparc_json_to_msgpack(g_rec[7], g_reclen[7], STEPARC_JSON_REQUIRE_OBJECT, &mp, &e);
+    int rc = steparc_json_to_msgpack(&mp, g_rec[7], g_reclen[7], STEPARC_JSON_REQUIRE_OBJECT, &e);
     disarm();
     if (rc == 0 && !buf_is(&mp, &g_mp))
         rc = WRONG_OUTPUT;
@@ -502,7 +502,7 @@ static int op_step_decode(void)
 {
     steparc_step *st = NULL;
     arm();
-    int rc = steparc_step_decode(g_mp.data, g_mp.len, &st);
+    int rc = steparc_step_decode(&st, g_mp.data, g_mp.len);
     disarm();
     if (rc != 0 && st != NULL)
         rc = WRONG_OUTPUT;
@@ -513,11 +513,11 @@ static int op_step_decode(void)
 static int op_step_encode(void)
 {
     steparc_step *st = NULL;
-    if (steparc_step_decode(g_mp.data, g_mp.len, &st) != 0)
+    if (steparc_step_decode(&st, g_mp.data, g_mp.len) != 0)
         return -1;
     steparc_buf mp = {0};
     arm();
-    int rc = steparc_step_encode(st, &mp);
+    int rc = steparc_step_encode(&mp, st);
     disarm();
     if (rc == 0 && !buf_is(&mp, &g_mp))
         rc = WRONG_OUTPUT;
@@ -529,11 +529,11 @@ static int op_step_encode(void)
 static int op_step_to_json(void)
 {
     steparc_step *st = NULL;
-    if (steparc_step_decode(g_mp.data, g_mp.len, &st) != 0)
+    if (steparc_step_decode(&st, g_mp.data, g_mp.len) != 0)
         return -1;
     steparc_buf js = {0};
     arm();
-    int rc = steparc_step_to_json(st, 0, &js);
+    int rc = steparc_step_to_json(&js, st, 0);
     disarm();
     if (rc == 0 && !buf_is(&js, &g_js7))
         rc = WRONG_OUTPUT;
@@ -569,7 +569,7 @@ static int check_output(const char *path, int rc, uint64_t want)
             fprintf(stderr, "    (the archive holds %llu records, not %llu)\n",
                     (unsigned long long)steparc_reader_count(r), (unsigned long long)want);
             rc = WRONG_OUTPUT;
-        } else if (steparc_verify(r, on_problem, NULL, &np) != 0) {
+        } else if (steparc_verify(&np, r, on_problem, NULL) != 0) {
             rc = WRONG_OUTPUT;
         }
         steparc_reader_close(r);

@@ -84,8 +84,8 @@ static int write_archive(const char *path, uint32_t block_size, int threads)
 static char *canon(const rec *r)
 {
     steparc_buf mp = {0}, js = {0};
-    steparc_json_to_msgpack(r->json, r->len, 0, &mp, NULL);
-    steparc_msgpack_to_json(mp.data, mp.len, 0, &js);
+    steparc_json_to_msgpack(&mp, r->json, r->len, 0, NULL);
+    steparc_msgpack_to_json(&js, mp.data, mp.len, 0);
     steparc_buf_free(&mp);
     js.data = realloc(js.data, js.len + 1);
     js.data[js.len] = 0;
@@ -104,24 +104,24 @@ static void test_get_every_position(void)
     size_t bad = 0;
     for (size_t i = 0; i < g_n; i++) {
         char *want = canon(&g_recs[i]);
-        if (steparc_reader_get_json(r, i, 0, &js) != 0 || js.len != strlen(want) ||
+        if (steparc_reader_get_json(&js, r, i, 0) != 0 || js.len != strlen(want) ||
             memcmp(js.data, want, js.len) != 0)
             bad++;
         free(want);
     }
     CHECK_EQ_INT(bad, 0);
-    CHECK_EQ_INT(steparc_reader_get_json(r, g_n, 0, &js), STEPARC_E_NOTFOUND);
+    CHECK_EQ_INT(steparc_reader_get_json(&js, r, g_n, 0), STEPARC_E_NOTFOUND);
     CHECK(strstr(steparc_reader_errmsg(r), "does not exist") != NULL);
     steparc_step *st;
-    CHECK_EQ_INT(steparc_reader_get_step(r, 3, &st), 0);
+    CHECK_EQ_INT(steparc_reader_get_step(&st, r, 3), 0);
     CHECK(st && st->usage.v.total_tokens.v == 3);
     steparc_step_free(st);
     steparc_info in;
-    CHECK_EQ_INT(steparc_reader_info(r, &in), 0);
+    CHECK_EQ_INT(steparc_reader_info(&in, r), 0);
     CHECK(in.records == g_n && in.blocks > 10 && in.has_id_index && in.has_run_index &&
           in.has_thread_index && in.has_stats && !in.time_ordered);
     uint64_t np = 1;
-    CHECK_EQ_INT(steparc_verify(r, NULL, NULL, &np), 0);
+    CHECK_EQ_INT(steparc_verify(&np, r, NULL, NULL), 0);
     CHECK_EQ_INT(np, 0);
     steparc_buf_free(&js);
     steparc_reader_close(r);
@@ -134,7 +134,7 @@ static void test_find_id(void)
     size_t bad = 0;
     for (size_t i = 0; i < g_n; i++) {
         uint64_t o;
-        int rc = steparc_reader_find_id(r, g_recs[i].id, strlen(g_recs[i].id), &o);
+        int rc = steparc_reader_find_id(&o, r, g_recs[i].id, strlen(g_recs[i].id));
         size_t first = i;
         for (size_t k = 0; k < i; k++)
             if (strcmp(g_recs[k].id, g_recs[i].id) == 0) {
@@ -146,8 +146,8 @@ static void test_find_id(void)
     }
     CHECK_EQ_INT(bad, 0);
     uint64_t o;
-    CHECK_EQ_INT(steparc_reader_find_id(r, "step_nope", 9, &o), STEPARC_E_NOTFOUND);
-    CHECK_EQ_INT(steparc_reader_find_id(r, "", 0, &o), STEPARC_E_NOTFOUND);
+    CHECK_EQ_INT(steparc_reader_find_id(&o, r, "step_nope", 9), STEPARC_E_NOTFOUND);
+    CHECK_EQ_INT(steparc_reader_find_id(&o, r, "", 0), STEPARC_E_NOTFOUND);
     steparc_reader_close(r);
 }
 
@@ -174,7 +174,7 @@ static int matches(const rec *r, const steparc_filter *f)
 static void check_filter(steparc_reader *r, const steparc_filter *f, int expect_few_blocks)
 {
     steparc_cursor *c;
-    CHECK_EQ_INT(steparc_cursor_open(r, f, &c), 0);
+    CHECK_EQ_INT(steparc_cursor_open(&c, r, f), 0);
     size_t want = 0;
     while (want < g_n && !matches(&g_recs[want], f))
         want++;
@@ -182,7 +182,7 @@ static void check_filter(steparc_reader *r, const steparc_filter *f, int expect_
     const void *mp;
     size_t len;
     int rc, bad = 0;
-    while ((rc = steparc_cursor_next(c, &o, &mp, &len)) == 0) {
+    while ((rc = steparc_cursor_next(&o, &mp, &len, c)) == 0) {
         if (o != want)
             bad++;
         want++;
@@ -193,7 +193,7 @@ static void check_filter(steparc_reader *r, const steparc_filter *f, int expect_
     CHECK_EQ_INT(want, g_n);
     CHECK_EQ_INT(bad, 0);
     steparc_info in;
-    steparc_reader_info(r, &in);
+    steparc_reader_info(&in, r);
     if (expect_few_blocks)
         CHECK(steparc_cursor_blocks_read(c) * 4 < in.blocks);
     steparc_cursor_close(c);
@@ -270,7 +270,7 @@ static void test_memory_reader_and_damage(void)
     steparc_reader *r;
     CHECK_EQ_INT(steparc_reader_open_memory(&r, data, len, NULL, NULL, 0), 0);
     steparc_info in;
-    steparc_reader_info(r, &in);
+    steparc_reader_info(&in, r);
     steparc_reader_close(r);
     /* Damage one byte inside each block's payload in turn: that block fails
      * with CORRUPT naming it, every other record still reads, verify counts one
@@ -297,7 +297,7 @@ static void test_memory_reader_and_damage(void)
         steparc_buf js = {0};
         uint64_t bad = 0;
         for (size_t i = 0; i < g_n; i++) {
-            int rc = steparc_reader_get_json(r, i, 0, &js);
+            int rc = steparc_reader_get_json(&js, r, i, 0);
             if (rc == STEPARC_E_CORRUPT) {
                 bad++;
                 char want[40];
@@ -309,7 +309,7 @@ static void test_memory_reader_and_damage(void)
         }
         CHECK(bad > 0);
         uint64_t np = 0;
-        CHECK_EQ_INT(steparc_verify(r, NULL, NULL, &np), STEPARC_E_CORRUPT);
+        CHECK_EQ_INT(steparc_verify(&np, r, NULL, NULL), STEPARC_E_CORRUPT);
         CHECK_EQ_INT(np, 1);
         hits++;
         steparc_buf_free(&js);
@@ -340,12 +340,12 @@ static void *thread_main(void *arg)
         size_t i = (size_t)((s >> 33) % g_n);
         uint64_t o;
         if (k % 2) {
-            if (steparc_reader_find_id(t->r, g_recs[i].id, strlen(g_recs[i].id), &o) != 0 ||
+            if (steparc_reader_find_id(&o, t->r, g_recs[i].id, strlen(g_recs[i].id)) != 0 ||
                 strcmp(g_recs[o].id, g_recs[i].id) != 0)
                 t->bad++;
         } else {
             char *want = canon(&g_recs[i]);
-            if (steparc_reader_get_json(t->r, i, 0, &js) != 0 || js.len != strlen(want) ||
+            if (steparc_reader_get_json(&js, t->r, i, 0) != 0 || js.len != strlen(want) ||
                 memcmp(js.data, want, js.len) != 0)
                 t->bad++;
             free(want);
@@ -390,15 +390,15 @@ static void test_cache_avoids_decompression(void)
     f.run_id.ptr = "run_5";
     f.run_id.len = 5;
     steparc_cursor *c;
-    CHECK_EQ_INT(steparc_cursor_open(r, &f, &c), 0);
+    CHECK_EQ_INT(steparc_cursor_open(&c, r, &f), 0);
     uint64_t ord;
     const void *mp;
     size_t len;
     uint64_t n = 0;
-    while (steparc_cursor_next(c, &ord, &mp, &len) == 0)
+    while (steparc_cursor_next(&ord, &mp, &len, c) == 0)
         n++;
     steparc_info in;
-    steparc_reader_info(r, &in);
+    steparc_reader_info(&in, r);
     CHECK(n > 0 && steparc_cursor_blocks_read(c) <= n && steparc_cursor_blocks_read(c) * 4 < in.blocks);
     steparc_cursor_close(c);
     steparc_reader_close(r);
@@ -407,16 +407,16 @@ static void test_cache_avoids_decompression(void)
     steparc_buf js = {0};
     uint64_t hits = 0, misses = 0;
     for (int k = 0; k < 10; k++)
-        CHECK_EQ_INT(steparc_reader_get_json(r, (uint64_t)k % 3, 0, &js), 0);
-    steparc_reader_cache_stats(r, &hits, &misses);
+        CHECK_EQ_INT(steparc_reader_get_json(&js, r, (uint64_t)k % 3, 0), 0);
+    steparc_reader_cache_stats(&hits, &misses, r);
     CHECK_EQ_INT(misses, 1);
     CHECK_EQ_INT(hits, 9);
     steparc_reader_close(r);
     o.cache_blocks = 0;
     CHECK_EQ_INT(steparc_reader_open(&r, g_path, &o, NULL, 0), 0);
     for (int k = 0; k < 10; k++)
-        CHECK_EQ_INT(steparc_reader_get_json(r, (uint64_t)k % 3, 0, &js), 0);
-    steparc_reader_cache_stats(r, &hits, &misses);
+        CHECK_EQ_INT(steparc_reader_get_json(&js, r, (uint64_t)k % 3, 0), 0);
+    steparc_reader_cache_stats(&hits, &misses, r);
     CHECK_EQ_INT(misses, 10);
     CHECK_EQ_INT(hits, 0);
     steparc_buf_free(&js);
@@ -493,13 +493,13 @@ static void test_big_record_own_block(void)
     steparc_reader *r;
     CHECK_EQ_INT(steparc_reader_open(&r, p, NULL, NULL, 0), 0);
     steparc_info in;
-    steparc_reader_info(r, &in);
+    steparc_reader_info(&in, r);
     CHECK_EQ_INT(in.blocks, 3);
     steparc_buf js = {0};
-    CHECK_EQ_INT(steparc_reader_get_json(r, 1, 0, &js), 0);
+    CHECK_EQ_INT(steparc_reader_get_json(&js, r, 1, 0), 0);
     CHECK(js.len == strlen(j) && memcmp(js.data, j, js.len) == 0);
     uint64_t o2;
-    CHECK_EQ_INT(steparc_reader_find_id(r, "b", 1, &o2), 0);
+    CHECK_EQ_INT(steparc_reader_find_id(&o2, r, "b", 1), 0);
     CHECK_EQ_INT(o2, 2);
     steparc_buf_free(&js);
     steparc_reader_close(r);

@@ -7,8 +7,8 @@ static steparc_step *decode_json(const char *json)
 {
     steparc_buf mp = {0};
     steparc_step *st = NULL;
-    if (steparc_json_to_msgpack(json, strlen(json), 0, &mp, NULL) == 0)
-        steparc_step_decode(mp.data, mp.len, &st);
+    if (steparc_json_to_msgpack(&mp, json, strlen(json), 0, NULL) == 0)
+        steparc_step_decode(&st, mp.data, mp.len);
     steparc_buf_free(&mp);
     return st;
 }
@@ -16,7 +16,7 @@ static steparc_step *decode_json(const char *json)
 static int json_is(const steparc_step *st, const char *want)
 {
     steparc_buf js = {0};
-    int ok = steparc_step_to_json(st, 0, &js) == 0 && js.len == strlen(want) &&
+    int ok = steparc_step_to_json(&js, st, 0) == 0 && js.len == strlen(want) &&
              memcmp(js.data, want, js.len) == 0;
     if (!ok)
         fprintf(stderr, "  got  %.*s\n  want %s\n", (int)js.len, js.data ? js.data : "", want);
@@ -51,18 +51,18 @@ static void test_identity_on_generated(void)
         size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
         if (ll) {
             steparc_json_error e;
-            int rc = steparc_json_to_msgpack(line, ll, 0, &mp, &e);
+            int rc = steparc_json_to_msgpack(&mp, line, ll, 0, &e);
             if (rc == 0) {
                 steparc_step *st = NULL;
-                rc = steparc_step_decode(mp.data, mp.len, &st);
+                rc = steparc_step_decode(&st, mp.data, mp.len);
                 if (rc == 0)
-                    rc = steparc_step_encode(st, &mp2);
+                    rc = steparc_step_encode(&mp2, st);
                 if (rc == 0 && (mp2.len != mp.len || memcmp(mp.data, mp2.data, mp.len) != 0))
                     rc = -100;
                 if (rc == 0)
-                    rc = steparc_step_to_json(st, 0, &j1);
+                    rc = steparc_step_to_json(&j1, st, 0);
                 if (rc == 0)
-                    rc = steparc_msgpack_to_json(mp.data, mp.len, 0, &j2);
+                    rc = steparc_msgpack_to_json(&j2, mp.data, mp.len, 0);
                 if (rc == 0 && (j1.len != j2.len || memcmp(j1.data, j2.data, j1.len) != 0))
                     rc = -101;
                 steparc_step_free(st);
@@ -143,8 +143,8 @@ static void test_typed_fields(void)
           str_is(st->usage.v.extra.items[0].key, "prompt_token_details"));
     CHECK(st->extra.count == 1 && str_is(st->extra.items[0].key, "extra_top"));
     steparc_buf mp = {0}, mp2 = {0};
-    steparc_json_to_msgpack(rec, strlen(rec), 0, &mp, NULL);
-    CHECK_EQ_INT(steparc_step_encode(st, &mp2), 0);
+    steparc_json_to_msgpack(&mp, rec, strlen(rec), 0, NULL);
+    CHECK_EQ_INT(steparc_step_encode(&mp2, st), 0);
     CHECK(mp.len == mp2.len && memcmp(mp.data, mp2.data, mp.len) == 0);
     steparc_buf_free(&mp);
     steparc_buf_free(&mp2);
@@ -167,8 +167,8 @@ static void test_mistyped_containers(void)
         CHECK(st != NULL);
         if (st) {
             steparc_buf js = {0}, mp = {0};
-            steparc_json_to_msgpack(recs[i], strlen(recs[i]), 0, &mp, NULL);
-            steparc_msgpack_to_json(mp.data, mp.len, 0, &js);
+            steparc_json_to_msgpack(&mp, recs[i], strlen(recs[i]), 0, NULL);
+            steparc_msgpack_to_json(&js, mp.data, mp.len, 0);
             js.data = realloc(js.data, js.len + 1);
             js.data[js.len] = 0;
             CHECK(json_is(st, js.data));
@@ -231,17 +231,17 @@ static void test_built_in_code(void)
     /* invalid structs are refused, not written */
     steparc_buf mp = {0};
     st.status.state = (steparc_presence)9;
-    CHECK_EQ_INT(steparc_step_encode(&st, &mp), STEPARC_E_ARG);
+    CHECK_EQ_INT(steparc_step_encode(&mp, &st), STEPARC_E_ARG);
     st.status.state = STEPARC_SET;
     extra.key.ptr = "id";
-    CHECK_EQ_INT(steparc_step_encode(&st, &mp), STEPARC_E_ARG); /* duplicate key */
+    CHECK_EQ_INT(steparc_step_encode(&mp, &st), STEPARC_E_ARG); /* duplicate key */
     extra.key.ptr = "zz";
     st.id.v.ptr = "\xff";
     st.id.v.len = 1;
-    CHECK_EQ_INT(steparc_step_encode(&st, &mp), STEPARC_E_ARG); /* not UTF-8 */
+    CHECK_EQ_INT(steparc_step_encode(&mp, &st), STEPARC_E_ARG); /* not UTF-8 */
     st.id.v.ptr = NULL;
     st.id.v.len = 3;
-    CHECK_EQ_INT(steparc_step_encode(&st, &mp), STEPARC_E_ARG);
+    CHECK_EQ_INT(steparc_step_encode(&mp, &st), STEPARC_E_ARG);
     steparc_buf_free(&mp);
 }
 
@@ -266,11 +266,11 @@ static void test_decode_rejects(void)
     const unsigned char arr[] = {0x90};
     const unsigned char trunc[] = {0x81, 0xa1};
     const unsigned char bin[] = {0x81, 0xa1, 'a', 0xc4, 0x00};
-    CHECK_EQ_INT(steparc_step_decode(arr, sizeof arr, &st), STEPARC_E_INPUT);
+    CHECK_EQ_INT(steparc_step_decode(&st, arr, sizeof arr), STEPARC_E_INPUT);
     CHECK(st == NULL);
-    CHECK_EQ_INT(steparc_step_decode(trunc, sizeof trunc, &st), STEPARC_E_INPUT);
-    CHECK_EQ_INT(steparc_step_decode(bin, sizeof bin, &st), STEPARC_E_INPUT);
-    CHECK_EQ_INT(steparc_step_decode(NULL, 0, &st), STEPARC_E_INPUT);
+    CHECK_EQ_INT(steparc_step_decode(&st, trunc, sizeof trunc), STEPARC_E_INPUT);
+    CHECK_EQ_INT(steparc_step_decode(&st, bin, sizeof bin), STEPARC_E_INPUT);
+    CHECK_EQ_INT(steparc_step_decode(&st, NULL, 0), STEPARC_E_INPUT);
     steparc_step_free(NULL);
 }
 
