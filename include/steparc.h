@@ -54,20 +54,23 @@ extern "C" {
 /* Versions                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Library version; the Makefile reads these three lines for the soname. */
+/* Library version; the Makefile reads these three lines for the soname.
+ * While the major is 0, every minor may break the ABI and the soname is
+ * libsteparc.so.0.MINOR; from 1.0 on it is libsteparc.so.MAJOR. 0.2 broke
+ * the ABI of 0.1 (out-parameters first, options structs sized for growth). */
 #define STEPARC_VERSION_MAJOR 0
-#define STEPARC_VERSION_MINOR 1
+#define STEPARC_VERSION_MINOR 2
 #define STEPARC_VERSION_PATCH 0
 #define STEPARC_VERSION_NUMBER \
     (STEPARC_VERSION_MAJOR * 10000 + STEPARC_VERSION_MINOR * 100 + STEPARC_VERSION_PATCH)
-#define STEPARC_VERSION_STRING "0.1.0"
+#define STEPARC_VERSION_STRING "0.2.0"
 
 /* On-disk format version written by this library (docs/FORMAT.md). Separate
  * from the library version: a library reads every format with the same major. */
 #define STEPARC_FORMAT_MAJOR 1
 #define STEPARC_FORMAT_MINOR 2
 
-/* Run-time library version, as STEPARC_VERSION_NUMBER and as "0.1.0". */
+/* Run-time library version, as STEPARC_VERSION_NUMBER and as "0.2.0". */
 STEPARC_API unsigned steparc_version_number(void);
 STEPARC_API const char *steparc_version_string(void);
 
