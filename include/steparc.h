@@ -33,6 +33,27 @@
  *   Output buffers are steparc_buf: zero-initialise one, pass it to as many
  *   calls as you like (each call overwrites its contents and grows it as
  *   needed), release it with steparc_buf_free().
+ *
+ * Parameters
+ *   A call that gives back a result through a pointer takes that pointer
+ *   first (several: all first, in the order they are listed), then the handle
+ *   it works on, then its inputs; a detail-of-failure out-parameter (errbuf,
+ *   steparc_json_error *err) comes last.
+ *
+ * Structs
+ *   The structs a caller allocates for options, filters, reports and error
+ *   details (steparc_allocator, steparc_json_error, steparc_writer_options,
+ *   steparc_convert_options, steparc_reader_options, steparc_info,
+ *   steparc_filter, steparc_recover_report) end in `uint64_t reserved_[N]`:
+ *   zero it (the *_options_init calls do; so does `= {0}`). The library
+ *   never reads it and writes nothing but zeroes there; a later minor may
+ *   give part of it a meaning, with 0 meaning what the library does today, so
+ *   code compiled against this header keeps working. The record model
+ *   (steparc_str, steparc_value, steparc_step and the objects it embeds),
+ *   steparc_buf, steparc_convert_stats and steparc_problem have no reserved
+ *   tail: they are embedded by value or live in arrays, so their layout is
+ *   fixed for an ABI version (soname) and changes only with a new one.
+ *   format/base.c pins every public struct's size on LP64 with _Static_assert.
  */
 #ifndef STEPARC_H
 #define STEPARC_H
@@ -126,6 +147,7 @@ typedef struct {
     void *(*realloc_fn)(void *opaque, void *p, size_t n);
     void (*free_fn)(void *opaque, void *p);
     void *opaque;
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
 } steparc_allocator;
 STEPARC_API void steparc_set_allocator(const steparc_allocator *a);
 
@@ -438,6 +460,7 @@ typedef struct {
     size_t line;
     size_t column;
     char reason[160];
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
 } steparc_json_error;
 
 /* Parses one JSON value (must be an object for a record; any value otherwise)
@@ -497,7 +520,7 @@ typedef struct {
                               MessagePack rows, STEPARC_LAYOUT_COLUMNAR = typed columns (smaller;
                               read back as the same records). A block too varied for columns
                               is written as rows whatever the choice. */
-    int reserved_[6];      /* zero (options_init); room for new options without an ABI change */
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
 } steparc_writer_options;
 
 #define STEPARC_LAYOUT_DEFAULT 0
@@ -620,7 +643,7 @@ typedef struct {
     void (*skipped)(void *ctx, steparc_skip_reason why, const char *file, uint64_t line,
                     uint64_t column, const char *detail, const char *raw, size_t raw_len);
     void *skipped_ctx;
-    int reserved_[8];  /* zero (options_init); room for new options without an ABI change */
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
 } steparc_convert_options;
 
 STEPARC_API void steparc_convert_options_init(steparc_convert_options *opt);
@@ -656,7 +679,7 @@ typedef struct steparc_reader steparc_reader;
 
 typedef struct {
     size_t cache_blocks; /* decompressed blocks kept for reuse; default 4; 0 = no cache */
-    int reserved_[8];    /* zero (options_init); room for new options without an ABI change */
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
 } steparc_reader_options;
 
 STEPARC_API void steparc_reader_options_init(steparc_reader_options *opt);
@@ -702,7 +725,7 @@ typedef struct {
                                     interrupted; the archive reads as it was before it.
                                     steparc_verify reports them as damage. */
     uint64_t columnar_blocks;    /* blocks in the columnar layout (the others are rows) */
-    uint64_t reserved_[7];       /* zero; room for new figures without an ABI change */
+    uint64_t reserved_[7];       /* room to grow (see "Structs" at the top) */
 } steparc_info;
 STEPARC_API int steparc_reader_info(steparc_info *info, const steparc_reader *r);
 
@@ -747,6 +770,7 @@ typedef struct {
     int has_range;
     uint64_t range_from, range_to; /* only ordinals in [range_from, range_to), with has_range:
                                       split an export across threads */
+    uint64_t reserved_[4];    /* room to grow (see "Structs" at the top) */
 } steparc_filter;
 
 typedef struct steparc_cursor steparc_cursor;
@@ -804,7 +828,7 @@ typedef struct {
                                   exactly the blocks found) was found: records_expected
                                   is known */
     uint64_t records_expected;
-    uint64_t reserved_[8];
+    uint64_t reserved_[8];     /* room to grow (see "Structs" at the top) */
 } steparc_recover_report;
 
 /* Saves every intact block of a damaged archive image (data, len): scans for

@@ -87,7 +87,8 @@ class _Filter(ctypes.Structure):  # steparc_filter
                 ("has_since", ctypes.c_int), ("since", ctypes.c_int64),
                 ("has_until", ctypes.c_int), ("until", ctypes.c_int64),
                 ("status", _Str), ("type", _Str), ("tool", _Str),
-                ("has_range", ctypes.c_int), ("range_from", ctypes.c_uint64), ("range_to", ctypes.c_uint64)]
+                ("has_range", ctypes.c_int), ("range_from", ctypes.c_uint64), ("range_to", ctypes.c_uint64),
+                ("reserved_", ctypes.c_uint64 * 4)]
 
 
 class _Info(ctypes.Structure):  # steparc_info
@@ -107,7 +108,7 @@ class _WriterOptions(ctypes.Structure):  # steparc_writer_options
     _fields_ = [("block_size", ctypes.c_uint32), ("level", ctypes.c_int),
                 ("threads", ctypes.c_int), ("no_fsync", ctypes.c_int),
                 ("dedup", ctypes.c_int), ("dict_size", ctypes.c_int),
-                ("layout", ctypes.c_int), ("reserved_", ctypes.c_int * 6)]
+                ("layout", ctypes.c_int), ("reserved_", ctypes.c_uint64 * 4)]
 
 
 class _WriterOptionsRoom(ctypes.Union):
@@ -118,12 +119,13 @@ class _WriterOptionsRoom(ctypes.Union):
 
 
 class _ReaderOptions(ctypes.Structure):  # steparc_reader_options
-    _fields_ = [("cache_blocks", ctypes.c_size_t), ("reserved_", ctypes.c_int * 8)]
+    _fields_ = [("cache_blocks", ctypes.c_size_t), ("reserved_", ctypes.c_uint64 * 4)]
 
 
 class _JsonError(ctypes.Structure):  # steparc_json_error
     _fields_ = [("offset", ctypes.c_size_t), ("line", ctypes.c_size_t),
-                ("column", ctypes.c_size_t), ("reason", ctypes.c_char * 160)]
+                ("column", ctypes.c_size_t), ("reason", ctypes.c_char * 160),
+                ("reserved_", ctypes.c_uint64 * 4)]
 
 
 # ---- loading ---------------------------------------------------------------------------
