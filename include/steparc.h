@@ -403,7 +403,7 @@ typedef struct {
     steparc_opt_int prompt_tokens;
     steparc_opt_int completion_tokens;
     steparc_opt_int total_tokens;
-    STEPARC_OBJECT_TAIL; /* e.g. prompt_token_details, completion_tokens_details */
+    STEPARC_OBJECT_TAIL; /* e.g. prompt_tokens_details, completion_tokens_details */
 } steparc_usage;
 
 /* One run step. Field order follows the API; both expires_at (what the API
@@ -711,8 +711,9 @@ STEPARC_API void steparc_reader_options_init(steparc_reader_options *opt);
 /* Opens an archive file (memory-mapped). Open reads the footer, the section
  * table and the block index, and checks their checksums; it does not touch the
  * data blocks, and the other sections (id index, postings, dictionary) are
- * checked on first use. opt may be NULL. On failure *out is NULL; steparc_open_errmsg()
- * is not available, so pass errbuf (may be NULL) to get the detail.
+ * checked on first use. opt may be NULL. On failure *out is NULL and there is
+ * no reader for steparc_reader_errmsg(), so pass errbuf (may be NULL) to get
+ * the detail, NUL-terminated and truncated to errbuf_size.
  * @return 0, STEPARC_E_ARG (out or path NULL), STEPARC_E_IO, STEPARC_E_CORRUPT,
  *         STEPARC_E_VERSION, STEPARC_E_NOMEM. */
 STEPARC_API int steparc_reader_open(steparc_reader **out, const char *path,
@@ -766,8 +767,8 @@ STEPARC_API void steparc_reader_cache_stats(uint64_t *hits, uint64_t *misses,
  * step. Buffers are replaced; *out is the caller's to free with steparc_step_free.
  * @return 0, STEPARC_E_ARG (out or r NULL), STEPARC_E_NOTFOUND (n >= count),
  *         STEPARC_E_CORRUPT (its block is damaged, or the record is not valid
- *         MessagePack; other blocks stay readable), STEPARC_E_NOMEM; get_step
- *         also STEPARC_E_LIMIT (a record over STEPARC_MAX_RECORD_SIZE or
+ *         MessagePack; other blocks stay readable), STEPARC_E_NOMEM;
+ *         steparc_reader_get_step also STEPARC_E_LIMIT (a record over STEPARC_MAX_RECORD_SIZE or
  *         STEPARC_MAX_DEPTH). */
 STEPARC_API int steparc_reader_get_msgpack(steparc_buf *out, steparc_reader *r, uint64_t n);
 STEPARC_API int steparc_reader_get_json(steparc_buf *out, steparc_reader *r, uint64_t n,
