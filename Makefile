@@ -15,7 +15,9 @@ VMAJOR := $(shell sed -n 's/^\#define STEPARC_VERSION_MAJOR \([0-9]*\).*/\1/p' i
 VMINOR := $(shell sed -n 's/^\#define STEPARC_VERSION_MINOR \([0-9]*\).*/\1/p' include/steparc.h)
 VPATCH := $(shell sed -n 's/^\#define STEPARC_VERSION_PATCH \([0-9]*\).*/\1/p' include/steparc.h)
 VERSION := $(VMAJOR).$(VMINOR).$(VPATCH)
-SONAME := libsteparc.so.$(VMAJOR)
+# 0.x: every minor may break the ABI, so the soname carries it (libsteparc.so.0.2);
+# from 1.0 on only a major does (libsteparc.so.1).
+SONAME := libsteparc.so.$(if $(filter 0,$(VMAJOR)),0.$(VMINOR),$(VMAJOR))
 
 # msgpack-c 4.x (Debian 12) is "msgpack", 6.x renamed it "msgpack-c".
 MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)

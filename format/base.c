@@ -5,6 +5,49 @@
 
 #include "common.h"
 
+/* The ABI on LP64: the size of every public struct, pinned. A change here is an
+ * ABI change: bump STEPARC_VERSION_MINOR (the soname follows, see steparc.h)
+ * and the pinned size together; the caller-allocated option and report structs
+ * grow into their reserved_ tails instead. */
+#if defined(__LP64__) || defined(_LP64)
+#define PIN_SIZE(T, n) _Static_assert(sizeof(T) == (n), #T " changed size: ABI change")
+PIN_SIZE(steparc_buf, 24);
+PIN_SIZE(steparc_allocator, 64);
+PIN_SIZE(steparc_str, 16);
+PIN_SIZE(steparc_value, 24);
+PIN_SIZE(steparc_member, 40);
+PIN_SIZE(steparc_extras, 16);
+PIN_SIZE(steparc_keyorder, 16);
+PIN_SIZE(steparc_opt_str, 32);
+PIN_SIZE(steparc_opt_enum, 40);
+PIN_SIZE(steparc_opt_int, 24);
+PIN_SIZE(steparc_opt_num, 32);
+PIN_SIZE(steparc_opt_value, 16);
+PIN_SIZE(steparc_last_error, 104);
+PIN_SIZE(steparc_message_creation, 64);
+PIN_SIZE(steparc_ci_image, 64);
+PIN_SIZE(steparc_ci_output, 184);
+PIN_SIZE(steparc_code_interpreter, 96);
+PIN_SIZE(steparc_ranking_options, 104);
+PIN_SIZE(steparc_fs_content, 104);
+PIN_SIZE(steparc_fs_result, 160);
+PIN_SIZE(steparc_file_search, 184);
+PIN_SIZE(steparc_function, 128);
+PIN_SIZE(steparc_tool_call, 560);
+PIN_SIZE(steparc_step_details, 184);
+PIN_SIZE(steparc_usage, 104);
+PIN_SIZE(steparc_step, 888);
+PIN_SIZE(steparc_json_error, 216);
+PIN_SIZE(steparc_writer_options, 64);
+PIN_SIZE(steparc_convert_stats, 88);
+PIN_SIZE(steparc_convert_options, 88);
+PIN_SIZE(steparc_reader_options, 40);
+PIN_SIZE(steparc_info, 160);
+PIN_SIZE(steparc_filter, 184);
+PIN_SIZE(steparc_problem, 216);
+PIN_SIZE(steparc_recover_report, 104);
+#endif
+
 static steparc_allocator g_alloc; /* all NULL: libc. Set once before use. */
 
 void steparc_set_allocator(const steparc_allocator *a)

@@ -33,6 +33,27 @@
  *   Output buffers are steparc_buf: zero-initialise one, pass it to as many
  *   calls as you like (each call overwrites its contents and grows it as
  *   needed), release it with steparc_buf_free().
+ *
+ * Parameters
+ *   A call that gives back a result through a pointer takes that pointer
+ *   first (several: all first, in the order they are listed), then the handle
+ *   it works on, then its inputs; a detail-of-failure out-parameter (errbuf,
+ *   steparc_json_error *err) comes last.
+ *
+ * Structs
+ *   The structs a caller allocates for options, filters, reports and error
+ *   details (steparc_allocator, steparc_json_error, steparc_writer_options,
+ *   steparc_convert_options, steparc_reader_options, steparc_info,
+ *   steparc_filter, steparc_recover_report) end in `uint64_t reserved_[N]`:
+ *   zero it (the *_options_init calls do; so does `= {0}`). The library
+ *   never reads it and writes nothing but zeroes there; a later minor may
+ *   give part of it a meaning, with 0 meaning what the library does today, so
+ *   code compiled against this header keeps working. The record model
+ *   (steparc_str, steparc_value, steparc_step and the objects it embeds),
+ *   steparc_buf, steparc_convert_stats and steparc_problem have no reserved
+ *   tail: they are embedded by value or live in arrays, so their layout is
+ *   fixed for an ABI version (soname) and changes only with a new one.
+ *   format/base.c pins every public struct's size on LP64 with _Static_assert.
  */
 #ifndef STEPARC_H
 #define STEPARC_H
@@ -54,20 +75,23 @@ extern "C" {
 /* Versions                                                                  */
 /* ------------------------------------------------------------------------ */
 
-/* Library version; the Makefile reads these three lines for the soname. */
+/* Library version; the Makefile reads these three lines for the soname.
+ * While the major is 0, every minor may break the ABI and the soname is
+ * libsteparc.so.0.MINOR; from 1.0 on it is libsteparc.so.MAJOR. 0.2 broke
+ * the ABI of 0.1 (out-parameters first, options structs sized for growth). */
 #define STEPARC_VERSION_MAJOR 0
-#define STEPARC_VERSION_MINOR 1
+#define STEPARC_VERSION_MINOR 2
 #define STEPARC_VERSION_PATCH 0
 #define STEPARC_VERSION_NUMBER \
     (STEPARC_VERSION_MAJOR * 10000 + STEPARC_VERSION_MINOR * 100 + STEPARC_VERSION_PATCH)
-#define STEPARC_VERSION_STRING "0.1.0"
+#define STEPARC_VERSION_STRING "0.2.0"
 
 /* On-disk format version written by this library (docs/FORMAT.md). Separate
  * from the library version: a library reads every format with the same major. */
 #define STEPARC_FORMAT_MAJOR 1
 #define STEPARC_FORMAT_MINOR 2
 
-/* Run-time library version, as STEPARC_VERSION_NUMBER and as "0.1.0". */
+/* Run-time library version, as STEPARC_VERSION_NUMBER and as "0.2.0". */
 STEPARC_API unsigned steparc_version_number(void);
 STEPARC_API const char *steparc_version_string(void);
 
@@ -123,6 +147,7 @@ typedef struct {
     void *(*realloc_fn)(void *opaque, void *p, size_t n);
     void (*free_fn)(void *opaque, void *p);
     void *opaque;
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
 } steparc_allocator;
 STEPARC_API void steparc_set_allocator(const steparc_allocator *a);
 
@@ -378,7 +403,7 @@ typedef struct {
     steparc_opt_int prompt_tokens;
     steparc_opt_int completion_tokens;
     steparc_opt_int total_tokens;
-    STEPARC_OBJECT_TAIL; /* e.g. prompt_token_details, completion_tokens_details */
+    STEPARC_OBJECT_TAIL; /* e.g. prompt_tokens_details, completion_tokens_details */
 } steparc_usage;
 
 /* One run step. Field order follows the API; both expires_at (what the API
@@ -408,7 +433,9 @@ typedef struct steparc_step {
 /* Decodes one record (MessagePack bytes, as stored) into a typed step.
  * On success *out owns copies of everything it points to; free it with
  * steparc_step_free. On failure *out is NULL.
- * @return 0, STEPARC_E_INPUT (not a valid record), STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
+ * @return 0, STEPARC_E_ARG (out NULL, or mp NULL with len), STEPARC_E_INPUT (not
+ *         a valid record), STEPARC_E_LIMIT (over STEPARC_MAX_RECORD_SIZE or
+ *         STEPARC_MAX_DEPTH), STEPARC_E_NOMEM. */
 STEPARC_API int steparc_step_decode(steparc_step **out, const void *mp, size_t len);
 
 /* Frees a step returned by the library, with everything it owns. NULL is a no-op.
@@ -420,8 +447,9 @@ STEPARC_API void steparc_step_free(steparc_step *step);
  * those were in the canonical (smallest) MessagePack forms, as every steparc
  * writer produces them; other forms a reader accepts (float32, oversized
  * headers) re-encode to the canonical form of the same values.
- * @return 0, STEPARC_E_ARG (inconsistent struct: NULL ptr with len, bad slot,
- *         invalid UTF-8, state out of range), STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
+ * @return 0, STEPARC_E_ARG (out or step NULL, or an inconsistent struct: NULL
+ *         ptr with len, bad slot, invalid UTF-8, state out of range, an extra
+ *         repeating a known key), STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
 STEPARC_API int steparc_step_encode(steparc_buf *out, const steparc_step *step);
 
 /* ------------------------------------------------------------------------ */
@@ -435,6 +463,7 @@ typedef struct {
     size_t line;
     size_t column;
     char reason[160];
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
 } steparc_json_error;
 
 /* Parses one JSON value (must be an object for a record; any value otherwise)
@@ -446,7 +475,9 @@ typedef struct {
  * invalid UTF-8, lone surrogate escapes, integers beyond 64 bits, numbers
  * beyond the double range, duplicate keys in one object; STEPARC_E_LIMIT for
  * nesting deeper than STEPARC_MAX_DEPTH or more than STEPARC_MAX_KEYS items.
- * flags: STEPARC_JSON_REQUIRE_OBJECT demands a top-level object. */
+ * flags: STEPARC_JSON_REQUIRE_OBJECT demands a top-level object.
+ * @return 0, STEPARC_E_ARG (out NULL, or json NULL with len), STEPARC_E_INPUT,
+ *         STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
 #define STEPARC_JSON_REQUIRE_OBJECT 1u
 STEPARC_API int steparc_json_to_msgpack(steparc_buf *out, const char *json, size_t len,
                                         unsigned flags, steparc_json_error *err);
@@ -459,12 +490,15 @@ STEPARC_API int steparc_json_to_msgpack(steparc_buf *out, const char *json, size
  * STEPARC_JSON_PRETTY indents by two spaces instead (Python's indent=2).
  * STEPARC_JSON_APPEND appends to out instead of replacing its contents (and
  * on failure leaves it as it was): exports build big buffers without copies.
- * @return 0, STEPARC_E_CORRUPT (not valid record MessagePack), STEPARC_E_NOMEM. */
+ * @return 0, STEPARC_E_ARG (out NULL, or mp NULL with len), STEPARC_E_CORRUPT
+ *         (not valid record MessagePack), STEPARC_E_NOMEM. */
 #define STEPARC_JSON_PRETTY 2u
 #define STEPARC_JSON_APPEND 4u
 STEPARC_API int steparc_msgpack_to_json(steparc_buf *out, const void *mp, size_t len, unsigned flags);
 
-/* Writes a step as JSON, through its typed fields (same rules as above). */
+/* Writes a step as JSON, through its typed fields (same rules as above).
+ * @return 0, and the codes of steparc_step_encode: STEPARC_E_ARG, STEPARC_E_LIMIT,
+ *         STEPARC_E_NOMEM. */
 STEPARC_API int steparc_step_to_json(steparc_buf *out, const steparc_step *step, unsigned flags);
 
 /* ------------------------------------------------------------------------ */
@@ -494,7 +528,7 @@ typedef struct {
                               MessagePack rows, STEPARC_LAYOUT_COLUMNAR = typed columns (smaller;
                               read back as the same records). A block too varied for columns
                               is written as rows whatever the choice. */
-    int reserved_[6];      /* zero (options_init); room for new options without an ABI change */
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
 } steparc_writer_options;
 
 #define STEPARC_LAYOUT_DEFAULT 0
@@ -526,14 +560,23 @@ STEPARC_API int steparc_writer_open(steparc_writer **out, const char *path,
  * Appended records are all kept (opt->dedup must be 0). Bytes after the last
  * valid footer (an earlier interrupted append) are dropped first.
  * @return 0, STEPARC_E_IO, STEPARC_E_CORRUPT (damaged index or footer: recover
- *         first), STEPARC_E_VERSION, STEPARC_E_ARG, STEPARC_E_NOMEM. */
+ *         first), STEPARC_E_VERSION, STEPARC_E_ARG (as steparc_writer_open, or
+ *         opt->dedup set), STEPARC_E_NOMEM. */
 STEPARC_API int steparc_writer_open_append(steparc_writer **out, const char *path,
                                            const steparc_writer_options *opt, char *errbuf,
                                            size_t errbuf_size);
 
 /* Adds one record given as JSON text (one object). On STEPARC_E_INPUT the
  * record is not added, the writer stays usable, and *err (when non-NULL)
- * locates the problem within `json`. */
+ * locates the problem within `json`. The add calls below return:
+ * @return 0, STEPARC_E_ARG (w NULL, or data NULL with len), STEPARC_E_INPUT
+ *         (invalid record: not added, the writer stays usable), STEPARC_E_LIMIT
+ *         (a record over STEPARC_MAX_RECORD_SIZE or STEPARC_MAX_DEPTH, or the
+ *         archive at 2^32-1 records), STEPARC_E_IO, STEPARC_E_NOMEM,
+ *         STEPARC_E_MISUSE (after finish, or after an IO/NOMEM failure: the
+ *         message of that failure stays). steparc_writer_add_step never
+ *         returns STEPARC_E_INPUT (a struct that does not encode is
+ *         STEPARC_E_ARG). */
 STEPARC_API int steparc_writer_add_json(steparc_writer *w, const char *json, size_t len,
                                         steparc_json_error *err);
 
@@ -553,7 +596,9 @@ STEPARC_API uint64_t steparc_writer_duplicates(const steparc_writer *w);
 /* Flushes the last block, writes the indexes and footer, fsyncs and renames the
  * temporary file over the path. After it (success or failure) only
  * steparc_writer_errmsg and steparc_writer_close may be called.
- * On failure the temporary file is removed and path is untouched. */
+ * On failure the temporary file is removed and path is untouched.
+ * @return 0, STEPARC_E_ARG (w NULL), STEPARC_E_IO, STEPARC_E_NOMEM,
+ *         STEPARC_E_MISUSE (finished already, or an earlier failure). */
 STEPARC_API int steparc_writer_finish(steparc_writer *w);
 
 /* Frees the writer. If finish was not called or failed, the temporary file is
@@ -617,13 +662,14 @@ typedef struct {
     void (*skipped)(void *ctx, steparc_skip_reason why, const char *file, uint64_t line,
                     uint64_t column, const char *detail, const char *raw, size_t raw_len);
     void *skipped_ctx;
-    int reserved_[8];  /* zero (options_init); room for new options without an ABI change */
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
 } steparc_convert_options;
 
 STEPARC_API void steparc_convert_options_init(steparc_convert_options *opt);
 
 /* A converter feeds the records it finds into w (which it does not own; the
- * writer must outlive the converter). opt may be NULL. */
+ * writer must outlive the converter). opt may be NULL.
+ * @return 0, STEPARC_E_ARG (out or w NULL), STEPARC_E_NOMEM. */
 STEPARC_API int steparc_converter_open(steparc_converter **out, steparc_writer *w,
                                        const steparc_convert_options *opt);
 
@@ -631,12 +677,16 @@ STEPARC_API int steparc_converter_open(steparc_converter **out, steparc_writer *
  * .ndjson .sse .txt, each also .zst), or "-" for standard input. .zst files
  * are decompressed as they are read. Memory stays bounded by the largest
  * record, whatever the input size.
- * @return 0; STEPARC_E_INPUT for malformed input (the message gives
- *         FILE:LINE:COL: reason); STEPARC_E_IO; STEPARC_E_LIMIT; errors of
- *         the writer. After an error the converter cannot be used further. */
+ * @return 0; STEPARC_E_ARG (c or path NULL); STEPARC_E_INPUT for malformed
+ *         input (the message gives FILE:LINE:COL: reason); STEPARC_E_IO;
+ *         STEPARC_E_LIMIT; STEPARC_E_NOMEM; STEPARC_E_MISUSE (after an earlier
+ *         error: the converter cannot be used further); and the writer's
+ *         codes of steparc_writer_add_msgpack. */
 STEPARC_API int steparc_converter_add_path(steparc_converter *c, const char *path);
 
-/* Converts JSON text from memory, named `name` in messages. */
+/* Converts JSON text from memory, named `name` in messages.
+ * @return as steparc_converter_add_path (STEPARC_E_ARG: c NULL, or data NULL
+ *         with len). */
 STEPARC_API int steparc_converter_add_memory(steparc_converter *c, const char *name,
                                              const void *data, size_t len);
 
@@ -653,7 +703,7 @@ typedef struct steparc_reader steparc_reader;
 
 typedef struct {
     size_t cache_blocks; /* decompressed blocks kept for reuse; default 4; 0 = no cache */
-    int reserved_[8];    /* zero (options_init); room for new options without an ABI change */
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
 } steparc_reader_options;
 
 STEPARC_API void steparc_reader_options_init(steparc_reader_options *opt);
@@ -661,14 +711,18 @@ STEPARC_API void steparc_reader_options_init(steparc_reader_options *opt);
 /* Opens an archive file (memory-mapped). Open reads the footer, the section
  * table and the block index, and checks their checksums; it does not touch the
  * data blocks, and the other sections (id index, postings, dictionary) are
- * checked on first use. opt may be NULL. On failure *out is NULL; steparc_open_errmsg()
- * is not available, so pass errbuf (may be NULL) to get the detail.
- * @return 0, STEPARC_E_IO, STEPARC_E_CORRUPT, STEPARC_E_VERSION, STEPARC_E_NOMEM. */
+ * checked on first use. opt may be NULL. On failure *out is NULL and there is
+ * no reader for steparc_reader_errmsg(), so pass errbuf (may be NULL) to get
+ * the detail, NUL-terminated and truncated to errbuf_size.
+ * @return 0, STEPARC_E_ARG (out or path NULL), STEPARC_E_IO, STEPARC_E_CORRUPT,
+ *         STEPARC_E_VERSION, STEPARC_E_NOMEM. */
 STEPARC_API int steparc_reader_open(steparc_reader **out, const char *path,
                                     const steparc_reader_options *opt, char *errbuf,
                                     size_t errbuf_size);
 
-/* Same, over a caller buffer that must stay valid and unchanged until close. */
+/* Same, over a caller buffer that must stay valid and unchanged until close.
+ * @return 0, STEPARC_E_ARG (out NULL, or data NULL with len), STEPARC_E_CORRUPT,
+ *         STEPARC_E_VERSION, STEPARC_E_NOMEM. */
 STEPARC_API int steparc_reader_open_memory(steparc_reader **out, const void *data, size_t len,
                                            const steparc_reader_options *opt, char *errbuf,
                                            size_t errbuf_size);
@@ -699,8 +753,9 @@ typedef struct {
                                     interrupted; the archive reads as it was before it.
                                     steparc_verify reports them as damage. */
     uint64_t columnar_blocks;    /* blocks in the columnar layout (the others are rows) */
-    uint64_t reserved_[7];       /* zero; room for new figures without an ABI change */
+    uint64_t reserved_[7];       /* room to grow (see "Structs" at the top) */
 } steparc_info;
+/* @return 0, STEPARC_E_ARG (info or r NULL). */
 STEPARC_API int steparc_reader_info(steparc_info *info, const steparc_reader *r);
 
 /* Block cache counters since open: lookups served from the cache (hits) and
@@ -710,8 +765,11 @@ STEPARC_API void steparc_reader_cache_stats(uint64_t *hits, uint64_t *misses,
 
 /* Record n (0-based ordinal) as MessagePack bytes, canonical JSON or a typed
  * step. Buffers are replaced; *out is the caller's to free with steparc_step_free.
- * @return 0, STEPARC_E_NOTFOUND (n >= count), STEPARC_E_CORRUPT (its block is
- *         damaged; other blocks stay readable), STEPARC_E_NOMEM. */
+ * @return 0, STEPARC_E_ARG (out or r NULL), STEPARC_E_NOTFOUND (n >= count),
+ *         STEPARC_E_CORRUPT (its block is damaged, or the record is not valid
+ *         MessagePack; other blocks stay readable), STEPARC_E_NOMEM;
+ *         steparc_reader_get_step also STEPARC_E_LIMIT (a record over STEPARC_MAX_RECORD_SIZE or
+ *         STEPARC_MAX_DEPTH). */
 STEPARC_API int steparc_reader_get_msgpack(steparc_buf *out, steparc_reader *r, uint64_t n);
 STEPARC_API int steparc_reader_get_json(steparc_buf *out, steparc_reader *r, uint64_t n,
                                         unsigned flags);
@@ -719,7 +777,10 @@ STEPARC_API int steparc_reader_get_step(steparc_step **out, steparc_reader *r, u
 
 /* Ordinal of the record whose "id" equals (id, len), through the id index.
  * When several records share the id (archives written with duplicates kept),
- * the first one. @return 0, STEPARC_E_NOTFOUND, STEPARC_E_CORRUPT. */
+ * the first one.
+ * @return 0, STEPARC_E_ARG (ordinal or r NULL, or id NULL with len),
+ *         STEPARC_E_NOTFOUND (no such id, or no id index), STEPARC_E_CORRUPT,
+ *         STEPARC_E_NOMEM. */
 STEPARC_API int steparc_reader_find_id(uint64_t *ordinal, steparc_reader *r, const char *id,
                                        size_t len);
 
@@ -744,20 +805,23 @@ typedef struct {
     int has_range;
     uint64_t range_from, range_to; /* only ordinals in [range_from, range_to), with has_range:
                                       split an export across threads */
+    uint64_t reserved_[4];    /* room to grow (see "Structs" at the top) */
 } steparc_filter;
 
 typedef struct steparc_cursor steparc_cursor;
 
 /* Opens a cursor over the records that match f (NULL: all), in archive order.
  * The cursor uses its own buffers; the reader must outlive it.
- * @return 0, STEPARC_E_ARG, STEPARC_E_NOMEM, STEPARC_E_CORRUPT. */
+ * @return 0, STEPARC_E_ARG (out or r NULL), STEPARC_E_NOMEM, STEPARC_E_CORRUPT
+ *         (a damaged postings section). */
 STEPARC_API int steparc_cursor_open(steparc_cursor **out, steparc_reader *r,
                                     const steparc_filter *f);
 
 /* Advances to the next match. On 0, *ordinal is its ordinal and (*mp, *mp_len)
  * its MessagePack bytes, valid until the next call on this cursor.
- * @return 0, STEPARC_END, STEPARC_E_CORRUPT (a damaged block; the cursor stays
- *         usable and continues with the next block on the next call). */
+ * @return 0, STEPARC_END, STEPARC_E_ARG (a NULL argument), STEPARC_E_CORRUPT (a
+ *         damaged block; the cursor stays usable and continues with the next
+ *         block on the next call), STEPARC_E_NOMEM. */
 STEPARC_API int steparc_cursor_next(uint64_t *ordinal, const void **mp, size_t *mp_len,
                                     steparc_cursor *c);
 
@@ -784,10 +848,9 @@ typedef struct {
  * each block decompresses, its records are valid, ordinals and time ranges
  * match the block index, the id index and postings point where they should,
  * statistics match. Calls report (if non-NULL) for each problem.
- * @return 0 (intact), STEPARC_E_CORRUPT (problems found; *nproblems counts them),
- *         STEPARC_E_NOMEM. */
-STEPARC_API int steparc_verify(uint64_t *nproblems,
-                               steparc_reader *r,
+ * @return 0 (intact), STEPARC_E_ARG (r NULL), STEPARC_E_CORRUPT (problems found;
+ *         *nproblems counts them), STEPARC_E_NOMEM. */
+STEPARC_API int steparc_verify(uint64_t *nproblems, steparc_reader *r,
                                void (*report)(void *ctx, const steparc_problem *p), void *ctx);
 
 /* ------------------------------------------------------------------------ */
@@ -802,7 +865,7 @@ typedef struct {
                                   exactly the blocks found) was found: records_expected
                                   is known */
     uint64_t records_expected;
-    uint64_t reserved_[8];
+    uint64_t reserved_[8];     /* room to grow (see "Structs" at the top) */
 } steparc_recover_report;
 
 /* Saves every intact block of a damaged archive image (data, len): scans for
@@ -816,8 +879,9 @@ typedef struct {
  * Nothing was lost when footer_found, blocks_damaged == 0 and records_saved ==
  * records_expected; without a valid footer (a truncated file) the count of the
  * records after the cut is unknown, so loss cannot be ruled out.
- * @return 0 (the scan ran; see *rep), or an error of the writer (w then holds
- *         the message), STEPARC_E_ARG, STEPARC_E_NOMEM. */
+ * @return 0 (the scan ran; see *rep), STEPARC_E_ARG (rep or w NULL, or data
+ *         NULL with len), STEPARC_E_NOMEM, or a code of
+ *         steparc_writer_add_msgpack (w then holds the message). */
 STEPARC_API int steparc_recover(steparc_recover_report *rep, const void *data, size_t len,
                                 steparc_writer *w,
                                 void (*report)(void *ctx, const steparc_problem *p), void *ctx);

@@ -62,7 +62,7 @@ static void h_free(void *o, void *p)
 /* Before any other library call. */
 __attribute__((unused)) static void hook_install(void)
 {
-    steparc_allocator a = {h_malloc, h_realloc, h_free, NULL};
+    steparc_allocator a = {.malloc_fn = h_malloc, .realloc_fn = h_realloc, .free_fn = h_free};
     steparc_set_allocator(&a);
 }
 

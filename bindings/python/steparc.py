@@ -23,7 +23,9 @@ Failures raise steparc.Error, whose .status is the library's status code
 The shared library is found through, in order: the STEPARC_LIB environment
 variable (the file, or a directory holding libsteparc.so), libsteparc.so next
 to this module, build/ of the source tree this module sits in
-(bindings/python/../../build), then ctypes.util.find_library("steparc").
+(bindings/python/../../build), then ctypes.util.find_library("steparc"). A library whose version is not of
+the ABI this module is written for (0.2: for 0.x the minor, later the major)
+is passed over.
 
 Threads: one Archive may be read from several threads at once (indexing,
 find, len, info); a generator (cursor) and a Writer belong to one thread at a
@@ -85,7 +87,8 @@ class _Filter(ctypes.Structure):  # steparc_filter
                 ("has_since", ctypes.c_int), ("since", ctypes.c_int64),
                 ("has_until", ctypes.c_int), ("until", ctypes.c_int64),
                 ("status", _Str), ("type", _Str), ("tool", _Str),
-                ("has_range", ctypes.c_int), ("range_from", ctypes.c_uint64), ("range_to", ctypes.c_uint64)]
+                ("has_range", ctypes.c_int), ("range_from", ctypes.c_uint64), ("range_to", ctypes.c_uint64),
+                ("reserved_", ctypes.c_uint64 * 4)]
 
 
 class _Info(ctypes.Structure):  # steparc_info
@@ -105,7 +108,7 @@ class _WriterOptions(ctypes.Structure):  # steparc_writer_options
     _fields_ = [("block_size", ctypes.c_uint32), ("level", ctypes.c_int),
                 ("threads", ctypes.c_int), ("no_fsync", ctypes.c_int),
                 ("dedup", ctypes.c_int), ("dict_size", ctypes.c_int),
-                ("layout", ctypes.c_int), ("reserved_", ctypes.c_int * 6)]
+                ("layout", ctypes.c_int), ("reserved_", ctypes.c_uint64 * 4)]
 
 
 class _WriterOptionsRoom(ctypes.Union):
@@ -116,12 +119,13 @@ class _WriterOptionsRoom(ctypes.Union):
 
 
 class _ReaderOptions(ctypes.Structure):  # steparc_reader_options
-    _fields_ = [("cache_blocks", ctypes.c_size_t), ("reserved_", ctypes.c_int * 8)]
+    _fields_ = [("cache_blocks", ctypes.c_size_t), ("reserved_", ctypes.c_uint64 * 4)]
 
 
 class _JsonError(ctypes.Structure):  # steparc_json_error
     _fields_ = [("offset", ctypes.c_size_t), ("line", ctypes.c_size_t),
-                ("column", ctypes.c_size_t), ("reason", ctypes.c_char * 160)]
+                ("column", ctypes.c_size_t), ("reason", ctypes.c_char * 160),
+                ("reserved_", ctypes.c_uint64 * 4)]
 
 
 # ---- loading ---------------------------------------------------------------------------
@@ -132,20 +136,20 @@ _SIGNATURES = {
     "steparc_version_string": (ctypes.c_char_p, []),
     "steparc_strerror": (ctypes.c_char_p, [ctypes.c_int]),
     "steparc_buf_free": (None, [_P(_Buf)]),
-    "steparc_msgpack_to_json": (ctypes.c_int, [_VP, ctypes.c_size_t, ctypes.c_uint, _P(_Buf)]),
+    "steparc_msgpack_to_json": (ctypes.c_int, [_P(_Buf), _VP, ctypes.c_size_t, ctypes.c_uint]),
     "steparc_reader_options_init": (None, [_P(_ReaderOptions)]),
     "steparc_reader_open": (ctypes.c_int, [_P(_VP), ctypes.c_char_p, _P(_ReaderOptions),
                                            ctypes.c_char_p, ctypes.c_size_t]),
     "steparc_reader_close": (None, [_VP]),
     "steparc_reader_errmsg": (ctypes.c_char_p, [_VP]),
     "steparc_reader_count": (ctypes.c_uint64, [_VP]),
-    "steparc_reader_info": (ctypes.c_int, [_VP, _P(_Info)]),
-    "steparc_reader_get_json": (ctypes.c_int, [_VP, ctypes.c_uint64, ctypes.c_uint, _P(_Buf)]),
-    "steparc_reader_find_id": (ctypes.c_int, [_VP, ctypes.c_char_p, ctypes.c_size_t,
-                                              _P(ctypes.c_uint64)]),
-    "steparc_cursor_open": (ctypes.c_int, [_VP, _P(_Filter), _P(_VP)]),
-    "steparc_cursor_next": (ctypes.c_int, [_VP, _P(ctypes.c_uint64), _P(_VP),
-                                           _P(ctypes.c_size_t)]),
+    "steparc_reader_info": (ctypes.c_int, [_P(_Info), _VP]),
+    "steparc_reader_get_json": (ctypes.c_int, [_P(_Buf), _VP, ctypes.c_uint64, ctypes.c_uint]),
+    "steparc_reader_find_id": (ctypes.c_int, [_P(ctypes.c_uint64), _VP, ctypes.c_char_p,
+                                              ctypes.c_size_t]),
+    "steparc_cursor_open": (ctypes.c_int, [_P(_VP), _VP, _P(_Filter)]),
+    "steparc_cursor_next": (ctypes.c_int, [_P(ctypes.c_uint64), _P(_VP), _P(ctypes.c_size_t),
+                                           _VP]),
     "steparc_cursor_errmsg": (ctypes.c_char_p, [_VP]),
     "steparc_cursor_close": (None, [_VP]),
     "steparc_writer_options_init": (None, [_P(_WriterOptionsRoom)]),
@@ -165,6 +169,16 @@ _OPTIONAL = {
 
 _lib_handle = None
 _lib_lock = threading.Lock()
+
+# The ABI the signatures above describe. While the major is 0 every minor
+# breaks it (the soname is libsteparc.so.0.MINOR), from 1.0 on every major: a
+# library of another ABI is passed over rather than called with wrong arguments.
+_ABI_MAJOR, _ABI_MINOR = 0, 2
+
+
+def _abi_ok(number):
+    major, minor = number // 10000, number // 100 % 100
+    return major == _ABI_MAJOR and (major > 0 or minor == _ABI_MINOR)
 
 
 def _candidates():
@@ -197,6 +211,14 @@ def _lib():
                 except OSError as e:
                     tried.append("%s (%s)" % (path, e))
                     continue
+                lib.steparc_version_number.restype = ctypes.c_uint
+                lib.steparc_version_number.argtypes = []
+                number = lib.steparc_version_number()
+                if not _abi_ok(number):
+                    tried.append("%s (version %d.%d, this module needs %d.%d)"
+                                 % (path, number // 10000, number // 100 % 100,
+                                    _ABI_MAJOR, _ABI_MINOR))
+                    continue
                 for name, (restype, argtypes) in {**_SIGNATURES, **_OPTIONAL}.items():
                     if name in _OPTIONAL and not hasattr(lib, name):
                         continue
@@ -216,7 +238,7 @@ def _text(b):
 
 
 def version():
-    """The library's version, e.g. "0.1.0"."""
+    """The library's version, e.g. "0.2.0"."""
     return _text(_lib().steparc_version_string())
 
 
@@ -257,7 +279,7 @@ class _Cursor:
         self.keep = keep  # the filter's bytes (the library copies them; kept anyway)
         self.handle = _VP()
         lib = _lib()
-        rc = lib.steparc_cursor_open(archive._handle, ctypes.byref(flt), ctypes.byref(self.handle))
+        rc = lib.steparc_cursor_open(ctypes.byref(self.handle), archive._handle, ctypes.byref(flt))
         if rc != OK:
             raise Error(_text(lib.steparc_reader_errmsg(archive._handle)) or strerror(rc), rc)
         archive._cursors.add(self)
@@ -339,8 +361,8 @@ class Archive:
             raise IndexError("record index out of range")
         buf = _Buf()  # one per call: lookups may run in several threads
         try:
-            rc = _lib().steparc_reader_get_json(h, n, _JSON_PRETTY if pretty else 0,
-                                                ctypes.byref(buf))
+            rc = _lib().steparc_reader_get_json(ctypes.byref(buf), h, n,
+                                                _JSON_PRETTY if pretty else 0)
             if rc != OK:
                 raise self._fail(rc)
             return _buf_text(buf)
@@ -357,7 +379,7 @@ class Archive:
         h = self._h()
         key = _check_str(id, "id")
         ordinal = ctypes.c_uint64()
-        rc = _lib().steparc_reader_find_id(h, key, len(key), ctypes.byref(ordinal))
+        rc = _lib().steparc_reader_find_id(ctypes.byref(ordinal), h, key, len(key))
         if rc == E_NOTFOUND:
             return None
         if rc != OK:
@@ -373,7 +395,7 @@ class Archive:
         """The archive's summary (steparc_info) as a dict. min/max_created_at are
         None when no record has a created_at; has_* and time_ordered are bools."""
         info = _Info()
-        rc = _lib().steparc_reader_info(self._h(), ctypes.byref(info))
+        rc = _lib().steparc_reader_info(ctypes.byref(info), self._h())
         if rc != OK:
             raise self._fail(rc)
         d = {name: getattr(info, name) for name, _ in _Info._fields_ if name != "reserved_"}
@@ -424,13 +446,13 @@ class Archive:
             while True:
                 if not cur.handle:
                     raise Error("archive is closed", E_MISUSE)
-                rc = lib.steparc_cursor_next(cur.handle, ctypes.byref(ordinal),
-                                             ctypes.byref(mp), ctypes.byref(mp_len))
+                rc = lib.steparc_cursor_next(ctypes.byref(ordinal), ctypes.byref(mp),
+                                             ctypes.byref(mp_len), cur.handle)
                 if rc == END:
                     return
                 if rc != OK:
                     raise Error(_text(lib.steparc_cursor_errmsg(cur.handle)) or strerror(rc), rc)
-                rc = lib.steparc_msgpack_to_json(mp, mp_len, 0, ctypes.byref(buf))
+                rc = lib.steparc_msgpack_to_json(ctypes.byref(buf), mp, mp_len, 0)
                 if rc != OK:
                     raise Error("record %d: %s" % (ordinal.value, strerror(rc)), rc)
                 rec = json.loads(_buf_text(buf))

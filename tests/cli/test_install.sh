@@ -42,8 +42,13 @@ if ! make -C "$REPO" install PREFIX="$P" > "$W/install.log" 2>&1; then
     exit 1
 fi
 pass install
+# The soname: libsteparc.so.0.MINOR while the major is 0 (every 0.x minor breaks the
+# ABI), libsteparc.so.MAJOR from 1.0 on.
+VMAJOR=$(sed -n 's/^#define STEPARC_VERSION_MAJOR \([0-9]*\).*/\1/p' "$REPO/include/steparc.h")
+VMINOR=$(sed -n 's/^#define STEPARC_VERSION_MINOR \([0-9]*\).*/\1/p' "$REPO/include/steparc.h")
+if [ "$VMAJOR" = 0 ]; then SONAME=libsteparc.so.0.$VMINOR; else SONAME=libsteparc.so.$VMAJOR; fi
 missing=""
-for f in bin/steparc include/steparc.h lib/libsteparc.a lib/libsteparc.so lib/libsteparc.so.0 \
+for f in bin/steparc include/steparc.h lib/libsteparc.a lib/libsteparc.so lib/$SONAME \
     lib/pkgconfig/steparc.pc share/man/man1/steparc.1 share/bash-completion/completions/steparc; do
     [ -e "$P/$f" ] || missing="$missing $f"
 done
@@ -70,7 +75,7 @@ sort -u "$W/exports" | comm -23 "$W/declared" - > "$W/unexported"
 check exports-cover-header "not exported: $(tr '\n' ' ' < "$W/unexported")" \
     sh -c '[ -s "$1" ] && [ ! -s "$2" ]' - "$W/declared" "$W/unexported"
 check soname "$(readelf -d "$LIB/libsteparc.so" 2>&1 | grep SONAME)" \
-    sh -c 'readelf -d "$1" | grep -q "SONAME.*\[libsteparc\.so\.[0-9]*\]"' - "$LIB/libsteparc.so"
+    sh -c 'readelf -d "$1" | grep -qF "[$2]"' - "$LIB/libsteparc.so" "$SONAME"
 
 # ---- the examples, built against the installed library ------------------------------------
 ARC=$W/steps.steparc
@@ -104,7 +109,7 @@ for mode in shared static; do
             show "$W/cc.log"
             continue
         fi
-        # shared: linked to libsteparc.so.N, resolved in the prefix; static: not linked to it
+        # shared: linked to $SONAME, resolved in the prefix; static: not linked to it
         needed=$(readelf -d "$exe" | grep -c 'NEEDED.*libsteparc')
         if [ $mode = shared ]; then
             where=$(LD_LIBRARY_PATH=$LIB ldd "$exe" | sed -n 's/.*libsteparc[^ ]* => \([^ ]*\).*/\1/p')
