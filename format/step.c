@@ -100,7 +100,12 @@ static const sa_objdesc d_step = DESC(steparc_step, f_step);
 
 int steparc_step_decode(const void *mp, size_t len, steparc_step **out)
 {
-    return sa_typed_decode((void **)out, &d_step, offsetof(steparc_step, internal_), mp, len);
+    if (out == NULL)
+        return STEPARC_E_ARG;
+    void *p = NULL;
+    int rc = sa_typed_decode(&p, &d_step, offsetof(steparc_step, internal_), mp, len);
+    *out = (steparc_step *)p;
+    return rc;
 }
 
 void steparc_step_free(steparc_step *step)
