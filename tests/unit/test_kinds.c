@@ -454,8 +454,9 @@ static void test_kinds(void)
     CHECK_EQ_INT(steparc_kind_of_object(NULL, 3), STEPARC_KIND_OTHER);
 
     const char *recs[] = {"{'a':[1,{'object':'thread'}],'object':'thread.run'}", "{'object':'file'}",
-                          "{'object':1}", "{}", "{'id':'x','type':'t','status':'s','run_id':'r','thread_id':'t',"
-                          "'created_at':1,'assistant_id':'a','zz':{},'object':'assistant'}"};
+                          "{'object':1}", "{}",
+                          ("{'id':'x','type':'t','status':'s','run_id':'r','thread_id':'t',"
+                           "'created_at':1,'assistant_id':'a','zz':{},'object':'assistant'}")};
     const int want[] = {STEPARC_KIND_RUN, STEPARC_KIND_FILE, STEPARC_KIND_OTHER, STEPARC_KIND_OTHER,
                         STEPARC_KIND_ASSISTANT};
     for (size_t i = 0; i < sizeof recs / sizeof recs[0]; i++) {
