@@ -25,8 +25,8 @@
  *   hook, which must be set before any other call). A steparc_reader may be
  *   shared by any number of threads for every steparc_reader_* lookup
  *   (get, find, count, info); its block cache is internally locked. A
- *   steparc_cursor, a steparc_writer and a steparc_step belong to one thread at
- *   a time. steparc_reader_errmsg() reports the last failure of the calling
+ *   steparc_cursor, a steparc_writer and a steparc_step (or another typed
+ *   view: message, run, thread, assistant) belong to one thread at a time. steparc_reader_errmsg() reports the last failure of the calling
  *   thread on that reader.
  *
  * Memory
