@@ -743,6 +743,40 @@ static void test_random_round_trip(void)
     steparc_buf_free(&mp);
 }
 
+/* The generated steps (tests/gen_steps.py, STEPARC_GEN) through every view. */
+static void test_generated_steps(void)
+{
+    const char *path = getenv("STEPARC_GEN");
+    if (path == NULL) {
+        printf("SKIP test_generated_steps (STEPARC_GEN not set: python3 missing?)\n");
+        return;
+    }
+    size_t len;
+    char *text = h_read_file(path, &len);
+    CHECK(text != NULL);
+    if (text == NULL)
+        return;
+    steparc_buf mp = {0};
+    size_t n = 0, bad = 0;
+    for (char *line = text; line < text + len;) {
+        char *nl = memchr(line, '\n', (size_t)(text + len - line));
+        size_t ll = nl ? (size_t)(nl - line) : (size_t)(text + len - line);
+        if (ll && steparc_json_to_msgpack(line, ll, 0, &mp, NULL) == 0) {
+            for (size_t k = 0; k < sizeof g_kinds / sizeof g_kinds[0]; k++) {
+                int rc = round_trip_mp(g_kinds[k], mp.data, mp.len);
+                if (rc != 0 && bad++ < 3)
+                    fprintf(stderr, "  record %zu, view %s: status %d\n", n, steparc_kind_name(g_kinds[k]), rc);
+            }
+            n++;
+        }
+        line += ll + 1;
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(n > 1000);
+    free(text);
+    steparc_buf_free(&mp);
+}
+
 /* ---- through an archive ---------------------------------------------------------------------- */
 
 static void test_reader_views(void)
@@ -867,6 +901,7 @@ int main(void)
     RUN(test_built_in_code);
     RUN(test_decode_rejects);
     RUN(test_random_round_trip);
+    RUN(test_generated_steps);
     RUN(test_reader_views);
     RUN(test_oom);
     return h_done();
