@@ -25,8 +25,8 @@
  *   hook, which must be set before any other call). A steparc_reader may be
  *   shared by any number of threads for every steparc_reader_* lookup
  *   (get, find, count, info); its block cache is internally locked. A
- *   steparc_cursor, a steparc_writer and a steparc_step belong to one thread at
- *   a time. steparc_reader_errmsg() reports the last failure of the calling
+ *   steparc_cursor, a steparc_writer and a steparc_step (or another typed
+ *   view: message, run, thread, assistant) belong to one thread at a time. steparc_reader_errmsg() reports the last failure of the calling
  *   thread on that reader.
  *
  * Memory
@@ -453,6 +453,480 @@ STEPARC_API void steparc_step_free(steparc_step *step);
 STEPARC_API int steparc_step_encode(steparc_buf *out, const steparc_step *step);
 
 /* ------------------------------------------------------------------------ */
+/* Record kinds                                                              */
+/* ------------------------------------------------------------------------ */
+
+/* What a record is, from its top-level "object" string. The values are pinned
+ * (archives and indexes may store them). */
+enum {
+    STEPARC_KIND_OTHER = 0,        /* no "object", not a string, or a value not listed */
+    STEPARC_KIND_STEP = 1,         /* "thread.run.step" (also the 2023 "assistant.run.step") */
+    STEPARC_KIND_MESSAGE = 2,      /* "thread.message" */
+    STEPARC_KIND_RUN = 3,          /* "thread.run" */
+    STEPARC_KIND_THREAD = 4,       /* "thread" */
+    STEPARC_KIND_ASSISTANT = 5,    /* "assistant" */
+    STEPARC_KIND_FILE = 6,         /* "file" */
+    STEPARC_KIND_VECTOR_STORE = 7, /* "vector_store" */
+    STEPARC_KIND_VECTOR_STORE_FILE = 8 /* "vector_store.file" */
+};
+#define STEPARC_KINDS 9 /* kinds, STEPARC_KIND_OTHER included */
+
+/* Short name of a kind: "step", "message", "run", "thread", "assistant",
+ * "file", "vector_store", "vector_store_file"; "other" for STEPARC_KIND_OTHER
+ * and for any value not listed. A static string, never NULL. */
+STEPARC_API const char *steparc_kind_name(int kind);
+
+/* The kind an "object" value (object, len) names: the API's values listed
+ * with STEPARC_KIND_*, or a short name as steparc_kind_name gives it (so a
+ * command line can say "message"). Exact bytes, case-sensitive; anything else
+ * (deltas such as "thread.message.delta", "list", "thread.deleted", NULL) is
+ * STEPARC_KIND_OTHER. Never fails. */
+STEPARC_API int steparc_kind_of_object(const char *object, size_t len);
+
+/* The kind of record mp[0..len) (MessagePack, as stored), from its top-level
+ * "object" key, without decoding the rest; a record whose "object" is absent
+ * or not a string is STEPARC_KIND_OTHER (not an error). The record is not
+ * validated beyond what finding the key needs.
+ * @return 0 (*kind set), STEPARC_E_ARG (kind NULL, or mp NULL with len > 0),
+ *         STEPARC_E_INPUT (not a map, or truncated before "object" was met;
+ *         *kind is then STEPARC_KIND_OTHER). */
+STEPARC_API int steparc_record_kind(int *kind, const void *mp, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Typed views of the other kinds: message, run, thread, assistant           */
+/* ------------------------------------------------------------------------ */
+
+/* These follow the rules of steparc_step exactly: every field carries its
+ * steparc_presence (absent, null, set, or OTHER with the mistyped value kept
+ * in `other`); enum-like strings are open (unknown text gets the _OTHER code
+ * and is kept verbatim); unknown keys stay in `extra` and the key order in
+ * `order` at every level; decode -> encode gives back the same MessagePack
+ * bytes. A decoded struct is one allocation set, freed by one call; structs
+ * may also be built in code (zero them, set what you need, never free them).
+ * Threads: a decoded struct belongs to one thread at a time; the calls keep
+ * no state between them. */
+
+/* A boolean field (parallel_tool_calls, strict). */
+typedef struct {
+    steparc_presence state;
+    int v; /* 0 or 1 */
+    const steparc_value *other;
+} steparc_opt_bool;
+
+/* An array of strings (file_ids, vector_store_ids). SET only when every item
+ * is a string; any other value (an array with a non-string item included) is
+ * OTHER, kept whole in `other`. */
+typedef struct {
+    steparc_presence state;
+    steparc_str *items;
+    size_t count;
+    const steparc_value *other;
+} steparc_opt_strs;
+
+/* Enum codes of the new kinds. Unknown text maps to the _OTHER code. The
+ * "object" field of message, run, thread and assistant has a STEPARC_KIND_*
+ * code ("thread.message" -> STEPARC_KIND_MESSAGE, ...). */
+enum {
+    STEPARC_MSG_STATUS_OTHER = 0, STEPARC_MSG_STATUS_IN_PROGRESS = 1,
+    STEPARC_MSG_STATUS_INCOMPLETE = 2, STEPARC_MSG_STATUS_COMPLETED = 3
+};
+enum { STEPARC_ROLE_OTHER = 0, STEPARC_ROLE_USER = 1, STEPARC_ROLE_ASSISTANT = 2 };
+enum {
+    STEPARC_PART_OTHER = 0, STEPARC_PART_TEXT = 1, STEPARC_PART_IMAGE_FILE = 2,
+    STEPARC_PART_IMAGE_URL = 3, STEPARC_PART_REFUSAL = 4
+};
+enum { STEPARC_ANN_OTHER = 0, STEPARC_ANN_FILE_CITATION = 1, STEPARC_ANN_FILE_PATH = 2 };
+enum { STEPARC_DETAIL_OTHER = 0, STEPARC_DETAIL_AUTO = 1, STEPARC_DETAIL_LOW = 2, STEPARC_DETAIL_HIGH = 3 };
+/* incomplete_details.reason of messages (the first five) and runs (the last two) */
+enum {
+    STEPARC_REASON_OTHER = 0, STEPARC_REASON_CONTENT_FILTER = 1, STEPARC_REASON_MAX_TOKENS = 2,
+    STEPARC_REASON_RUN_CANCELLED = 3, STEPARC_REASON_RUN_EXPIRED = 4, STEPARC_REASON_RUN_FAILED = 5,
+    STEPARC_REASON_MAX_COMPLETION_TOKENS = 6, STEPARC_REASON_MAX_PROMPT_TOKENS = 7
+};
+/* tool definitions (assistant and run "tools", attachment tools); retrieval is v1 */
+enum {
+    STEPARC_TOOLDEF_OTHER = 0, STEPARC_TOOLDEF_CODE_INTERPRETER = 1, STEPARC_TOOLDEF_FILE_SEARCH = 2,
+    STEPARC_TOOLDEF_FUNCTION = 3, STEPARC_TOOLDEF_RETRIEVAL = 4
+};
+enum {
+    STEPARC_RUN_STATUS_OTHER = 0, STEPARC_RUN_STATUS_QUEUED = 1, STEPARC_RUN_STATUS_IN_PROGRESS = 2,
+    STEPARC_RUN_STATUS_REQUIRES_ACTION = 3, STEPARC_RUN_STATUS_CANCELLING = 4,
+    STEPARC_RUN_STATUS_CANCELLED = 5, STEPARC_RUN_STATUS_FAILED = 6, STEPARC_RUN_STATUS_COMPLETED = 7,
+    STEPARC_RUN_STATUS_INCOMPLETE = 8, STEPARC_RUN_STATUS_EXPIRED = 9
+};
+enum { STEPARC_ACTION_OTHER = 0, STEPARC_ACTION_SUBMIT_TOOL_OUTPUTS = 1 };
+enum { STEPARC_TRUNCATION_OTHER = 0, STEPARC_TRUNCATION_AUTO = 1, STEPARC_TRUNCATION_LAST_MESSAGES = 2 };
+
+/* Known field numbers per object, in the API's key order (used in keyorder). */
+enum {
+    STEPARC_F_MSG_ID, STEPARC_F_MSG_OBJECT, STEPARC_F_MSG_CREATED_AT, STEPARC_F_MSG_THREAD_ID,
+    STEPARC_F_MSG_STATUS, STEPARC_F_MSG_INCOMPLETE_DETAILS, STEPARC_F_MSG_COMPLETED_AT,
+    STEPARC_F_MSG_INCOMPLETE_AT, STEPARC_F_MSG_ROLE, STEPARC_F_MSG_CONTENT,
+    STEPARC_F_MSG_ASSISTANT_ID, STEPARC_F_MSG_RUN_ID, STEPARC_F_MSG_ATTACHMENTS,
+    STEPARC_F_MSG_FILE_IDS, STEPARC_F_MSG_METADATA
+};
+enum { STEPARC_F_INC_REASON };
+enum {
+    STEPARC_F_PART_TYPE, STEPARC_F_PART_TEXT, STEPARC_F_PART_IMAGE_FILE, STEPARC_F_PART_IMAGE_URL,
+    STEPARC_F_PART_REFUSAL
+};
+enum { STEPARC_F_TEXT_VALUE, STEPARC_F_TEXT_ANNOTATIONS };
+enum {
+    STEPARC_F_ANN_TYPE, STEPARC_F_ANN_TEXT, STEPARC_F_ANN_START_INDEX, STEPARC_F_ANN_END_INDEX,
+    STEPARC_F_ANN_FILE_CITATION, STEPARC_F_ANN_FILE_PATH
+};
+enum { STEPARC_F_CIT_FILE_ID, STEPARC_F_CIT_QUOTE };
+enum { STEPARC_F_FPATH_FILE_ID };
+enum { STEPARC_F_IMGF_FILE_ID, STEPARC_F_IMGF_DETAIL };
+enum { STEPARC_F_IMGU_URL, STEPARC_F_IMGU_DETAIL };
+enum { STEPARC_F_ATT_FILE_ID, STEPARC_F_ATT_TOOLS };
+enum { STEPARC_F_ATOOL_TYPE };
+enum {
+    STEPARC_F_RUN_ID, STEPARC_F_RUN_OBJECT, STEPARC_F_RUN_CREATED_AT, STEPARC_F_RUN_THREAD_ID,
+    STEPARC_F_RUN_ASSISTANT_ID, STEPARC_F_RUN_STATUS, STEPARC_F_RUN_REQUIRED_ACTION,
+    STEPARC_F_RUN_LAST_ERROR, STEPARC_F_RUN_EXPIRES_AT, STEPARC_F_RUN_STARTED_AT,
+    STEPARC_F_RUN_CANCELLED_AT, STEPARC_F_RUN_FAILED_AT, STEPARC_F_RUN_COMPLETED_AT,
+    STEPARC_F_RUN_INCOMPLETE_DETAILS, STEPARC_F_RUN_MODEL, STEPARC_F_RUN_INSTRUCTIONS,
+    STEPARC_F_RUN_TOOLS, STEPARC_F_RUN_TOOL_RESOURCES, STEPARC_F_RUN_METADATA, STEPARC_F_RUN_USAGE,
+    STEPARC_F_RUN_TEMPERATURE, STEPARC_F_RUN_TOP_P, STEPARC_F_RUN_MAX_PROMPT_TOKENS,
+    STEPARC_F_RUN_MAX_COMPLETION_TOKENS, STEPARC_F_RUN_TRUNCATION_STRATEGY,
+    STEPARC_F_RUN_RESPONSE_FORMAT, STEPARC_F_RUN_TOOL_CHOICE, STEPARC_F_RUN_PARALLEL_TOOL_CALLS,
+    STEPARC_F_RUN_FILE_IDS
+};
+enum { STEPARC_F_RA_TYPE, STEPARC_F_RA_SUBMIT_TOOL_OUTPUTS };
+enum { STEPARC_F_STO_TOOL_CALLS };
+enum { STEPARC_F_RCALL_ID, STEPARC_F_RCALL_TYPE, STEPARC_F_RCALL_FUNCTION };
+enum { STEPARC_F_RFN_NAME, STEPARC_F_RFN_ARGUMENTS };
+enum {
+    STEPARC_F_RUSE_PROMPT_TOKENS, STEPARC_F_RUSE_COMPLETION_TOKENS, STEPARC_F_RUSE_TOTAL_TOKENS,
+    STEPARC_F_RUSE_PROMPT_TOKENS_DETAILS, STEPARC_F_RUSE_COMPLETION_TOKENS_DETAILS
+};
+enum { STEPARC_F_PTD_CACHED_TOKENS };
+enum { STEPARC_F_CTD_REASONING_TOKENS };
+enum { STEPARC_F_TRUNC_TYPE, STEPARC_F_TRUNC_LAST_MESSAGES };
+enum { STEPARC_F_TOOL_TYPE, STEPARC_F_TOOL_FUNCTION, STEPARC_F_TOOL_FILE_SEARCH };
+enum {
+    STEPARC_F_FNDEF_NAME, STEPARC_F_FNDEF_DESCRIPTION, STEPARC_F_FNDEF_PARAMETERS,
+    STEPARC_F_FNDEF_STRICT
+};
+enum { STEPARC_F_FSDEF_MAX_NUM_RESULTS, STEPARC_F_FSDEF_RANKING_OPTIONS };
+enum { STEPARC_F_TRES_CODE_INTERPRETER, STEPARC_F_TRES_FILE_SEARCH };
+enum { STEPARC_F_CIRES_FILE_IDS };
+enum { STEPARC_F_FSRES_VECTOR_STORE_IDS };
+enum {
+    STEPARC_F_THR_ID, STEPARC_F_THR_OBJECT, STEPARC_F_THR_CREATED_AT, STEPARC_F_THR_TOOL_RESOURCES,
+    STEPARC_F_THR_METADATA
+};
+enum {
+    STEPARC_F_ASST_ID, STEPARC_F_ASST_OBJECT, STEPARC_F_ASST_CREATED_AT, STEPARC_F_ASST_NAME,
+    STEPARC_F_ASST_DESCRIPTION, STEPARC_F_ASST_MODEL, STEPARC_F_ASST_INSTRUCTIONS,
+    STEPARC_F_ASST_TOOLS, STEPARC_F_ASST_TOOL_RESOURCES, STEPARC_F_ASST_METADATA,
+    STEPARC_F_ASST_TEMPERATURE, STEPARC_F_ASST_TOP_P, STEPARC_F_ASST_RESPONSE_FORMAT,
+    STEPARC_F_ASST_FILE_IDS
+};
+
+/* ---- shared by several kinds ---- */
+
+/* incomplete_details of a message or a run. */
+typedef struct {
+    steparc_opt_enum reason; /* STEPARC_REASON_* */
+    STEPARC_OBJECT_TAIL;
+} steparc_incomplete_details;
+
+/* tools[].function of an assistant or run: a function the model may call. */
+typedef struct {
+    steparc_opt_str name;
+    steparc_opt_str description;
+    steparc_opt_value parameters; /* JSON Schema, any value */
+    steparc_opt_bool strict;
+    STEPARC_OBJECT_TAIL;
+} steparc_function_def;
+
+/* tools[].file_search of an assistant or run. */
+typedef struct {
+    steparc_opt_int max_num_results;
+    struct { steparc_presence state; steparc_ranking_options v; const steparc_value *other; } ranking_options;
+    STEPARC_OBJECT_TAIL;
+} steparc_file_search_def;
+
+/* One tool definition. Types the schema does not know (Azure's bing_grounding,
+ * DashScope's search, ...) have type.code STEPARC_TOOLDEF_OTHER and keep their
+ * body in extra. */
+typedef struct {
+    steparc_opt_enum type; /* STEPARC_TOOLDEF_* */
+    struct { steparc_presence state; steparc_function_def v; const steparc_value *other; } function;
+    struct { steparc_presence state; steparc_file_search_def v; const steparc_value *other; } file_search;
+    STEPARC_OBJECT_TAIL;
+} steparc_tool_def;
+
+typedef struct {
+    steparc_opt_strs file_ids;
+    STEPARC_OBJECT_TAIL;
+} steparc_ci_resources;
+
+typedef struct {
+    steparc_opt_strs vector_store_ids;
+    STEPARC_OBJECT_TAIL; /* e.g. vector_stores of a create request */
+} steparc_fs_resources;
+
+/* tool_resources of an assistant, a thread or a run (v2). */
+typedef struct {
+    struct { steparc_presence state; steparc_ci_resources v; const steparc_value *other; } code_interpreter;
+    struct { steparc_presence state; steparc_fs_resources v; const steparc_value *other; } file_search;
+    STEPARC_OBJECT_TAIL;
+} steparc_tool_resources;
+
+/* ---- message ---- */
+
+typedef struct {
+    steparc_opt_str file_id;
+    steparc_opt_str quote; /* before 2024-06-12 */
+    STEPARC_OBJECT_TAIL;
+} steparc_file_citation;
+
+typedef struct {
+    steparc_opt_str file_id;
+    STEPARC_OBJECT_TAIL;
+} steparc_file_path;
+
+typedef struct {
+    steparc_opt_enum type; /* STEPARC_ANN_* */
+    steparc_opt_str text;  /* the span of value to replace */
+    steparc_opt_int start_index;
+    steparc_opt_int end_index;
+    struct { steparc_presence state; steparc_file_citation v; const steparc_value *other; } file_citation;
+    struct { steparc_presence state; steparc_file_path v; const steparc_value *other; } file_path;
+    STEPARC_OBJECT_TAIL;
+} steparc_annotation;
+
+typedef struct {
+    steparc_opt_str value;
+    struct { steparc_presence state; steparc_annotation *items; size_t count; const steparc_value *other; } annotations;
+    STEPARC_OBJECT_TAIL;
+} steparc_msg_text;
+
+typedef struct {
+    steparc_opt_str file_id;
+    steparc_opt_enum detail; /* STEPARC_DETAIL_* */
+    STEPARC_OBJECT_TAIL;
+} steparc_image_file;
+
+typedef struct {
+    steparc_opt_str url;
+    steparc_opt_enum detail; /* STEPARC_DETAIL_* */
+    STEPARC_OBJECT_TAIL;
+} steparc_image_url;
+
+/* One content part; unknown part types keep their body in extra. */
+typedef struct {
+    steparc_opt_enum type; /* STEPARC_PART_* */
+    struct { steparc_presence state; steparc_msg_text v; const steparc_value *other; } text;
+    struct { steparc_presence state; steparc_image_file v; const steparc_value *other; } image_file;
+    struct { steparc_presence state; steparc_image_url v; const steparc_value *other; } image_url;
+    steparc_opt_str refusal;
+    STEPARC_OBJECT_TAIL;
+} steparc_content_part;
+
+typedef struct {
+    steparc_opt_enum type; /* STEPARC_TOOLDEF_* */
+    STEPARC_OBJECT_TAIL;
+} steparc_attachment_tool;
+
+typedef struct {
+    steparc_opt_str file_id;
+    struct { steparc_presence state; steparc_attachment_tool *items; size_t count; const steparc_value *other; } tools;
+    STEPARC_OBJECT_TAIL;
+} steparc_attachment;
+
+/* A thread.message. v1 records carry file_ids, v2 ones attachments. */
+typedef struct steparc_message {
+    steparc_opt_str id;
+    steparc_opt_enum object; /* STEPARC_KIND_* */
+    steparc_opt_int created_at;
+    steparc_opt_str thread_id;
+    steparc_opt_enum status; /* STEPARC_MSG_STATUS_*; absent before 2024-03-27 */
+    struct { steparc_presence state; steparc_incomplete_details v; const steparc_value *other; } incomplete_details;
+    steparc_opt_int completed_at;
+    steparc_opt_int incomplete_at;
+    steparc_opt_enum role; /* STEPARC_ROLE_* */
+    struct { steparc_presence state; steparc_content_part *items; size_t count; const steparc_value *other; } content;
+    steparc_opt_str assistant_id;
+    steparc_opt_str run_id;
+    struct { steparc_presence state; steparc_attachment *items; size_t count; const steparc_value *other; } attachments;
+    steparc_opt_strs file_ids; /* v1 */
+    steparc_opt_value metadata;
+    STEPARC_OBJECT_TAIL;
+    void *internal_; /* owned memory of a decoded message; NULL for messages built in code */
+} steparc_message;
+
+/* ---- run ---- */
+
+typedef struct {
+    steparc_opt_str name;
+    steparc_opt_str arguments; /* JSON in a string */
+    STEPARC_OBJECT_TAIL;
+} steparc_required_function;
+
+/* required_action.submit_tool_outputs.tool_calls[]: its id is the step's
+ * function call id and the tool_call_id of the outputs submitted. */
+typedef struct {
+    steparc_opt_str id;
+    steparc_opt_enum type; /* STEPARC_TOOL_* */
+    struct { steparc_presence state; steparc_required_function v; const steparc_value *other; } function;
+    STEPARC_OBJECT_TAIL;
+} steparc_required_call;
+
+typedef struct {
+    struct { steparc_presence state; steparc_required_call *items; size_t count; const steparc_value *other; } tool_calls;
+    STEPARC_OBJECT_TAIL;
+} steparc_submit_tool_outputs;
+
+typedef struct {
+    steparc_opt_enum type; /* STEPARC_ACTION_* */
+    struct { steparc_presence state; steparc_submit_tool_outputs v; const steparc_value *other; } submit_tool_outputs;
+    STEPARC_OBJECT_TAIL;
+} steparc_required_action;
+
+typedef struct {
+    steparc_opt_int cached_tokens;
+    STEPARC_OBJECT_TAIL;
+} steparc_prompt_tokens_details;
+
+typedef struct {
+    steparc_opt_int reasoning_tokens;
+    STEPARC_OBJECT_TAIL;
+} steparc_completion_tokens_details;
+
+/* A run's usage (a step's is steparc_usage, whose details stay in extra). */
+typedef struct {
+    steparc_opt_int prompt_tokens;
+    steparc_opt_int completion_tokens;
+    steparc_opt_int total_tokens;
+    struct { steparc_presence state; steparc_prompt_tokens_details v; const steparc_value *other; } prompt_tokens_details;
+    struct { steparc_presence state; steparc_completion_tokens_details v; const steparc_value *other; } completion_tokens_details;
+    STEPARC_OBJECT_TAIL;
+} steparc_run_usage;
+
+typedef struct {
+    steparc_opt_enum type; /* STEPARC_TRUNCATION_* */
+    steparc_opt_int last_messages;
+    STEPARC_OBJECT_TAIL;
+} steparc_truncation_strategy;
+
+/* A thread.run. response_format and tool_choice are a string or an object,
+ * so they are generic values. */
+typedef struct steparc_run {
+    steparc_opt_str id;
+    steparc_opt_enum object; /* STEPARC_KIND_* */
+    steparc_opt_int created_at;
+    steparc_opt_str thread_id;
+    steparc_opt_str assistant_id;
+    steparc_opt_enum status; /* STEPARC_RUN_STATUS_* */
+    struct { steparc_presence state; steparc_required_action v; const steparc_value *other; } required_action;
+    struct { steparc_presence state; steparc_last_error v; const steparc_value *other; } last_error;
+    steparc_opt_int expires_at;
+    steparc_opt_int started_at;
+    steparc_opt_int cancelled_at;
+    steparc_opt_int failed_at;
+    steparc_opt_int completed_at;
+    struct { steparc_presence state; steparc_incomplete_details v; const steparc_value *other; } incomplete_details;
+    steparc_opt_str model;
+    steparc_opt_str instructions;
+    struct { steparc_presence state; steparc_tool_def *items; size_t count; const steparc_value *other; } tools;
+    struct { steparc_presence state; steparc_tool_resources v; const steparc_value *other; } tool_resources;
+    steparc_opt_value metadata;
+    struct { steparc_presence state; steparc_run_usage v; const steparc_value *other; } usage;
+    steparc_opt_num temperature;
+    steparc_opt_num top_p;
+    steparc_opt_int max_prompt_tokens;
+    steparc_opt_int max_completion_tokens;
+    struct { steparc_presence state; steparc_truncation_strategy v; const steparc_value *other; } truncation_strategy;
+    steparc_opt_value response_format;
+    steparc_opt_value tool_choice;
+    steparc_opt_bool parallel_tool_calls;
+    steparc_opt_strs file_ids; /* v1 */
+    STEPARC_OBJECT_TAIL;
+    void *internal_; /* owned memory of a decoded run; NULL for runs built in code */
+} steparc_run;
+
+/* ---- thread and assistant ---- */
+
+/* A thread (v1 threads have no tool_resources). */
+typedef struct steparc_thread {
+    steparc_opt_str id;
+    steparc_opt_enum object; /* STEPARC_KIND_* */
+    steparc_opt_int created_at;
+    struct { steparc_presence state; steparc_tool_resources v; const steparc_value *other; } tool_resources;
+    steparc_opt_value metadata;
+    STEPARC_OBJECT_TAIL;
+    void *internal_; /* owned memory of a decoded thread; NULL for threads built in code */
+} steparc_thread;
+
+/* An assistant. v1 records carry file_ids, v2 ones tool_resources. */
+typedef struct steparc_assistant {
+    steparc_opt_str id;
+    steparc_opt_enum object; /* STEPARC_KIND_* */
+    steparc_opt_int created_at;
+    steparc_opt_str name;
+    steparc_opt_str description;
+    steparc_opt_str model;
+    steparc_opt_str instructions;
+    struct { steparc_presence state; steparc_tool_def *items; size_t count; const steparc_value *other; } tools;
+    struct { steparc_presence state; steparc_tool_resources v; const steparc_value *other; } tool_resources;
+    steparc_opt_value metadata;
+    steparc_opt_num temperature;
+    steparc_opt_num top_p;
+    steparc_opt_value response_format;
+    steparc_opt_strs file_ids; /* v1 */
+    STEPARC_OBJECT_TAIL;
+    void *internal_; /* owned memory of a decoded assistant; NULL for assistants built in code */
+} steparc_assistant;
+
+/* ---- calls (the same four for each kind) ---- */
+
+/* Decodes one record (MessagePack bytes, as stored) into a typed view. Any map
+ * decodes, whatever its "object" (check it with steparc_record_kind or the
+ * view's object.code): keys the view does not know land in extra. On success
+ * *out owns copies of everything it points to (the input may be freed); free
+ * it with the matching _free. On failure *out is NULL.
+ * @return 0, STEPARC_E_ARG (out NULL, or mp NULL with len > 0), STEPARC_E_INPUT
+ *         (not a valid record), STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
+STEPARC_API int steparc_message_decode(steparc_message **out, const void *mp, size_t len);
+STEPARC_API int steparc_run_decode(steparc_run **out, const void *mp, size_t len);
+STEPARC_API int steparc_thread_decode(steparc_thread **out, const void *mp, size_t len);
+STEPARC_API int steparc_assistant_decode(steparc_assistant **out, const void *mp, size_t len);
+
+/* Frees a view returned by the library, with everything it owns. NULL is a
+ * no-op. Never call it on a struct you built yourself. */
+STEPARC_API void steparc_message_free(steparc_message *m);
+STEPARC_API void steparc_run_free(steparc_run *run);
+STEPARC_API void steparc_thread_free(steparc_thread *t);
+STEPARC_API void steparc_assistant_free(steparc_assistant *a);
+
+/* Encodes a view (decoded or built in code) as a MessagePack record into out
+ * (replacing its contents; on failure out->len is 0). A decoded view
+ * re-encodes to exactly the bytes it was decoded from (canonical MessagePack,
+ * as steparc_step_encode). Keys follow `order`, then fields and extras it
+ * does not list, in the API's order.
+ * @return 0, STEPARC_E_ARG (m or out NULL; inconsistent struct: NULL ptr with
+ *         len, bad slot, invalid UTF-8, state out of range, an extra repeating
+ *         a known key), STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
+STEPARC_API int steparc_message_encode(steparc_buf *out, const steparc_message *m);
+STEPARC_API int steparc_run_encode(steparc_buf *out, const steparc_run *run);
+STEPARC_API int steparc_thread_encode(steparc_buf *out, const steparc_thread *t);
+STEPARC_API int steparc_assistant_encode(steparc_buf *out, const steparc_assistant *a);
+
+/* Writes a view as canonical JSON through its typed fields, with the flags of
+ * steparc_msgpack_to_json (STEPARC_JSON_PRETTY, STEPARC_JSON_APPEND). JSON ->
+ * archive -> view -> JSON gives back the canonical text of the input.
+ * @return the codes of the _encode call. */
+STEPARC_API int steparc_message_to_json(steparc_buf *out, const steparc_message *m, unsigned flags);
+STEPARC_API int steparc_run_to_json(steparc_buf *out, const steparc_run *run, unsigned flags);
+STEPARC_API int steparc_thread_to_json(steparc_buf *out, const steparc_thread *t, unsigned flags);
+STEPARC_API int steparc_assistant_to_json(steparc_buf *out, const steparc_assistant *a,
+                                          unsigned flags);
+
+/* ------------------------------------------------------------------------ */
 /* JSON <-> MessagePack codec                                                */
 /* ------------------------------------------------------------------------ */
 
@@ -774,6 +1248,20 @@ STEPARC_API int steparc_reader_get_msgpack(steparc_buf *out, steparc_reader *r, 
 STEPARC_API int steparc_reader_get_json(steparc_buf *out, steparc_reader *r, uint64_t n,
                                         unsigned flags);
 STEPARC_API int steparc_reader_get_step(steparc_step **out, steparc_reader *r, uint64_t n);
+
+/* Record n as a typed view of another kind (steparc_message_decode etc.). Like
+ * steparc_reader_get_step, the record is decoded whatever its "object": check
+ * the kind (steparc_record_kind, or the view's object.code) when it matters.
+ * *out is the caller's to free with the matching _free; NULL on failure.
+ * Thread rules as the other lookups.
+ * @return 0, STEPARC_E_ARG (r or out NULL), STEPARC_E_NOTFOUND (n >= count),
+ *         STEPARC_E_CORRUPT (its block is damaged, or the record is not a
+ *         valid map), STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
+STEPARC_API int steparc_reader_get_message(steparc_message **out, steparc_reader *r, uint64_t n);
+STEPARC_API int steparc_reader_get_run(steparc_run **out, steparc_reader *r, uint64_t n);
+STEPARC_API int steparc_reader_get_thread(steparc_thread **out, steparc_reader *r, uint64_t n);
+STEPARC_API int steparc_reader_get_assistant(steparc_assistant **out, steparc_reader *r,
+                                             uint64_t n);
 
 /* Ordinal of the record whose "id" equals (id, len), through the id index.
  * When several records share the id (archives written with duplicates kept),
