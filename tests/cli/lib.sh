@@ -22,9 +22,10 @@ GEN=$TESTS/gen_steps.py
 CANON=$TESTS/canon.py
 CHECKS=$TESTS/checks.py
 
-# ok NAME / ko NAME REASON... / skip NAME WHY...
+# ok NAME / ko NAME REASON... / skip NAME WHY...; FAILS counts the ko's
+FAILS=0
 ok() { echo "PASS $1"; }
-ko() { _n=$1; shift; echo "FAIL $_n"; echo "  $_n: $*" >&2; }
+ko() { _n=$1; shift; echo "FAIL $_n"; echo "  $_n: $*" >&2; FAILS=$((FAILS + 1)); }
 skip() { _n=$1; shift; echo "SKIP $_n $*"; }
 # check NAME REASON CMD...: PASS when CMD succeeds, else FAIL with REASON
 check() { _c=$1; _r=$2; shift 2; if "$@"; then ok "$_c"; else ko "$_c" "$_r"; fi; }
