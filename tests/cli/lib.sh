@@ -1,3 +1,4 @@
+# shellcheck shell=sh disable=SC2034 # the variables are for the scripts that source it
 # tests/cli/lib.sh - the common part of every tests/cli/*.sh script, which
 # starts with
 #     . "$(dirname "$0")/lib.sh"
