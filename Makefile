@@ -20,11 +20,29 @@ VERSION := $(VMAJOR).$(VMINOR).$(VPATCH)
 SONAME := libsteparc.so.$(if $(filter 0,$(VMAJOR)),0.$(VMINOR),$(VMAJOR))
 
 # msgpack-c 4.x (Debian 12) is "msgpack", 6.x renamed it "msgpack-c".
-MSGPACK_PC := $(shell pkg-config --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
-DEP_CFLAGS := $(shell pkg-config --cflags $(MSGPACK_PC) libzstd 2>/dev/null)
-DEP_LIBS := $(shell pkg-config --libs $(MSGPACK_PC) libzstd 2>/dev/null) -lpthread
-CJSON_CFLAGS := $(shell pkg-config --cflags libcjson 2>/dev/null)
-CJSON_LIBS := $(shell pkg-config --libs libcjson 2>/dev/null)
+PKG_CONFIG ?= pkg-config
+MSGPACK_PC := $(shell $(PKG_CONFIG) --exists msgpack-c 2>/dev/null && echo msgpack-c || echo msgpack)
+DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(MSGPACK_PC) libzstd 2>/dev/null)
+DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(MSGPACK_PC) libzstd 2>/dev/null) -lpthread
+CJSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcjson 2>/dev/null)
+CJSON_LIBS := $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
+
+# Missing build packages stop make with their names, before anything is
+# compiled. Not for the goals that install them first (make deps, then a
+# fresh make) or need none.
+NODEPS_GOALS := deps test check demo asan bench fuzz fuzz-deps clean uninstall
+ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
+MISSING_PKGS := $(shell \
+    if ! command -v $(PKG_CONFIG) >/dev/null 2>&1; then \
+        echo pkg-config libmsgpack-dev libzstd-dev libcjson-dev; exit 0; fi; \
+    $(PKG_CONFIG) --exists $(MSGPACK_PC) 2>/dev/null || echo libmsgpack-dev; \
+    $(PKG_CONFIG) --exists libzstd 2>/dev/null || echo libzstd-dev; \
+    $(PKG_CONFIG) --exists libcjson 2>/dev/null || echo libcjson-dev)
+ifneq ($(strip $(MISSING_PKGS)),)
+$(error missing Debian packages: $(strip $(MISSING_PKGS)); `make deps` installs them \
+    (or, as root: apt-get install $(strip $(MISSING_PKGS))))
+endif
+endif
 
 OPT ?= -O3 -g
 WARN := -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wstrict-prototypes -Wmissing-prototypes
@@ -37,19 +55,25 @@ PIC_OBJ := $(LIB_SRC:%.c=$(B)/pic/%.o)
 TEST_SRC := $(wildcard tests/unit/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 
-.PHONY: all lib deps test check demo install uninstall clean asan bench valgrind test-run demo-run
+.PHONY: all lib deps test check demo install uninstall clean asan bench valgrind test-run demo-run FORCE
 
 all: $(B)/steparc $(B)/libsteparc.a $(B)/libsteparc.so
 
 lib: $(B)/libsteparc.a $(B)/libsteparc.so
 
-$(B)/obj/%.o: %.c include/steparc.h $(wildcard format/*.h converter/*.h reader/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) -fvisibility=hidden -c $< -o $@
+# Header dependencies: the compiler writes a .d file next to each object and
+# test program (-MMD -MP), included at the end. A missing .d file (a fresh
+# tree, or objects built before) counts as changed, so its target is rebuilt.
+DEPFLAGS = -MMD -MP
+DEP_FILES := $(LIB_OBJ:.o=.d) $(PIC_OBJ:.o=.d) $(TEST_BIN:=.d)
 
-$(B)/pic/%.o: %.c include/steparc.h $(wildcard format/*.h converter/*.h reader/*.h)
+$(B)/obj/%.o: %.c $(B)/obj/%.d
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(DEPFLAGS) -fvisibility=hidden -c $< -o $@
+
+$(B)/pic/%.o: %.c $(B)/pic/%.d
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) $(DEPFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
 $(B)/libsteparc.a: $(LIB_OBJ)
 	@rm -f $@
@@ -71,9 +95,9 @@ $(B)/cli/%.o: cli/%.c cli/cli.h include/steparc.h
 $(B)/steparc: $(CLI_OBJ) $(B)/libsteparc.a
 	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libsteparc.a $(CJSON_LIBS) $(DEP_LIBS) $(LDFLAGS)
 
-$(B)/tests/%: tests/unit/%.c tests/harness.h tests/alloc_hook.h $(B)/libsteparc.a
+$(TEST_BIN): $(B)/tests/%: tests/unit/%.c $(B)/tests/%.d $(B)/libsteparc.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libsteparc.a $(DEP_LIBS) $(LDFLAGS)
+	$(CC) $(CPPFLAGS_ALL) -Itests $(CFLAGS) $(DEPFLAGS) -Wno-missing-prototypes -o $@ $< $(B)/libsteparc.a $(DEP_LIBS) $(LDFLAGS)
 
 deps:
 	@sh scripts/install-deps.sh
@@ -116,11 +140,16 @@ valgrind: all
 	  pass=$$((pass + $$(grep -c '^PASS' $$d/out))); fail=$$((fail + $$(grep -c '^FAIL' $$d/out))); \
 	done; rm -rf $$d; echo "$$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
-steparc.pc: steparc.pc.in include/steparc.h
+# PREFIX and LIBDIR are written into it: `make install PREFIX=...` rewrites it
+# every time (FORCE), so that a file from an earlier prefix is never installed.
+$(B)/steparc.pc: steparc.pc.in include/steparc.h FORCE
+	@mkdir -p $(dir $@)
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' -e 's|@MSGPACK@|$(MSGPACK_PC)|' $< > $(B)/steparc.pc
+	    -e 's|@VERSION@|$(VERSION)|' -e 's|@MSGPACK@|$(MSGPACK_PC)|' $< > $@
 
-install: all steparc.pc
+FORCE:
+
+install: all $(B)/steparc.pc
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
 	install -m 755 $(B)/steparc $(DESTDIR)$(BINDIR)/steparc
 	install -m 644 $(B)/libsteparc.a $(DESTDIR)$(LIBDIR)/libsteparc.a
@@ -141,3 +170,7 @@ clean:
 
 # Optional parts (fuzzing, benchmarks, bindings, man page) keep their rules in mk/.
 -include $(wildcard mk/*.mk)
+
+# The header dependencies the compiler wrote.
+$(DEP_FILES):
+-include $(wildcard $(DEP_FILES))

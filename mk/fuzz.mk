@@ -23,7 +23,6 @@ FUZZ_B ?= $(B)/fuzz
 FUZZ_WORK ?= $(FUZZ_B)/work
 FUZZ_SAN ?= -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_CFLAGS := -std=c11 -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN)
-FUZZ_HDRS := include/steparc.h $(wildcard format/*.h converter/*.h reader/*.h) tests/fuzz/fuzz_common.h tests/alloc_hook.h
 FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FUZZ_B)/obj/%.o)
 FUZZ_BINS := $(FUZZ_ALL:%=$(FUZZ_B)/fuzz_%)
 FUZZ_REPLAY_BINS := $(FUZZ_ALL:%=$(B)/tests/fuzzreplay_%)
@@ -31,20 +30,21 @@ FUZZ_REPLAY_BINS := $(FUZZ_ALL:%=$(B)/tests/fuzzreplay_%)
 .PHONY: fuzz fuzz-run fuzz-build fuzz-deps
 
 # The library, instrumented for coverage and sanitizers.
-$(FUZZ_B)/obj/%.o: %.c $(FUZZ_HDRS)
+$(FUZZ_B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+	$(FUZZ_CC) $(CPPFLAGS_ALL) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 $(FUZZ_B)/libsteparc.a: $(FUZZ_LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_B)/libsteparc.a $(FUZZ_HDRS)
-	$(FUZZ_CC) $(CPPFLAGS_ALL) -Itests/fuzz $(FUZZ_CFLAGS) -DSTEPARC_LIBFUZZER=1 -fsanitize=fuzzer \
+$(FUZZ_B)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_B)/libsteparc.a
+	$(FUZZ_CC) $(CPPFLAGS_ALL) -Itests/fuzz $(FUZZ_CFLAGS) $(DEPFLAGS) -DSTEPARC_LIBFUZZER=1 -fsanitize=fuzzer \
 	    -o $@ $< $(FUZZ_B)/libsteparc.a $(DEP_LIBS) -lm
 
 # Replay programs: no libFuzzer, the normal compiler and flags (sanitizers too
 # under `make asan`, which passes them in OPT and LDFLAGS).
+# (Two sources in one command: -MMD would keep the last one's headers only.)
 $(B)/tests/fuzzreplay_%: tests/fuzz/fuzz_%.c tests/fuzz/regression_driver.c tests/fuzz/fuzz_common.h tests/alloc_hook.h \
                          $(B)/libsteparc.a
 	@mkdir -p $(dir $@)
@@ -65,3 +65,10 @@ fuzz: fuzz-deps
 
 fuzz-run: fuzz-build
 	@sh tests/fuzz/fuzz.sh --run $(FUZZ_B) $(FUZZ_WORK) $(FUZZ_SECONDS) "$(FUZZ_ARGS)" $(FUZZ_TARGETS)
+
+# Header dependencies (-MMD -MP, as in the Makefile).
+FUZZ_DEPS := $(FUZZ_LIB_OBJ:.o=.d) $(FUZZ_BINS:=.d)
+$(FUZZ_LIB_OBJ): $(FUZZ_B)/obj/%.o: $(FUZZ_B)/obj/%.d
+$(FUZZ_BINS): $(FUZZ_B)/fuzz_%: $(FUZZ_B)/fuzz_%.d
+$(FUZZ_DEPS):
+-include $(wildcard $(FUZZ_DEPS))

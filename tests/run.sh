@@ -24,7 +24,7 @@ for t in "$B"/tests/test_*; do
         echo "FAIL $(basename "$t") (exit status $rc)" | tee -a "$out"
     fi
 done
-for s in "$STEPARC_TESTS"/cli/*.sh; do
+for s in "$STEPARC_TESTS"/cli/test_*.sh; do
     [ -f "$s" ] || continue
     echo "== $(basename "$s")"
     sh "$s" > "$T/one" 2> "$T/err"

@@ -2,33 +2,30 @@
 # Write errors: a file size limit (ulimit -f) makes every write past it fail,
 # as a full disk does. convert, merge and recover report it and leave no
 # output and no temporary file; a failed append leaves the archive as it was.
-BIN=$STEPARC_BIN
-D=$STEPARC_TMP/diskfull
-mkdir -p "$D"
-ok() { echo "PASS $1"; }
-ko() { echo "FAIL $1"; echo "  $1: $2" >&2; }
-if ! command -v python3 >/dev/null 2>&1; then echo "SKIP diskfull python3 missing"; exit 0; fi
-python3 "$STEPARC_TESTS/gen_steps.py" --seed 51 --count 3000 > "$D/in.jsonl"
-head -n 100 "$D/in.jsonl" > "$D/small.jsonl"
-"$BIN" convert -q "$D/small.jsonl" -o "$D/base.steparc"
-cp "$D/base.steparc" "$D/a.steparc"
+. "$(dirname "$0")/lib.sh"
+workdir diskfull
+need_python diskfull
+python3 "$GEN" --seed 51 --count 3000 > "$W/in.jsonl"
+head -n 100 "$W/in.jsonl" > "$W/small.jsonl"
+"$BIN" convert -q "$W/small.jsonl" -o "$W/base.steparc"
+cp "$W/base.steparc" "$W/a.steparc"
 # 512-byte blocks: 400 = 200 KiB, more than the small archive, less than the big one
 for what in convert append merge; do
-    rm -f "$D/out.steparc"
+    rm -f "$W/out.steparc"
     case $what in
-    convert) (ulimit -f 400; "$BIN" convert -q "$D/in.jsonl" -o "$D/out.steparc") 2> "$D/err"; rc=$? ;;
-    append) (ulimit -f 400; "$BIN" append -q "$D/a.steparc" "$D/in.jsonl") 2> "$D/err"; rc=$? ;;
-    merge) "$BIN" convert -q --keep-duplicates "$D/in.jsonl" -o "$D/big.steparc" &&
-           (ulimit -f 400; "$BIN" merge -q "$D/big.steparc" -o "$D/out.steparc") 2> "$D/err"; rc=$? ;;
+    convert) (ulimit -f 400; "$BIN" convert -q "$W/in.jsonl" -o "$W/out.steparc") 2> "$W/err"; rc=$? ;;
+    append) (ulimit -f 400; "$BIN" append -q "$W/a.steparc" "$W/in.jsonl") 2> "$W/err"; rc=$? ;;
+    merge) "$BIN" convert -q --keep-duplicates "$W/in.jsonl" -o "$W/big.steparc" &&
+           (ulimit -f 400; "$BIN" merge -q "$W/big.steparc" -o "$W/out.steparc") 2> "$W/err"; rc=$? ;;
     esac
-    left=$(ls "$D" | grep -c 'tmp-\|steparc-sort')
-    if [ $rc -eq 1 ] && grep -q "File too large" "$D/err" && [ ! -e "$D/out.steparc" ] && [ "$left" = 0 ]; then
+    left=$(ls "$W" | grep -c 'tmp-\|steparc-sort')
+    if [ $rc -eq 1 ] && grep -q "File too large" "$W/err" && [ ! -e "$W/out.steparc" ] && [ "$left" = 0 ]; then
         ok "diskfull_${what}_clean_error"
     else
-        ko "diskfull_${what}_clean_error" "exit $rc, output exists: $([ -e "$D/out.steparc" ] && echo yes || echo no), temporaries $left: $(head -c 300 "$D/err")"
+        ko "diskfull_${what}_clean_error" "exit $rc, output exists: $([ -e "$W/out.steparc" ] && echo yes || echo no), temporaries $left: $(head -c 300 "$W/err")"
     fi
 done
-if cmp -s "$D/a.steparc" "$D/base.steparc" && "$BIN" verify "$D/a.steparc" > /dev/null; then
+if cmp -s "$W/a.steparc" "$W/base.steparc" && "$BIN" verify "$W/a.steparc" > /dev/null; then
     ok diskfull_append_leaves_archive_intact
 else
     ko diskfull_append_leaves_archive_intact "the archive changed"

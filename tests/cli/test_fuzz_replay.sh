@@ -9,12 +9,10 @@
 # target, the failing inputs on stderr. Environment: STEPARC_BIN (its directory
 # is the build directory) STEPARC_TESTS STEPARC_TMP.
 
-BIN=${STEPARC_BIN:?STEPARC_BIN is not set}
-TESTS=${STEPARC_TESTS:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$(dirname "$0")/lib.sh"
+workdir fuzz-replay
 B=$(dirname "$BIN")
 F="$TESTS/fuzz"
-W=${STEPARC_TMP:-${TMPDIR:-/tmp}}/fuzz-replay
-rm -rf "$W" && mkdir -p "$W" || exit 1
 # the targets' scratch archives go there too (not /dev/shm), removed with it
 export STEPARC_FUZZ_TMP="$W"
 
@@ -35,8 +33,7 @@ for t in archive columnar convert record roundtrip; do
     name="fuzz-replay-$t"
     bin="$B/tests/fuzzreplay_$t"
     if [ ! -x "$bin" ]; then
-        echo "FAIL $name"
-        echo "$name: $bin is missing (make test-run builds it)" >&2
+        ko "$name" "$bin is missing (make test-run builds it)"
         continue
     fi
     bad=""
@@ -57,12 +54,11 @@ for t in archive columnar convert record roundtrip; do
         $TO "$bin" "$f" > /dev/null 2> "$W/err1" || note "regressions/$t/$(basename "$f")"
     done
     if [ -z "$bad" ]; then
-        echo "PASS $name"
+        ok "$name"
     else
-        echo "FAIL $name"
         more=""
         [ "$nbad" -gt 8 ] && more=" (and $((nbad - 8)) more)"
-        echo "$name: failing inputs:$bad$more" >&2
+        ko "$name" "failing inputs:$bad$more"
     fi
 done
 exit 0

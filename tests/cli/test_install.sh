@@ -6,23 +6,12 @@
 # and check what they print; check the exported symbols, the man page and the
 # bash completion against the help texts; `make uninstall` removes everything.
 # Prints PASS/FAIL/SKIP lines (tests/run.sh).
-TESTS=${STEPARC_TESTS:-$(cd "$(dirname "$0")/.." && pwd)}
-REPO=$(cd "$TESTS/.." && pwd)
-TMP=${STEPARC_TMP:-${TMPDIR:-/tmp}}
-W=$(mktemp -d "$TMP/install.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT INT TERM
+. "$(dirname "$0")/lib.sh"
+tempdir install
 P=$W/prefix
 CC=${CC:-cc}
 WARN="-std=c11 -Wall -Wextra -Wpedantic -Wshadow -Wconversion"
-fails=0
 
-pass() { echo "PASS $1"; }
-fail() { echo "FAIL $1${2:+ ($2)}"; fails=$((fails + 1)); }
-check() { # check NAME DETAIL COMMAND...: PASS when the command succeeds
-    name=$1 detail=$2
-    shift 2
-    if "$@"; then pass "$name"; else fail "$name" "$detail"; fi
-}
 show() { sed 's/^/    /' "$1" >&2; }
 
 for tool in make pkg-config nm "$CC"; do
@@ -37,11 +26,11 @@ unset MAKEFLAGS MFLAGS MAKELEVEL OPT CFLAGS CPPFLAGS LDFLAGS MOREFLAGS
 
 # ---- install -----------------------------------------------------------------------------
 if ! make -C "$REPO" install PREFIX="$P" > "$W/install.log" 2>&1; then
-    fail install "make install PREFIX=$P failed"
+    ko install "make install PREFIX=$P failed"
     show "$W/install.log"
     exit 1
 fi
-pass install
+ok install
 # The soname: libsteparc.so.0.MINOR while the major is 0 (every 0.x minor breaks the
 # ABI), libsteparc.so.MAJOR from 1.0 on.
 VMAJOR=$(sed -n 's/^#define STEPARC_VERSION_MAJOR \([0-9]*\).*/\1/p' "$REPO/include/steparc.h")
@@ -80,7 +69,7 @@ check soname "$(readelf -d "$LIB/libsteparc.so" 2>&1 | grep SONAME)" \
 # ---- the examples, built against the installed library ------------------------------------
 ARC=$W/steps.steparc
 if ! "$BIN" convert -q "$REPO/examples/steps.jsonl" -o "$ARC" 2> "$W/convert.err"; then
-    fail convert-sample "installed steparc could not convert examples/steps.jsonl"
+    ko convert-sample "installed steparc could not convert examples/steps.jsonl"
     show "$W/convert.err"
 fi
 first=$(head -n 1 "$REPO/examples/steps.jsonl")
@@ -105,7 +94,7 @@ for mode in shared static; do
                 > "$W/cc.log" 2>&1
         fi
         if [ $? -ne 0 ] || [ -s "$W/cc.log" ]; then
-            fail "example-$ex-$mode-build" "compile errors or warnings"
+            ko "example-$ex-$mode-build" "compile errors or warnings"
             show "$W/cc.log"
             continue
         fi
@@ -161,17 +150,14 @@ for mode in shared static; do
         rm -f "$W/structs.steparc"
         run write_structs "$x" "$W/structs.steparc"
         "$BIN" cat "$W/structs.steparc" > "$W/structs.cat" 2>&1
-        ok=1
+        good=1
         if command -v python3 >/dev/null 2>&1; then
-            python3 -c 'import json, sys
-recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
-assert len(recs) == 3 and all(r["object"] == "thread.run.step" for r in recs)' \
-                "$W/write_structs.out" 2>> "$W/write_structs.err" || ok=0
+            python3 "$CHECKS" install-write-structs "$W/write_structs.out" 2>> "$W/write_structs.err" || good=0
         fi
         check "example-write_structs-$mode" "exit $rc; $(head -c 300 "$W/write_structs.err")" sh -c '
             [ "$1" = 0 ] && [ "$2" = 1 ] && [ "$(wc -l < "$3.out")" = 3 ] &&
             cmp -s "$3.out" "$4" && grep -q "^{\"id\":\"step_example1\"" "$3.out" &&
-            "$5" verify "$6" > /dev/null' - "$rc" "$ok" "$W/write_structs" "$W/structs.cat" \
+            "$5" verify "$6" > /dev/null' - "$rc" "$good" "$W/write_structs" "$W/structs.cat" \
             "$BIN" "$W/structs.steparc"
     fi
 
@@ -210,7 +196,7 @@ done
 MAN=$P/share/man/man1/steparc.1
 COMP=$P/share/bash-completion/completions/steparc
 cmds=$("$BIN" --help | sed -n '/^commands:/,/^$/p' | awk 'NF && !/^commands:/ { print $1 }')
-[ -n "$cmds" ] || fail help-commands "no commands found in steparc --help"
+[ -n "$cmds" ] || ko help-commands "no commands found in steparc --help"
 # options as the man page spells them: "-" escaped as "\-"
 manopts=$(sed 's/\\-/-/g' "$MAN")
 missing_man="" missing_comp=""
@@ -259,7 +245,7 @@ if make -C "$REPO" uninstall PREFIX="$P" > "$W/uninstall.log" 2>&1; then
     find "$P" ! -type d > "$W/left"
     check uninstall "left behind: $(tr '\n' ' ' < "$W/left")" test ! -s "$W/left"
 else
-    fail uninstall "make uninstall failed"
+    ko uninstall "make uninstall failed"
     show "$W/uninstall.log"
 fi
-[ $fails -eq 0 ]
+[ "$FAILS" -eq 0 ]

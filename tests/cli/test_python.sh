@@ -2,29 +2,21 @@
 # Runs the Python binding's unittest suite (tests/python/test_binding.py) with
 # the library built next to STEPARC_BIN, and turns `unittest -v` lines into the
 # runner's "PASS name" / "FAIL name" / "SKIP name" lines (see tests/run.sh).
-TESTS=${STEPARC_TESTS:-$(cd "$(dirname "$0")/.." && pwd)}
-REPO=$(cd "$TESTS/.." && pwd)
-BIN=${STEPARC_BIN:-$REPO/build/steparc}
-case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+. "$(dirname "$0")/lib.sh"
 LIB=$(dirname "$BIN")/libsteparc.so
-TMP=${STEPARC_TMP:-${TMPDIR:-/tmp}}
 
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "SKIP python-binding python3 missing"
-    exit 0
-fi
+need_python python-binding
 if [ ! -f "$LIB" ]; then
-    echo "FAIL python-binding ($LIB is missing)"
+    ko python-binding "$LIB is missing"
     exit 1
 fi
 # A sanitizer build's library cannot be loaded into an uninstrumented python3.
 if nm -D --undefined-only "$LIB" 2>/dev/null | grep -q ' __[atu]san_\| __ubsan_'; then
-    echo "SKIP python-binding (sanitizer build)"
+    skip python-binding "(sanitizer build)"
     exit 0
 fi
 
-W=$(mktemp -d "$TMP/python.XXXXXX") || exit 1
-trap 'rm -rf "$W"' EXIT INT TERM
+tempdir python
 (cd "$TESTS/python" &&
     PYTHONDONTWRITEBYTECODE=1 STEPARC_LIB=$LIB STEPARC_BIN=$BIN STEPARC_TMP=$W \
         python3 -m unittest -v test_binding) \
