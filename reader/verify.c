@@ -184,7 +184,7 @@ int steparc_verify(steparc_reader *r, void (*report)(void *ctx, const steparc_pr
         sa_free(keys[k]);
     if (rc == STEPARC_E_NOMEM)
         return sa_rfail(r, rc, "out of memory");
-    static const int slots[4] = {SEC_IDS, SEC_RUNS, SEC_THREADS, SEC_ASSISTANTS};
+    static const int slots[4] = {SA_SLOT_IDS, SA_SLOT_RUNS, SA_SLOT_THREADS, SA_SLOT_ASSISTANTS};
     static const char *names[4] = {"id index", "run postings", "thread postings",
                                    "assistant postings"};
     for (int k = 0; k < 4; k++) {
@@ -196,25 +196,25 @@ int steparc_verify(steparc_reader *r, void (*report)(void *ctx, const steparc_pr
                     "%s does not match the records (%llu entries, %llu expected)", names[k],
                     (unsigned long long)have[k].count, (unsigned long long)want[k].count);
     }
-    if (r->sec[SEC_STATS].present) {
+    if (r->sec[SA_SLOT_STATS].present) {
         const unsigned char *p;
         uint64_t len;
-        int s = sa_section_get(r, SEC_STATS, &p, &len);
+        int s = sa_section_get(r, SA_SLOT_STATS, &p, &len);
         if (s)
-            problem(&v, -1, r->sec[SEC_STATS].s.offset, "%s", steparc_reader_errmsg(r));
+            problem(&v, -1, r->sec[SA_SLOT_STATS].s.offset, "%s", steparc_reader_errmsg(r));
         else {
             char why[160];
             if (sa_mp_validate(p, (size_t)len, why, sizeof why) != 0)
-                problem(&v, -1, r->sec[SEC_STATS].s.offset, "statistics section is invalid: %s",
+                problem(&v, -1, r->sec[SA_SLOT_STATS].s.offset, "statistics section is invalid: %s",
                         why);
         }
     }
-    if (r->sec[SEC_DICT].present && r->nblocks > 0) {
+    if (r->sec[SA_SLOT_DICT].present && r->nblocks > 0) {
         /* the dictionary block precedes the data blocks: find it and compare
          * it with its copy (section 7) */
         sa_block_entry e0;
         sa_block_entry_at(r, 0, &e0);
-        const sa_section *ds = &r->sec[SEC_DICT].s;
+        const sa_section *ds = &r->sec[SA_SLOT_DICT].s;
         int ok = 0;
         uint64_t at = SA_FILE_HEADER_SIZE;
         for (; at + SA_BLOCK_HEADER_SIZE <= e0.offset; at++) {
