@@ -22,8 +22,8 @@
 #include <zdict.h>
 #include <msgpack.h>
 
+#include "archive.h"
 #include "columnar.h"
-#include "layout.h"
 #include "record.h"
 #include "keyset.h"
 #include "sorter.h"
@@ -111,6 +111,7 @@ struct steparc_writer {
     int dict_state;             /* 0 collecting, 1 decided */
     steparc_buf dict;           /* its bytes (empty: none) */
     ZSTD_CDict *cdict;
+    ZSTD_DDict *ddict;          /* for reading blocks back (read_block), made on first use */
     struct held {
         steparc_buf raw;
         sa_block_header hdr;
@@ -897,10 +898,62 @@ static int push_old(void *ctx, uint64_t v)
     return sa_sorter_push_u64((sa_sorter *)ctx, v) != 0 ? STEPARC_E_IO : 0;
 }
 
+/* Opens the archive to append to with the archive parser (so that append
+ * refuses what open refuses, with the same message), then checks what append
+ * needs beyond open: every section's CRC (13, step 1: the old indexes are
+ * carried into the new ones), a version this writer writes, and the index
+ * sections it maintains. */
+static int append_open(steparc_writer *w, const unsigned char *base, uint64_t size,
+                       sa_archive *a, const sa_section **sec, sa_section *secs,
+                       const uint32_t **types_out, char *errbuf, size_t cap)
+{
+    char why[400];
+    int rc = sa_archive_parse(a, base, size, why, sizeof why);
+    if (rc) {
+        sa_fmt(errbuf, cap, "%s: %s", w->path, why);
+        return rc;
+    }
+    if (a->hdr.minor > STEPARC_FORMAT_MINOR) {
+        sa_fmt(errbuf, cap, "%s: format %u.%u is newer than this writer (%d.%d)", w->path,
+               a->hdr.major, a->hdr.minor, STEPARC_FORMAT_MAJOR, STEPARC_FORMAT_MINOR);
+        return STEPARC_E_VERSION;
+    }
+    for (uint32_t i = 0; i < a->ft.section_count; i++) {
+        sa_section_decode(a->table + (size_t)i * SA_SECTION_ENTRY_SIZE, &secs[i]);
+        if (sa_section_crc_check(base, &secs[i]) != 0) {
+            sa_section_crc_msg(&secs[i], why, sizeof why);
+            sa_fmt(errbuf, cap, "%s: %s (run 'steparc recover' first)", w->path, why);
+            return STEPARC_E_CORRUPT;
+        }
+        /* the parser refused a repeated type 1..11 */
+        if (secs[i].type >= 1 && secs[i].type <= 11)
+            sec[secs[i].type] = &secs[i];
+    }
+    /* an archive keeps its version: appending to a 1.0 archive writes rows,
+     * so that every 1.0 reader can still read all of it */
+    if (a->hdr.minor < 1)
+        w->columnar = 0;
+    w->packed = a->hdr.minor >= 2; /* and plain index sections into 1.0 and 1.1 archives */
+    /* the index sections this writer maintains: 1 and 2..5, or 1 and 8..11
+     * (the parser checked the sizes of 1 and of 2..5) */
+    static const uint32_t plain_t[4] = {SA_SEC_ID_INDEX, SA_SEC_RUN_POSTINGS, SA_SEC_THREAD_POSTINGS,
+                                        SA_SEC_ASSISTANT_POSTINGS};
+    static const uint32_t packed_t[4] = {SA_SEC_PACKED_ID_INDEX, SA_SEC_PACKED_RUN_POSTINGS,
+                                         SA_SEC_PACKED_THREAD_POSTINGS,
+                                         SA_SEC_PACKED_ASSISTANT_POSTINGS};
+    const uint32_t *types = *types_out = w->packed ? packed_t : plain_t;
+    for (uint32_t t = 0; t < 4; t++)
+        if (sec[types[t]] == NULL || (!w->packed && sec[types[t]]->length % 8)) {
+            sa_fmt(errbuf, cap, "%s: the archive lacks an index section this writer maintains "
+                   "(type %u); rewrite it with 'steparc merge'", w->path, types[t]);
+            return STEPARC_E_CORRUPT;
+        }
+    return 0;
+}
+
 static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
 {
     int rc = 0;
-    const char *why = NULL;
     struct stat st;
     unsigned char *base = NULL;
     w->fd = open(w->path, O_RDWR | O_CLOEXEC);
@@ -909,89 +962,33 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
         return STEPARC_E_IO;
     }
     uint64_t size = (uint64_t)st.st_size;
-    if (!S_ISREG(st.st_mode) || size < SA_FILE_HEADER_SIZE + SA_FOOTER_SIZE) {
-        sa_fmt(errbuf, cap, "%s is not a steparc archive", w->path);
-        return STEPARC_E_CORRUPT;
-    }
-    base = (unsigned char *)mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, w->fd, 0);
-    if (base == MAP_FAILED) {
-        sa_fmt(errbuf, cap, "cannot map %s: %s", w->path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) {
+        sa_fmt(errbuf, cap, "%s is not a regular file", w->path);
         return STEPARC_E_IO;
     }
-    sa_file_header h;
-    sa_footer f;
-    uint64_t at = 0;
-    const sa_section *sec[12] = {NULL};
+    if (size > 0) { /* an empty file is the parser's to refuse; it maps nothing */
+        base = (unsigned char *)mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, w->fd, 0);
+        if (base == MAP_FAILED) {
+            sa_fmt(errbuf, cap, "cannot map %s: %s", w->path, strerror(errno));
+            return STEPARC_E_IO;
+        }
+    }
+    sa_archive a;
     sa_section secs[SA_MAX_SECTIONS];
-    rc = sa_file_header_decode(base, &h);
-    if (rc) {
-        sa_fmt(errbuf, cap, "%s: file header is damaged or not a steparc archive", w->path);
+    const sa_section *sec[12] = {NULL};
+    const uint32_t *types = NULL;
+    rc = append_open(w, base, size, &a, sec, secs, &types, errbuf, cap);
+    if (rc)
         goto done;
-    }
-    if (h.minor > STEPARC_FORMAT_MINOR) {
-        sa_fmt(errbuf, cap, "%s: format %u.%u is newer than this writer (%d.%d)", w->path, h.major,
-               h.minor, STEPARC_FORMAT_MAJOR, STEPARC_FORMAT_MINOR);
-        rc = STEPARC_E_VERSION;
-        goto done;
-    }
-    /* an archive keeps its version: appending to a 1.0 archive writes rows,
-     * so that every 1.0 reader can still read all of it */
-    if (h.minor < 1)
-        w->columnar = 0;
-    w->packed = h.minor >= 2; /* and plain index sections into 1.0 and 1.1 archives */
-    if (sa_find_footer(base, size, &f, &at, &why) != 0) {
-        sa_fmt(errbuf, cap, "%s: %s (run 'steparc recover' first)", w->path, why);
-        rc = STEPARC_E_CORRUPT;
-        goto done;
-    }
-    for (uint32_t i = 0; i < f.section_count; i++) {
-        sa_section_decode(base + f.section_table_offset + (uint64_t)i * SA_SECTION_ENTRY_SIZE, &secs[i]);
-        sa_section *s = &secs[i];
-        if (s->offset < SA_FILE_HEADER_SIZE || s->offset > f.section_table_offset ||
-            s->length > f.section_table_offset - s->offset ||
-            sa_crc32c(0, base + s->offset, (size_t)s->length) != s->crc) {
-            sa_fmt(errbuf, cap, "%s: index section %u is damaged (run 'steparc recover' first)",
-                   w->path, i);
-            rc = STEPARC_E_CORRUPT;
-            goto done;
-        }
-        if (s->type >= 1 && s->type <= 11)
-            sec[s->type] = s;
-    }
-    /* the index sections this writer maintains: 1 and 2..5, or 1 and 8..11 */
-    static const uint32_t plain_t[4] = {SA_SEC_ID_INDEX, SA_SEC_RUN_POSTINGS, SA_SEC_THREAD_POSTINGS,
-                                        SA_SEC_ASSISTANT_POSTINGS};
-    static const uint32_t packed_t[4] = {SA_SEC_PACKED_ID_INDEX, SA_SEC_PACKED_RUN_POSTINGS,
-                                         SA_SEC_PACKED_THREAD_POSTINGS,
-                                         SA_SEC_PACKED_ASSISTANT_POSTINGS};
-    const uint32_t *types = w->packed ? packed_t : plain_t;
-    for (uint32_t t = 0; t <= 4; t++)
-        if (sec[t ? types[t - 1] : SA_SEC_BLOCK_INDEX] == NULL ||
-            (t && !w->packed && sec[types[t - 1]]->length % 8)) {
-            sa_fmt(errbuf, cap, "%s: the archive lacks an index section this writer maintains "
-                   "(type %u); rewrite it with 'steparc merge'", w->path,
-                   t ? types[t - 1] : SA_SEC_BLOCK_INDEX);
-            rc = STEPARC_E_CORRUPT;
-            goto done;
-        }
-    if (sec[SA_SEC_BLOCK_INDEX]->length != f.block_count * SA_BLOCK_INDEX_ENTRY_SIZE) {
-        sa_fmt(errbuf, cap, "%s: block index size does not match the footer", w->path);
-        rc = STEPARC_E_CORRUPT;
-        goto done;
-    }
+    const sa_file_header h = a.hdr;
+    const sa_footer f = a.ft;
+    const uint64_t at = a.footer_at;
     memcpy(w->sync, h.sync, SA_SYNC_SIZE);
     /* block index, counters, time order */
-    const unsigned char *bi = base + sec[SA_SEC_BLOCK_INDEX]->offset;
-    uint64_t ord = 0;
+    const unsigned char *bi = a.bindex; /* its entries checked by the parser */
     for (uint64_t b = 0; b < f.block_count; b++) {
         sa_block_entry e;
         sa_block_entry_decode(bi + b * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
-        if (e.first_ordinal != ord || e.record_count == 0) {
-            sa_fmt(errbuf, cap, "%s: block index entry %llu is invalid", w->path, (unsigned long long)b);
-            rc = STEPARC_E_CORRUPT;
-            goto done;
-        }
-        ord += e.record_count;
         w->raw_bytes += (e.rows_size ? e.rows_size : e.raw_size) - 4 * (uint64_t)e.record_count;
         w->stored_bytes += e.stored_size;
         if (e.min_created_at <= e.max_created_at) {
@@ -1003,12 +1000,7 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
             w->have_prev = 1;
         }
     }
-    if (ord != f.record_count) {
-        sa_fmt(errbuf, cap, "%s: block index and footer disagree on the record count", w->path);
-        rc = STEPARC_E_CORRUPT;
-        goto done;
-    }
-    if (sa_buf_append(&w->bindex, bi, (size_t)sec[SA_SEC_BLOCK_INDEX]->length) != 0) {
+    if (sa_buf_append(&w->bindex, bi, (size_t)(f.block_count * SA_BLOCK_INDEX_ENTRY_SIZE)) != 0) {
         rc = STEPARC_E_NOMEM;
         goto done;
     }
@@ -1061,15 +1053,15 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
     }
     /* appended blocks use the archive's dictionary, if it has one */
     w->dict_state = 1;
-    for (uint32_t i = 0; i < f.section_count && rc == 0; i++)
-        if (secs[i].type == SA_SEC_DICTIONARY && secs[i].length > 0 && secs[i].length <= SA_MAX_DICT) {
-            if (sa_buf_append(&w->dict, base + secs[i].offset, (size_t)secs[i].length) != 0 ||
-                (w->cdict = new_cdict(w, w->dict.data, w->dict.len)) == NULL) {
-                rc = STEPARC_E_NOMEM;
-                sa_fmt(errbuf, cap, "out of memory");
-                goto done;
-            }
+    if (a.slot[SA_SLOT_DICT].present) { /* its size checked by the parser */
+        const sa_section *ds = &a.slot[SA_SLOT_DICT].s;
+        if (sa_buf_append(&w->dict, base + ds->offset, (size_t)ds->length) != 0 ||
+            (w->cdict = new_cdict(w, w->dict.data, w->dict.len)) == NULL) {
+            rc = STEPARC_E_NOMEM;
+            sa_fmt(errbuf, cap, "out of memory");
+            goto done;
         }
+    }
     w->prev_footer = at;
     w->orig_len = at + SA_FOOTER_SIZE;
     /* drop what an interrupted append left after the last footer */
@@ -1086,7 +1078,8 @@ static int append_prepare(steparc_writer *w, char *errbuf, size_t cap)
     w->file_off = w->orig_len;
     w->appending = 1;
 done:
-    munmap(base, (size_t)size);
+    if (base)
+        munmap(base, (size_t)size);
     return rc;
 }
 
@@ -1447,9 +1440,9 @@ static int fsync_dir(const char *dir)
     return rc;
 }
 
-/* Reads block b of the temporary file back (for dedup): its header in *hout,
- * its stored bytes in stored->data (hout->stored_size of them) and its rows
- * payload in raw. */
+/* Reads block b of the temporary file back (for dedup) and decodes it with
+ * the block decoder (format/archive.c): its header in *hout, its stored bytes
+ * in stored->data (hout->stored_size of them) and its rows payload in raw. */
 static int read_block(steparc_writer *w, uint64_t b, ZSTD_DCtx *d, steparc_buf *stored,
                       steparc_buf *raw, sa_block_header *hout)
 {
@@ -1461,9 +1454,9 @@ static int read_block(steparc_writer *w, uint64_t b, ZSTD_DCtx *d, steparc_buf *
     stored->len = raw->len = 0;
     if (pread(w->fd, hb, sizeof hb, (off_t)e.offset) != (ssize_t)sizeof hb)
         return io_fail(w, "cannot read back");
-    if (sa_block_header_decode(w->sync, hb, &h, &why) != 0)
+    if (sa_block_head(w->sync, hb, &e, &h, &why) != 0)
         return wfail(w, STEPARC_E_IO, "block %llu reads back damaged: %s", (unsigned long long)b, why);
-    if (sa_buf_reserve(stored, h.stored_size) != 0 || sa_buf_reserve(raw, h.raw_size) != 0)
+    if (sa_buf_reserve(stored, h.stored_size) != 0)
         return wfail(w, STEPARC_E_NOMEM, "out of memory");
     size_t got = 0;
     while (got < h.stored_size) {
@@ -1476,33 +1469,22 @@ static int read_block(steparc_writer *w, uint64_t b, ZSTD_DCtx *d, steparc_buf *
         }
         got += (size_t)r;
     }
-    if (sa_crc32c(0, stored->data, h.stored_size) != h.payload_crc)
-        return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (checksum)", (unsigned long long)b);
-    if (h.codec == SA_CODEC_NONE) {
-        memcpy(raw->data, stored->data, h.raw_size);
-    } else {
-        size_t n = (h.flags & SA_BLOCK_FLAG_DICT)
-                       ? ZSTD_decompress_usingDict(d, raw->data, h.raw_size, stored->data,
-                                                   h.stored_size, w->dict.data, w->dict.len)
-                       : ZSTD_decompressDCtx(d, raw->data, h.raw_size, stored->data, h.stored_size);
-        if (ZSTD_isError(n) || n != h.raw_size)
-            return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (zstd)", (unsigned long long)b);
-    }
-    raw->len = h.raw_size;
-    if (h.layout == SA_LAYOUT_COLUMNS) {
-        unsigned char *rows;
-        size_t rows_size;
-        int rc = sa_col_decode((const unsigned char *)raw->data, raw->len, h.record_count, &rows,
-                               &rows_size, &why);
-        if (rc)
-            return wfail(w, rc == STEPARC_E_NOMEM ? rc : STEPARC_E_IO,
-                          "block %llu reads back damaged (columns)", (unsigned long long)b);
-        sa_free(raw->data); /* the decoded rows take the buffer's place, uncopied */
-        raw->data = (char *)rows;
-        raw->len = raw->cap = rows_size;
-    }
-    if (sa_rows_check((const unsigned char *)raw->data, raw->len, h.record_count) != 0)
-        return wfail(w, STEPARC_E_IO, "block %llu reads back damaged (rows)", (unsigned long long)b);
+    if (sa_block_body(&h, (const unsigned char *)stored->data, got, &why) != 0)
+        return wfail(w, STEPARC_E_IO, "block %llu reads back damaged: %s", (unsigned long long)b, why);
+    if ((h.flags & SA_BLOCK_FLAG_DICT) && w->ddict == NULL && w->dict.len &&
+        (w->ddict = ZSTD_createDDict(w->dict.data, w->dict.len)) == NULL)
+        return wfail(w, STEPARC_E_NOMEM, "out of memory");
+    unsigned char *rows;
+    size_t rows_len;
+    char m[200];
+    int rc = sa_block_decode(&h, (const unsigned char *)stored->data, e.rows_size, d, w->ddict,
+                             &rows, &rows_len, m, sizeof m);
+    if (rc)
+        return wfail(w, rc == STEPARC_E_NOMEM ? rc : STEPARC_E_IO, "block %llu reads back damaged: %s",
+                     (unsigned long long)b, m);
+    sa_free(raw->data); /* the decoded rows take the buffer's place, uncopied */
+    raw->data = (char *)rows;
+    raw->len = raw->cap = rows_len;
     *hout = h;
     return 0;
 }
@@ -1940,6 +1922,7 @@ void steparc_writer_close(steparc_writer *w)
         steparc_buf_free(&w->held[i].raw);
     sa_free(w->held);
     ZSTD_freeCDict(w->cdict);
+    ZSTD_freeDDict(w->ddict);
     steparc_buf_free(&w->dict);
     sa_free(w->ends);
     sa_free(w->path);

@@ -1183,7 +1183,9 @@ typedef struct {
 STEPARC_API void steparc_reader_options_init(steparc_reader_options *opt);
 
 /* Opens an archive file (memory-mapped). Open reads the footer, the section
- * table and the block index, and checks their checksums; it does not touch the
+ * table and the block index, and checks their checksums and every structural
+ * rule of docs/FORMAT.md 8.1, 9, 10 and 11 (steparc_writer_open_append refuses
+ * the same archives with the same message); it does not touch the
  * data blocks, and the other sections (id index, postings, dictionary) are
  * checked on first use. opt may be NULL. On failure *out is NULL and there is
  * no reader for steparc_reader_errmsg(), so pass errbuf (may be NULL) to get

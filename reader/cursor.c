@@ -120,7 +120,7 @@ int steparc_cursor_open(steparc_cursor **out, steparc_reader *r, const steparc_f
         at += strs[k]->len;
     }
     /* candidate blocks from the postings */
-    static const int slots[3] = {SEC_RUNS, SEC_THREADS, SEC_ASSISTANTS};
+    static const int slots[3] = {SA_SLOT_RUNS, SA_SLOT_THREADS, SA_SLOT_ASSISTANTS};
     int have_list = 0;
     for (int k = 0; k < 3; k++) {
         if (strs[k]->ptr == NULL || !r->sec[slots[k]].present)

@@ -16,7 +16,6 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#include "columnar.h"
 #include "keyset.h"
 #include "reader_internal.h"
 
@@ -65,120 +64,25 @@ static int open_fail(char *errbuf, size_t cap, int status, const char *fmt, ...)
     return status;
 }
 
-static int section_in_file(const sa_section *s, uint64_t limit)
-{
-    return s->offset <= limit && s->length <= limit - s->offset;
-}
-
+/* The archive parser (format/archive.c) checks everything open checks; the
+ * reader keeps what it found. */
 static int setup(steparc_reader *r, char *errbuf, size_t cap)
 {
-    const unsigned char *b = r->base;
-    uint64_t size = r->size;
-    const char *why = NULL;
-    if (size < SA_FILE_HEADER_SIZE + SA_FOOTER_SIZE)
-        return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
-                         "file of %llu bytes is too small to be an archive",
-                         (unsigned long long)size);
-    int rc = sa_file_header_decode(b, &r->hdr);
-    if (rc == STEPARC_E_VERSION)
-        return open_fail(errbuf, cap, rc,
-                         "archive format %u.%u is newer than this library reads (%d.x)",
-                         r->hdr.major, r->hdr.minor, STEPARC_FORMAT_MAJOR);
+    sa_archive a;
+    int rc = sa_archive_parse(&a, r->base, r->size, errbuf, cap);
     if (rc)
-        return open_fail(errbuf, cap, rc,
-                         "file header is damaged or this is not a steparc archive "
-                         "(try 'steparc recover')");
-    uint64_t footer_at;
-    if (sa_find_footer(b, size, &r->ft, &footer_at, &why) != 0)
-        return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "%s (try 'steparc recover')", why);
-    /* a footer before the end: an append was interrupted; the archive as it
-     * was before it is intact, the bytes after are reported */
-    r->ignored_tail = size - footer_at - SA_FOOTER_SIZE;
-    uint64_t body_end = footer_at;
-    uint64_t tlen = (uint64_t)r->ft.section_count * SA_SECTION_ENTRY_SIZE;
-    if (r->ft.section_table_offset < SA_FILE_HEADER_SIZE || r->ft.section_table_offset > body_end ||
-        tlen > body_end - r->ft.section_table_offset)
-        return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section table lies outside the file");
-    const unsigned char *tbl = b + r->ft.section_table_offset;
-    if (sa_crc32c(0, tbl, (size_t)tlen) != r->ft.section_table_crc)
-        return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section table checksum mismatch");
-    for (uint32_t i = 0; i < r->ft.section_count; i++) {
-        sa_section s;
-        sa_section_decode(tbl + (size_t)i * SA_SECTION_ENTRY_SIZE, &s);
-        if (!section_in_file(&s, r->ft.section_table_offset) || s.offset < SA_FILE_HEADER_SIZE)
-            return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section %u lies outside the file", i);
-        int slot = -1, packed = 0;
-        switch (s.type) {
-        case SA_SEC_BLOCK_INDEX: slot = SEC_BLOCKS; break;
-        case SA_SEC_ID_INDEX: slot = SEC_IDS; break;
-        case SA_SEC_RUN_POSTINGS: slot = SEC_RUNS; break;
-        case SA_SEC_THREAD_POSTINGS: slot = SEC_THREADS; break;
-        case SA_SEC_ASSISTANT_POSTINGS: slot = SEC_ASSISTANTS; break;
-        case SA_SEC_STATS: slot = SEC_STATS; break;
-        case SA_SEC_DICTIONARY: slot = SEC_DICT; break;
-        case SA_SEC_PACKED_ID_INDEX: slot = SEC_IDS, packed = 1; break;
-        case SA_SEC_PACKED_RUN_POSTINGS: slot = SEC_RUNS, packed = 1; break;
-        case SA_SEC_PACKED_THREAD_POSTINGS: slot = SEC_THREADS, packed = 1; break;
-        case SA_SEC_PACKED_ASSISTANT_POSTINGS: slot = SEC_ASSISTANTS, packed = 1; break;
-        default: break; /* unknown section types are skipped */
-        }
-        if (slot < 0)
-            continue;
-        if (r->sec[slot].present) {
-            if (r->sec[slot].packed == packed)
-                return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "section type %u appears twice",
-                                 s.type);
-            if (!packed)
-                continue; /* both forms of one index (8.1): the packed one is used */
-        }
-        r->sec[slot].present = 1;
-        r->sec[slot].packed = packed;
-        r->sec[slot].s = s;
+        return rc;
+    r->hdr = a.hdr;
+    r->ft = a.ft;
+    r->ignored_tail = a.ignored_tail;
+    r->bindex = a.bindex;
+    r->nblocks = a.nblocks;
+    for (int k = 0; k < SA_SLOT_COUNT; k++) {
+        r->sec[k].present = a.slot[k].present;
+        r->sec[k].packed = a.slot[k].packed;
+        r->sec[k].s = a.slot[k].s;
     }
-    if (!r->sec[SEC_BLOCKS].present)
-        return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "block index section is missing");
-    const sa_section *bi = &r->sec[SEC_BLOCKS].s;
-    if (bi->length != r->ft.block_count * SA_BLOCK_INDEX_ENTRY_SIZE)
-        return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
-                         "block index size does not match the block count");
-    r->bindex = b + bi->offset;
-    if (sa_crc32c(0, r->bindex, (size_t)bi->length) != bi->crc)
-        return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "block index checksum mismatch");
-    r->sec[SEC_BLOCKS].verified = 1;
-    r->nblocks = r->ft.block_count;
-    /* Block entries: inside the data area, contiguous ordinals, sane sizes. */
-    uint64_t ord = 0, prev_end = SA_FILE_HEADER_SIZE;
-    for (uint64_t i = 0; i < r->nblocks; i++) {
-        sa_block_entry e;
-        sa_block_entry_decode(r->bindex + i * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
-        if (e.first_ordinal != ord || e.record_count == 0 ||
-            e.record_count > STEPARC_MAX_BLOCK_RECORDS || e.raw_size > STEPARC_MAX_BLOCK_RAW ||
-            e.rows_size > STEPARC_MAX_BLOCK_RAW ||
-            (e.rows_size != 0 && e.rows_size < 5 * (uint64_t)e.record_count) ||
-            e.offset < prev_end || e.offset > r->ft.section_table_offset ||
-            SA_BLOCK_HEADER_SIZE + (uint64_t)e.stored_size > r->ft.section_table_offset - e.offset)
-            return open_fail(errbuf, cap, STEPARC_E_CORRUPT, "block index entry %llu is invalid",
-                             (unsigned long long)i);
-        ord += e.record_count;
-        prev_end = e.offset + SA_BLOCK_HEADER_SIZE + e.stored_size;
-    }
-    if (ord != r->ft.record_count)
-        return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
-                         "block index counts %llu records, footer says %llu",
-                         (unsigned long long)ord, (unsigned long long)r->ft.record_count);
-    if (r->sec[SEC_DICT].present) {
-        /* its CRC is checked and its tables are built on first use
-         * (ensure_ddict): opening stays a few small reads */
-        const sa_section *d = &r->sec[SEC_DICT].s;
-        if (d->length == 0 || d->length > SA_MAX_DICT)
-            return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
-                             "dictionary section is damaged (try 'steparc recover')");
-    }
-    for (int k = SEC_IDS; k <= SEC_ASSISTANTS; k++)
-        if (r->sec[k].present && !r->sec[k].packed && r->sec[k].s.length % 8 != 0)
-            return open_fail(errbuf, cap, STEPARC_E_CORRUPT,
-                             "index section of type %u has a size that is not a multiple of 8",
-                             r->sec[k].s.type);
+    r->sec[SA_SLOT_BLOCKS].verified = 1;
     return 0;
 }
 
@@ -331,17 +235,19 @@ int sa_section_get(steparc_reader *r, int slot, const unsigned char **p, uint64_
         return STEPARC_E_NOTFOUND;
     pthread_mutex_lock(&r->mu);
     if (!s->verified && !s->bad) {
-        if (sa_crc32c(0, r->base + s->s.offset, (size_t)s->s.length) == s->s.crc)
+        if (sa_section_crc_check(r->base, &s->s) == 0)
             s->verified = 1;
         else
             s->bad = 1;
     }
     int bad = s->bad;
     pthread_mutex_unlock(&r->mu);
-    if (bad)
-        return sa_rfail(r, STEPARC_E_CORRUPT,
-                        "index section of type %u at offset %llu fails its checksum", s->s.type,
-                        (unsigned long long)s->s.offset);
+    if (bad) {
+        char m[160];
+        sa_section_crc_msg(&s->s, m, sizeof m);
+        sa_rfail(r, STEPARC_E_CORRUPT, "%s", m);
+        return STEPARC_E_CORRUPT;
+    }
     *p = r->base + s->s.offset;
     *len = s->s.length;
     return 0;
@@ -408,11 +314,11 @@ static int ensure_ddict(steparc_reader *r)
     int rc = 0;
     pthread_mutex_lock(&r->mu);
     if (r->ddict == NULL) {
-        sa_rsection *s = &r->sec[SEC_DICT];
+        sa_rsection *s = &r->sec[SA_SLOT_DICT];
         const unsigned char *p = r->base + s->s.offset;
         if (!s->present)
             rc = STEPARC_E_NOTFOUND;
-        else if (s->bad || sa_crc32c(0, p, (size_t)s->s.length) != s->s.crc)
+        else if (s->bad || sa_section_crc_check(r->base, &s->s) != 0)
             rc = STEPARC_E_CORRUPT;
         else if ((r->ddict = ZSTD_createDDict_byReference(p, (size_t)s->s.length)) == NULL)
             rc = STEPARC_E_NOMEM;
@@ -448,7 +354,30 @@ static void put_dctx(steparc_reader *r, ZSTD_DCtx *d)
     ZSTD_freeDCtx(d);
 }
 
-/* Reads, checks and decompresses block b. */
+/* The dictionary a block needs, when it needs one: NULL with 0 when it does
+ * not, or the reader's message set. */
+static int block_ddict(steparc_reader *r, uint64_t b, const sa_block_entry *e,
+                       const sa_block_header *h, const ZSTD_DDict **dd)
+{
+    *dd = NULL;
+    if (h->codec == SA_CODEC_NONE || !(h->flags & SA_BLOCK_FLAG_DICT))
+        return 0;
+    int rc = ensure_ddict(r);
+    if (rc == STEPARC_E_NOMEM)
+        return sa_rfail(r, rc, "out of memory");
+    if (rc)
+        return sa_rfail(r, STEPARC_E_CORRUPT,
+                        rc == STEPARC_E_NOTFOUND
+                            ? "block %llu at offset %llu needs the archive's dictionary, which is missing"
+                            : "block %llu at offset %llu needs the archive's dictionary, whose section "
+                              "is damaged (try 'steparc recover')",
+                        (unsigned long long)b, (unsigned long long)e->offset);
+    *dd = r->ddict;
+    return 0;
+}
+
+/* Reads, checks and decodes block b (format/archive.c): the block index
+ * entries were checked by open, so the block lies before the section table. */
 int sa_block_load(steparc_reader *r, uint64_t b, sa_cblock **out)
 {
     sa_block_entry e;
@@ -457,95 +386,35 @@ int sa_block_load(steparc_reader *r, uint64_t b, sa_cblock **out)
     *out = NULL;
     sa_block_entry_at(r, b, &e);
     const unsigned char *hp = r->base + e.offset;
-    if (sa_block_header_decode(r->hdr.sync, hp, &h, &why) != 0)
+    if (sa_block_check(r->hdr.sync, hp, r->ft.section_table_offset - e.offset, &e, &h, &why) != 0)
         return sa_rfail(r, STEPARC_E_CORRUPT, "block %llu at offset %llu: %s",
                         (unsigned long long)b, (unsigned long long)e.offset, why);
-    if (h.first_ordinal != e.first_ordinal || h.record_count != e.record_count ||
-        h.stored_size != e.stored_size || h.raw_size != e.raw_size ||
-        h.min_created_at != e.min_created_at || h.max_created_at != e.max_created_at ||
-        (h.layout == SA_LAYOUT_COLUMNS) != (e.rows_size != 0))
-        return sa_rfail(r, STEPARC_E_CORRUPT,
-                        "block %llu at offset %llu: header disagrees with the block index",
-                        (unsigned long long)b, (unsigned long long)e.offset);
-    const unsigned char *payload = hp + SA_BLOCK_HEADER_SIZE;
-    if (sa_crc32c(0, payload, h.stored_size) != h.payload_crc)
-        return sa_rfail(r, STEPARC_E_CORRUPT, "block %llu at offset %llu: payload checksum mismatch",
-                        (unsigned long long)b, (unsigned long long)e.offset);
+    const ZSTD_DDict *dd;
+    int rc = block_ddict(r, b, &e, &h, &dd);
+    if (rc)
+        return rc;
     sa_cblock *cb = (sa_cblock *)sa_calloc(1, sizeof *cb);
-    if (cb == NULL)
-        return sa_rfail(r, STEPARC_E_NOMEM, "out of memory");
-    cb->raw = (unsigned char *)sa_malloc(h.raw_size);
-    if (cb->raw == NULL) {
+    ZSTD_DCtx *d = h.codec == SA_CODEC_NONE ? NULL : get_dctx(r);
+    if (cb == NULL || (d == NULL && h.codec != SA_CODEC_NONE)) {
         sa_free(cb);
+        put_dctx(r, d);
         return sa_rfail(r, STEPARC_E_NOMEM, "out of memory");
+    }
+    char m[200];
+    size_t rows_size;
+    rc = sa_block_decode(&h, hp + SA_BLOCK_HEADER_SIZE, e.rows_size, d, dd, &cb->raw, &rows_size,
+                         m, sizeof m);
+    put_dctx(r, d);
+    if (rc) {
+        sa_free(cb);
+        return rc == STEPARC_E_NOMEM ? sa_rfail(r, rc, "out of memory")
+                                     : sa_rfail(r, rc, "block %llu at offset %llu: %s",
+                                                (unsigned long long)b, (unsigned long long)e.offset, m);
     }
     cb->block = b;
     cb->count = h.record_count;
     cb->first = h.first_ordinal;
-    cb->raw_size = h.raw_size;
-    if (h.codec == SA_CODEC_NONE) {
-        memcpy(cb->raw, payload, h.raw_size);
-    } else {
-        unsigned long long fcs = ZSTD_getFrameContentSize(payload, h.stored_size);
-        if (fcs != h.raw_size) {
-            cblock_free(cb);
-            return sa_rfail(r, STEPARC_E_CORRUPT,
-                            "block %llu at offset %llu: frame content size differs from the header",
-                            (unsigned long long)b, (unsigned long long)e.offset);
-        }
-        ZSTD_DCtx *d = get_dctx(r);
-        if (d == NULL) {
-            cblock_free(cb);
-            return sa_rfail(r, STEPARC_E_NOMEM, "out of memory");
-        }
-        int drc = (h.flags & SA_BLOCK_FLAG_DICT) ? ensure_ddict(r) : 0;
-        if (drc) {
-            put_dctx(r, d);
-            cblock_free(cb);
-            if (drc == STEPARC_E_NOMEM)
-                return sa_rfail(r, drc, "out of memory");
-            return sa_rfail(r, STEPARC_E_CORRUPT,
-                            drc == STEPARC_E_NOTFOUND
-                                ? "block %llu at offset %llu needs the archive's dictionary, which is missing"
-                                : "block %llu at offset %llu needs the archive's dictionary, whose section "
-                                  "is damaged (try 'steparc recover')",
-                            (unsigned long long)b, (unsigned long long)e.offset);
-        }
-        size_t n = (h.flags & SA_BLOCK_FLAG_DICT)
-                       ? ZSTD_decompress_usingDDict(d, cb->raw, h.raw_size, payload, h.stored_size,
-                                                    r->ddict)
-                       : ZSTD_decompressDCtx(d, cb->raw, h.raw_size, payload, h.stored_size);
-        put_dctx(r, d);
-        if (ZSTD_isError(n) || n != h.raw_size) {
-            cblock_free(cb);
-            return sa_rfail(r, STEPARC_E_CORRUPT, "block %llu at offset %llu: cannot decompress: %s",
-                            (unsigned long long)b, (unsigned long long)e.offset,
-                            ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short output");
-        }
-    }
-    if (h.layout == SA_LAYOUT_COLUMNS) {
-        /* rebuild the rows payload: the cache holds rows for both layouts */
-        unsigned char *rows;
-        size_t rows_size;
-        int rc = sa_col_rows_size(cb->raw, cb->raw_size) == e.rows_size
-                     ? sa_col_decode(cb->raw, cb->raw_size, cb->count, &rows, &rows_size, &why)
-                     : (why = "decoded size differs from the block index", STEPARC_E_CORRUPT);
-        if (rc) {
-            cblock_free(cb);
-            return rc == STEPARC_E_NOMEM
-                       ? sa_rfail(r, rc, "out of memory")
-                       : sa_rfail(r, rc, "block %llu at offset %llu: %s", (unsigned long long)b,
-                                  (unsigned long long)e.offset, why);
-        }
-        sa_free(cb->raw);
-        cb->raw = rows;
-        cb->raw_size = (uint32_t)rows_size;
-    }
-    if (sa_rows_check(cb->raw, cb->raw_size, cb->count) != 0) {
-        cblock_free(cb);
-        return sa_rfail(r, STEPARC_E_CORRUPT, "block %llu at offset %llu: record table is invalid",
-                        (unsigned long long)b, (unsigned long long)e.offset);
-    }
+    cb->raw_size = (uint32_t)rows_size;
     *out = cb;
     return 0;
 }
@@ -850,7 +719,7 @@ int steparc_reader_find_id(uint64_t *ordinal, steparc_reader *r, const char *id,
     if (r == NULL || ordinal == NULL || (id == NULL && len))
         return STEPARC_E_ARG;
     id_ctx c = {r, id, len, 0, 0};
-    int rc = sa_index_find(r, SEC_IDS, sa_key32(id, len), id_candidate, &c);
+    int rc = sa_index_find(r, SA_SLOT_IDS, sa_key32(id, len), id_candidate, &c);
     if (rc == STEPARC_E_NOTFOUND)
         return sa_rfail(r, STEPARC_E_NOTFOUND, "the archive has no id index");
     if (rc == FOUND) {
@@ -892,10 +761,10 @@ int steparc_reader_info(steparc_info *info, const steparc_reader *r)
     }
     info->time_ordered = (r->ft.flags & SA_FOOTER_TIME_ORDERED) != 0;
     info->sections = r->ft.section_count;
-    info->has_id_index = r->sec[SEC_IDS].present;
-    info->has_run_index = r->sec[SEC_RUNS].present;
-    info->has_thread_index = r->sec[SEC_THREADS].present;
-    info->has_stats = r->sec[SEC_STATS].present;
+    info->has_id_index = r->sec[SA_SLOT_IDS].present;
+    info->has_run_index = r->sec[SA_SLOT_RUNS].present;
+    info->has_thread_index = r->sec[SA_SLOT_THREADS].present;
+    info->has_stats = r->sec[SA_SLOT_STATS].present;
     info->ignored_tail_bytes = r->ignored_tail;
     return 0;
 }

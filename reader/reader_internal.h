@@ -7,11 +7,10 @@
 #include <stdatomic.h>
 #include <zstd.h>
 
-#include "layout.h"
+#include "archive.h"
 #include "record.h"
 
-enum { SEC_BLOCKS, SEC_IDS, SEC_RUNS, SEC_THREADS, SEC_ASSISTANTS, SEC_STATS, SEC_DICT, SEC_COUNT };
-
+/* A section slot (archive.h) and its lazy CRC check's outcome. */
 typedef struct {
     int present, verified, bad;
     int packed; /* a packed key set (types 8-11) in an index slot */
@@ -35,7 +34,7 @@ struct steparc_reader {
     int fd, mapped;
     sa_file_header hdr;
     sa_footer ft;
-    sa_rsection sec[SEC_COUNT];
+    sa_rsection sec[SA_SLOT_COUNT];
     const unsigned char *bindex;
     uint64_t nblocks;
     uint64_t ignored_tail; /* bytes after the footer in use (interrupted append) */
@@ -60,7 +59,7 @@ int sa_block_pin(steparc_reader *r, uint64_t b, sa_cblock **out);
 void sa_block_unpin(steparc_reader *r, sa_cblock *c);
 uint64_t sa_block_of(const steparc_reader *r, uint64_t n);
 size_t sa_lower_bound(const unsigned char *p, size_t n, uint64_t key);
-/* For an index slot (SEC_IDS..SEC_ASSISTANTS), plain (8.2, 8.3) or packed
+/* For an index slot (SA_SLOT_IDS..SA_SLOT_ASSISTANTS), plain (8.2, 8.3) or packed
  * (8.6): calls fn(ctx, low) for each value with key32 `key`, ascending
  * (find), or fn(ctx, value) for every value, ascending (each). The section's
  * CRC is checked first (sa_section_get). 0, fn's nonzero result,

@@ -88,6 +88,164 @@ static int section_digest(vstate *v, int slot, int unique, digest *d)
     return 0;
 }
 
+/* What the records of the blocks imply for the four indexes, and the
+ * buffers for one block's keys. */
+typedef struct {
+    digest want[4];
+    uint32_t *keys[3];
+    size_t cap;
+    int bad_blocks;
+} expect;
+
+/* The keys of one decoded block: its records validated, its created_at range
+ * compared with the index, its index entries added to the digests. 0 or
+ * STEPARC_E_NOMEM. */
+static int block_keys(vstate *v, expect *x, uint64_t b, const sa_block_entry *e,
+                      const sa_cblock *c)
+{
+    if (c->count > x->cap) {
+        for (int k = 0; k < 3; k++) {
+            uint32_t *nk = (uint32_t *)sa_realloc(x->keys[k], c->count * sizeof(uint32_t));
+            if (nk == NULL)
+                return STEPARC_E_NOMEM;
+            x->keys[k] = nk;
+        }
+        x->cap = c->count;
+    }
+    size_t nk[3] = {0, 0, 0};
+    int64_t mn = INT64_MAX, mx = INT64_MIN;
+    for (uint32_t i = 0; i < c->count; i++) {
+        const unsigned char *p;
+        size_t len;
+        char why[160];
+        sa_rows_get(c->raw, c->count, i, &p, &len);
+        int vr = sa_mp_validate(p, len, why, sizeof why);
+        if (vr == STEPARC_E_NOMEM)
+            return vr;
+        if (vr) {
+            problem(v, (int64_t)b, e->offset, "record %llu is invalid: %s",
+                    (unsigned long long)(c->first + i), why);
+            continue;
+        }
+        sa_keyfields kf;
+        sa_mp_keyfields(p, len, &kf);
+        if (kf.has_created_at) {
+            if (kf.created_at < mn)
+                mn = kf.created_at;
+            if (kf.created_at > mx)
+                mx = kf.created_at;
+        }
+        if (kf.id.ptr)
+            dig_add(&x->want[0], ((uint64_t)sa_key32(kf.id.ptr, kf.id.len) << 32) | (c->first + i));
+        const steparc_str *ps[3] = {&kf.run_id, &kf.thread_id, &kf.assistant_id};
+        for (int k = 0; k < 3; k++)
+            if (ps[k]->ptr)
+                x->keys[k][nk[k]++] = sa_key32(ps[k]->ptr, ps[k]->len);
+    }
+    if (mn != e->min_created_at || mx != e->max_created_at)
+        problem(v, (int64_t)b, e->offset,
+                "block %llu: created_at range in the index differs from its records",
+                (unsigned long long)b);
+    for (int k = 0; k < 3; k++) {
+        qsort(x->keys[k], nk[k], sizeof(uint32_t), cmp_u32);
+        for (size_t i = 0; i < nk[k]; i++)
+            if (i == 0 || x->keys[k][i] != x->keys[k][i - 1])
+                dig_add(&x->want[k + 1], ((uint64_t)x->keys[k][i] << 32) | b);
+    }
+    return 0;
+}
+
+/* Phase 1: every block decoded (sa_block_load: the block decoder) and its
+ * records read. 0 or STEPARC_E_NOMEM. */
+static int check_blocks(vstate *v, expect *x)
+{
+    steparc_reader *r = v->r;
+    int rc = 0;
+    for (uint64_t b = 0; b < r->nblocks && rc == 0; b++) {
+        sa_block_entry e;
+        sa_block_entry_at(r, b, &e);
+        sa_cblock *c;
+        rc = sa_block_load(r, b, &c);
+        if (rc == STEPARC_E_NOMEM)
+            break;
+        if (rc) {
+            problem(v, (int64_t)b, e.offset, "%s", steparc_reader_errmsg(r));
+            x->bad_blocks++;
+            rc = 0;
+            continue;
+        }
+        rc = block_keys(v, x, b, &e, c);
+        sa_free(c->raw);
+        sa_free(c);
+    }
+    for (int k = 0; k < 3; k++)
+        sa_free(x->keys[k]);
+    return rc;
+}
+
+/* Phase 2: the four indexes against the digests of phase 1. */
+static void check_indexes(vstate *v, const expect *x)
+{
+    steparc_reader *r = v->r;
+    static const int slots[4] = {SA_SLOT_IDS, SA_SLOT_RUNS, SA_SLOT_THREADS, SA_SLOT_ASSISTANTS};
+    static const char *names[4] = {"id index", "run postings", "thread postings",
+                                   "assistant postings"};
+    for (int k = 0; k < 4; k++) {
+        digest have;
+        memset(&have, 0, sizeof have);
+        int s = section_digest(v, slots[k], k != 0, &have);
+        if (s != 0 || x->bad_blocks)
+            continue; /* absent, already reported, or unverifiable with lost blocks */
+        const digest *want = &x->want[k];
+        if (have.count != want->count || have.sum != want->sum || have.x != want->x)
+            problem(v, -1, r->sec[slots[k]].s.offset,
+                    "%s does not match the records (%llu entries, %llu expected)", names[k],
+                    (unsigned long long)have.count, (unsigned long long)want->count);
+    }
+}
+
+/* Phase 3: the statistics section is valid MessagePack. */
+static void check_stats(vstate *v)
+{
+    steparc_reader *r = v->r;
+    if (!r->sec[SA_SLOT_STATS].present)
+        return;
+    const unsigned char *p;
+    uint64_t len;
+    char why[160];
+    if (sa_section_get(r, SA_SLOT_STATS, &p, &len) != 0)
+        problem(v, -1, r->sec[SA_SLOT_STATS].s.offset, "%s", steparc_reader_errmsg(r));
+    else if (sa_mp_validate(p, (size_t)len, why, sizeof why) != 0)
+        problem(v, -1, r->sec[SA_SLOT_STATS].s.offset, "statistics section is invalid: %s", why);
+}
+
+/* Phase 4: the dictionary block precedes the data blocks: find it and
+ * compare it with its copy (section 7). */
+static void check_dict_block(vstate *v)
+{
+    steparc_reader *r = v->r;
+    if (!r->sec[SA_SLOT_DICT].present || r->nblocks == 0)
+        return;
+    sa_block_entry e0;
+    sa_block_entry_at(r, 0, &e0);
+    const sa_section *ds = &r->sec[SA_SLOT_DICT].s;
+    int ok = 0;
+    for (uint64_t at = SA_FILE_HEADER_SIZE; at + SA_BLOCK_HEADER_SIZE <= e0.offset; at++) {
+        if (memcmp(r->base + at, r->hdr.sync, SA_SYNC_SIZE) != 0)
+            continue;
+        sa_block_header h;
+        const char *why;
+        ok = sa_block_check(r->hdr.sync, r->base + at, e0.offset - at, NULL, &h, &why) == 0 &&
+             h.kind == SA_BLOCK_DICT && h.stored_size == ds->length &&
+             memcmp(r->base + at + SA_BLOCK_HEADER_SIZE, r->base + ds->offset, h.stored_size) == 0;
+        break;
+    }
+    if (!ok)
+        problem(v, -1, SA_FILE_HEADER_SIZE,
+                "the dictionary block (before block 0, at offset %llu) is damaged or missing; "
+                "its copy in the index sections is intact", (unsigned long long)SA_FILE_HEADER_SIZE);
+}
+
 int steparc_verify(uint64_t *nproblems, steparc_reader *r,
                    void (*report)(void *ctx, const steparc_problem *p), void *ctx)
 {
@@ -98,143 +256,13 @@ int steparc_verify(uint64_t *nproblems, steparc_reader *r,
         problem(&v, -1, r->size - r->ignored_tail,
                 "%llu bytes after the last valid footer are not part of the archive (an interrupted "
                 "append?); the records before it are intact", (unsigned long long)r->ignored_tail);
-    digest want[4], have[4];
-    memset(want, 0, sizeof want);
-    memset(have, 0, sizeof have);
-    uint32_t *keys[3] = {NULL, NULL, NULL};
-    size_t cap = 0;
-    int rc = 0;
-    int bad_blocks = 0;
-    for (uint64_t b = 0; b < r->nblocks; b++) {
-        sa_block_entry e;
-        sa_block_entry_at(r, b, &e);
-        sa_cblock *c;
-        rc = sa_block_load(r, b, &c);
-        if (rc == STEPARC_E_NOMEM)
-            break;
-        if (rc) {
-            problem(&v, (int64_t)b, e.offset, "%s", steparc_reader_errmsg(r));
-            bad_blocks++;
-            rc = 0;
-            continue;
-        }
-        if (c->count > cap) {
-            for (int k = 0; k < 3; k++) {
-                uint32_t *nk = (uint32_t *)sa_realloc(keys[k], c->count * sizeof(uint32_t));
-                if (nk == NULL)
-                    rc = STEPARC_E_NOMEM;
-                else
-                    keys[k] = nk;
-            }
-            if (rc) {
-                sa_free(c->raw);
-                sa_free(c);
-                break;
-            }
-            cap = c->count;
-        }
-        size_t nk[3] = {0, 0, 0};
-        int64_t mn = INT64_MAX, mx = INT64_MIN;
-        for (uint32_t i = 0; i < c->count; i++) {
-            const unsigned char *p;
-            size_t len;
-            char why[160];
-            sa_rows_get(c->raw, c->count, i, &p, &len);
-            int vr = sa_mp_validate(p, len, why, sizeof why);
-            if (vr == STEPARC_E_NOMEM) {
-                rc = vr;
-                break;
-            }
-            if (vr) {
-                problem(&v, (int64_t)b, e.offset, "record %llu is invalid: %s",
-                        (unsigned long long)(c->first + i), why);
-                continue;
-            }
-            sa_keyfields kf;
-            sa_mp_keyfields(p, len, &kf);
-            if (kf.has_created_at) {
-                if (kf.created_at < mn)
-                    mn = kf.created_at;
-                if (kf.created_at > mx)
-                    mx = kf.created_at;
-            }
-            if (kf.id.ptr)
-                dig_add(&want[0], ((uint64_t)sa_key32(kf.id.ptr, kf.id.len) << 32) | (c->first + i));
-            const steparc_str *ps[3] = {&kf.run_id, &kf.thread_id, &kf.assistant_id};
-            for (int k = 0; k < 3; k++)
-                if (ps[k]->ptr)
-                    keys[k][nk[k]++] = sa_key32(ps[k]->ptr, ps[k]->len);
-        }
-        if (rc == 0 && (mn != e.min_created_at || mx != e.max_created_at))
-            problem(&v, (int64_t)b, e.offset,
-                    "block %llu: created_at range in the index differs from its records",
-                    (unsigned long long)b);
-        for (int k = 0; k < 3 && rc == 0; k++) {
-            qsort(keys[k], nk[k], sizeof(uint32_t), cmp_u32);
-            for (size_t i = 0; i < nk[k]; i++)
-                if (i == 0 || keys[k][i] != keys[k][i - 1])
-                    dig_add(&want[k + 1], ((uint64_t)keys[k][i] << 32) | b);
-        }
-        sa_free(c->raw);
-        sa_free(c);
-        if (rc)
-            break;
-    }
-    for (int k = 0; k < 3; k++)
-        sa_free(keys[k]);
-    if (rc == STEPARC_E_NOMEM)
-        return sa_rfail(r, rc, "out of memory");
-    static const int slots[4] = {SEC_IDS, SEC_RUNS, SEC_THREADS, SEC_ASSISTANTS};
-    static const char *names[4] = {"id index", "run postings", "thread postings",
-                                   "assistant postings"};
-    for (int k = 0; k < 4; k++) {
-        int s = section_digest(&v, slots[k], k != 0, &have[k]);
-        if (s != 0 || bad_blocks)
-            continue; /* absent, already reported, or unverifiable with lost blocks */
-        if (have[k].count != want[k].count || have[k].sum != want[k].sum || have[k].x != want[k].x)
-            problem(&v, -1, r->sec[slots[k]].s.offset,
-                    "%s does not match the records (%llu entries, %llu expected)", names[k],
-                    (unsigned long long)have[k].count, (unsigned long long)want[k].count);
-    }
-    if (r->sec[SEC_STATS].present) {
-        const unsigned char *p;
-        uint64_t len;
-        int s = sa_section_get(r, SEC_STATS, &p, &len);
-        if (s)
-            problem(&v, -1, r->sec[SEC_STATS].s.offset, "%s", steparc_reader_errmsg(r));
-        else {
-            char why[160];
-            if (sa_mp_validate(p, (size_t)len, why, sizeof why) != 0)
-                problem(&v, -1, r->sec[SEC_STATS].s.offset, "statistics section is invalid: %s",
-                        why);
-        }
-    }
-    if (r->sec[SEC_DICT].present && r->nblocks > 0) {
-        /* the dictionary block precedes the data blocks: find it and compare
-         * it with its copy (section 7) */
-        sa_block_entry e0;
-        sa_block_entry_at(r, 0, &e0);
-        const sa_section *ds = &r->sec[SEC_DICT].s;
-        int ok = 0;
-        uint64_t at = SA_FILE_HEADER_SIZE;
-        for (; at + SA_BLOCK_HEADER_SIZE <= e0.offset; at++) {
-            if (memcmp(r->base + at, r->hdr.sync, SA_SYNC_SIZE) != 0)
-                continue;
-            sa_block_header h;
-            const char *why;
-            if (sa_block_header_decode(r->hdr.sync, r->base + at, &h, &why) == 0 &&
-                h.kind == SA_BLOCK_DICT && h.stored_size == ds->length &&
-                at + SA_BLOCK_HEADER_SIZE + h.stored_size <= e0.offset &&
-                sa_crc32c(0, r->base + at + SA_BLOCK_HEADER_SIZE, h.stored_size) == h.payload_crc &&
-                memcmp(r->base + at + SA_BLOCK_HEADER_SIZE, r->base + ds->offset, h.stored_size) == 0)
-                ok = 1;
-            break;
-        }
-        if (!ok)
-            problem(&v, -1, SA_FILE_HEADER_SIZE,
-                    "the dictionary block (before block 0, at offset %llu) is damaged or missing; "
-                    "its copy in the index sections is intact", (unsigned long long)SA_FILE_HEADER_SIZE);
-    }
+    expect x;
+    memset(&x, 0, sizeof x);
+    if (check_blocks(&v, &x) != 0)
+        return sa_rfail(r, STEPARC_E_NOMEM, "out of memory");
+    check_indexes(&v, &x);
+    check_stats(&v);
+    check_dict_block(&v);
     if (nproblems)
         *nproblems = v.n;
     if (v.n)
