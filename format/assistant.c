@@ -61,31 +61,7 @@ static const sa_fielddesc f_thread[] = {
 };
 static const sa_objdesc d_thread = DESC(steparc_thread, f_thread);
 
-int steparc_thread_decode(steparc_thread **out, const void *mp, size_t len)
-{
-    if (out == NULL)
-        return STEPARC_E_ARG;
-    void *p = NULL;
-    int rc = sa_typed_decode(&p, &d_thread, offsetof(steparc_thread, internal_), mp, len);
-    *out = (steparc_thread *)p;
-    return rc;
-}
-
-void steparc_thread_free(steparc_thread *t)
-{
-    if (t != NULL)
-        sa_typed_free(t->internal_);
-}
-
-int steparc_thread_encode(steparc_buf *out, const steparc_thread *t)
-{
-    return sa_typed_encode(&d_thread, t, out);
-}
-
-int steparc_thread_to_json(steparc_buf *out, const steparc_thread *t, unsigned flags)
-{
-    return sa_typed_to_json(&d_thread, t, flags, out);
-}
+SA_TYPED_CALLS(thread, steparc_thread, d_thread)
 
 /* ---- assistant ---------------------------------------------------------------------- */
 
@@ -107,28 +83,4 @@ static const sa_fielddesc f_asst[] = {
 };
 static const sa_objdesc d_asst = DESC(steparc_assistant, f_asst);
 
-int steparc_assistant_decode(steparc_assistant **out, const void *mp, size_t len)
-{
-    if (out == NULL)
-        return STEPARC_E_ARG;
-    void *p = NULL;
-    int rc = sa_typed_decode(&p, &d_asst, offsetof(steparc_assistant, internal_), mp, len);
-    *out = (steparc_assistant *)p;
-    return rc;
-}
-
-void steparc_assistant_free(steparc_assistant *a)
-{
-    if (a != NULL)
-        sa_typed_free(a->internal_);
-}
-
-int steparc_assistant_encode(steparc_buf *out, const steparc_assistant *a)
-{
-    return sa_typed_encode(&d_asst, a, out);
-}
-
-int steparc_assistant_to_json(steparc_buf *out, const steparc_assistant *a, unsigned flags)
-{
-    return sa_typed_to_json(&d_asst, a, flags, out);
-}
+SA_TYPED_CALLS(assistant, steparc_assistant, d_asst)

@@ -105,28 +105,4 @@ static const sa_fielddesc f_msg[] = {
 };
 static const sa_objdesc d_msg = DESC(steparc_message, f_msg);
 
-int steparc_message_decode(steparc_message **out, const void *mp, size_t len)
-{
-    if (out == NULL)
-        return STEPARC_E_ARG;
-    void *p = NULL;
-    int rc = sa_typed_decode(&p, &d_msg, offsetof(steparc_message, internal_), mp, len);
-    *out = (steparc_message *)p;
-    return rc;
-}
-
-void steparc_message_free(steparc_message *m)
-{
-    if (m != NULL)
-        sa_typed_free(m->internal_);
-}
-
-int steparc_message_encode(steparc_buf *out, const steparc_message *m)
-{
-    return sa_typed_encode(&d_msg, m, out);
-}
-
-int steparc_message_to_json(steparc_buf *out, const steparc_message *m, unsigned flags)
-{
-    return sa_typed_to_json(&d_msg, m, flags, out);
-}
+SA_TYPED_CALLS(message, steparc_message, d_msg)

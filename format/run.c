@@ -102,28 +102,4 @@ static const sa_fielddesc f_run[] = {
 };
 static const sa_objdesc d_run = DESC(steparc_run, f_run);
 
-int steparc_run_decode(steparc_run **out, const void *mp, size_t len)
-{
-    if (out == NULL)
-        return STEPARC_E_ARG;
-    void *p = NULL;
-    int rc = sa_typed_decode(&p, &d_run, offsetof(steparc_run, internal_), mp, len);
-    *out = (steparc_run *)p;
-    return rc;
-}
-
-void steparc_run_free(steparc_run *run)
-{
-    if (run != NULL)
-        sa_typed_free(run->internal_);
-}
-
-int steparc_run_encode(steparc_buf *out, const steparc_run *run)
-{
-    return sa_typed_encode(&d_run, run, out);
-}
-
-int steparc_run_to_json(steparc_buf *out, const steparc_run *run, unsigned flags)
-{
-    return sa_typed_to_json(&d_run, run, flags, out);
-}
+SA_TYPED_CALLS(run, steparc_run, d_run)

@@ -146,28 +146,4 @@ static const sa_objdesc d_step = DESC(steparc_step, f_step);
 
 /* ---- public calls -------------------------------------------------------------- */
 
-int steparc_step_decode(steparc_step **out, const void *mp, size_t len)
-{
-    if (out == NULL)
-        return STEPARC_E_ARG;
-    void *p = NULL;
-    int rc = sa_typed_decode(&p, &d_step, offsetof(steparc_step, internal_), mp, len);
-    *out = (steparc_step *)p;
-    return rc;
-}
-
-void steparc_step_free(steparc_step *step)
-{
-    if (step != NULL)
-        sa_typed_free(step->internal_);
-}
-
-int steparc_step_encode(steparc_buf *out, const steparc_step *step)
-{
-    return sa_typed_encode(&d_step, step, out);
-}
-
-int steparc_step_to_json(steparc_buf *out, const steparc_step *step, unsigned flags)
-{
-    return sa_typed_to_json(&d_step, step, flags, out);
-}
+SA_TYPED_CALLS(step, steparc_step, d_step)

@@ -93,4 +93,30 @@ int sa_typed_encode(const sa_objdesc *od, const void *obj, steparc_buf *out);
 /* Canonical JSON of obj (steparc_msgpack_to_json's flags). */
 int sa_typed_to_json(const sa_objdesc *od, const void *obj, unsigned flags, steparc_buf *out);
 
+/* The four public calls of a typed view (steparc_NAME_decode/_free/_encode/
+ * _to_json, declared in steparc.h), the same for every kind: written once. */
+#define SA_TYPED_CALLS(NAME, T, DESC_)                                                    \
+    int steparc_##NAME##_decode(T **out, const void *mp, size_t len)                      \
+    {                                                                                     \
+        if (out == NULL)                                                                  \
+            return STEPARC_E_ARG;                                                         \
+        void *p = NULL;                                                                   \
+        int rc = sa_typed_decode(&p, &DESC_, offsetof(T, internal_), mp, len);            \
+        *out = (T *)p;                                                                    \
+        return rc;                                                                        \
+    }                                                                                     \
+    void steparc_##NAME##_free(T *obj)                                                    \
+    {                                                                                     \
+        if (obj != NULL)                                                                  \
+            sa_typed_free(obj->internal_);                                                \
+    }                                                                                     \
+    int steparc_##NAME##_encode(steparc_buf *out, const T *obj)                           \
+    {                                                                                     \
+        return sa_typed_encode(&DESC_, obj, out);                                         \
+    }                                                                                     \
+    int steparc_##NAME##_to_json(steparc_buf *out, const T *obj, unsigned flags)          \
+    {                                                                                     \
+        return sa_typed_to_json(&DESC_, obj, flags, out);                                 \
+    }
+
 #endif
