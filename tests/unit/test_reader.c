@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 /* test_reader.c - writer and reader through the public API: every lookup
  * against a brute-force scan of the same generated data, determinism, the
- * block cache, threads sharing one reader, damage to every block. */
+ * block cache, threads sharing one reader, damage to every block; the kind
+ * filter and the exact run/thread/assistant rule on an archive of every
+ * kind, scanned and through a block kinds section (type 12). */
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
