@@ -1230,7 +1230,10 @@ typedef struct {
                                     interrupted; the archive reads as it was before it.
                                     steparc_verify reports them as damage. */
     uint64_t columnar_blocks;    /* blocks in the columnar layout (the others are rows) */
-    uint64_t reserved_[7];       /* room to grow (see "Structs" at the top) */
+    int has_block_kinds;         /* a block kinds section (format 1.3): kind filters skip
+                                    blocks (taken from the reserved_ tail) */
+    int reserved_int_;           /* zero */
+    uint64_t reserved_[6];       /* room to grow (see "Structs" at the top) */
 } steparc_info;
 /* @return 0, STEPARC_E_ARG (info or r NULL). Records per kind:
  * steparc_reader_kind_counts. */

@@ -765,6 +765,7 @@ int steparc_reader_info(steparc_info *info, const steparc_reader *r)
     info->has_run_index = r->sec[SA_SLOT_RUNS].present;
     info->has_thread_index = r->sec[SA_SLOT_THREADS].present;
     info->has_stats = r->sec[SA_SLOT_STATS].present;
+    info->has_block_kinds = r->sec[SA_SLOT_BLOCK_KINDS].present;
     info->ignored_tail_bytes = r->ignored_tail;
     return 0;
 }
