@@ -877,13 +877,37 @@ static void test_kinds_block_kinds_hand_built(void)
     if (r == NULL)
         return;
     kinds_skip_checks(r);
+    uint64_t nprob = 99;
+    CHECK_EQ_INT(steparc_verify(&nprob, r, NULL, NULL), 0);
+    CHECK_EQ_INT(nprob, 0);
     steparc_reader_close(r);
-    /* a damaged section 12 fails the kind cursor's open, not silently scanned */
     size_t len;
     unsigned char *img = (unsigned char *)h_read_file(p, &len);
     sa_footer ft;
     const char *why;
     CHECK(img && sa_footer_decode(img + len - SA_FOOTER_SIZE, &ft, &why) == 0);
+    if (img == NULL)
+        return;
+    /* a mask that differs from its block's records (CRC recomputed): verify names it */
+    sa_section ks;
+    sa_section_decode(img + ft.section_table_offset + 32 * (size_t)(ft.section_count - 1), &ks);
+    unsigned char *m0 = img + ks.offset + 4;
+    sa_put_u32(m0, sa_get_u32(m0) ^ STEPARC_KIND_BIT(STEPARC_KIND_FILE));
+    uint32_t crc0 = ks.crc;
+    ks.crc = sa_crc32c(0, img + ks.offset, (size_t)ks.length);
+    sa_section_encode(&ks, img + ft.section_table_offset + 32 * (size_t)(ft.section_count - 1));
+    ft.section_table_crc = sa_crc32c(0, img + ft.section_table_offset, 32 * (size_t)ft.section_count);
+    sa_footer_encode(&ft, img + len - SA_FOOTER_SIZE);
+    CHECK_EQ_INT(steparc_reader_open_memory(&r, img, len, NULL, NULL, 0), 0);
+    CHECK_EQ_INT(steparc_verify(&nprob, r, NULL, NULL), STEPARC_E_CORRUPT);
+    CHECK_EQ_INT(nprob, 1);
+    steparc_reader_close(r);
+    sa_put_u32(m0, sa_get_u32(m0) ^ STEPARC_KIND_BIT(STEPARC_KIND_FILE));
+    ks.crc = crc0;
+    sa_section_encode(&ks, img + ft.section_table_offset + 32 * (size_t)(ft.section_count - 1));
+    ft.section_table_crc = sa_crc32c(0, img + ft.section_table_offset, 32 * (size_t)ft.section_count);
+    sa_footer_encode(&ft, img + len - SA_FOOTER_SIZE);
+    /* a damaged section 12 fails the kind cursor's open, not silently scanned */
     img[ft.section_table_offset - 1] ^= 1; /* last byte of section 12 */
     CHECK_EQ_INT(steparc_reader_open_memory(&r, img, len, NULL, NULL, 0), 0);
     steparc_filter f;
