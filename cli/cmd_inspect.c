@@ -1,5 +1,6 @@
 /* cmd_inspect.c - the commands about an archive as a whole: info (header,
- * sizes, sections), stats (counts, tokens, per assistant and day), verify
+ * sizes, sections, records per kind), stats (records per kind; steps' counts,
+ * tokens, per assistant and day; runs' statuses and tokens), verify
  * (every checksum and index). */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -49,7 +50,54 @@ static void fmt_time(int64_t t, char *buf, size_t cap)
 }
 
 
-static void info_json(const steparc_info *in, int have_ts, double ratio)
+/* Records per kind from the statistics (format 1.3): 1, or 0 when the
+ * archive does not record them (older archives: unknown, not guessed) or its
+ * statistics are damaged (said, and *status set). */
+static int kind_counts(const char *path, steparc_reader *r, uint64_t counts[STEPARC_KINDS],
+                       int *status)
+{
+    int rc = steparc_reader_kind_counts(counts, r);
+    if (rc != 0 && rc != STEPARC_E_NOTFOUND) {
+        cli_msg("info: %s: %s", path, steparc_reader_errmsg(r));
+        *status = EXIT_BAD;
+    }
+    return rc == 0;
+}
+
+/* "kinds": short name -> records, every kind (other last), or null when unknown. */
+static void info_json_kinds(cJSON *o, int known, const uint64_t counts[STEPARC_KINDS])
+{
+    if (!known) {
+        cJSON_AddNullToObject(o, "kinds");
+        return;
+    }
+    cJSON *k = cJSON_AddObjectToObject(o, "kinds");
+    for (int i = 1; i <= STEPARC_KINDS; i++) {
+        int kind = i % STEPARC_KINDS;
+        cJSON_AddNumberToObject(k, steparc_kind_name(kind), (double)counts[kind]);
+    }
+}
+
+static void info_text_kinds(int known, const uint64_t counts[STEPARC_KINDS])
+{
+    if (!known) {
+        printf("kinds:        unknown (the statistics do not count records per kind)\n");
+        return;
+    }
+    printf("kinds:       ");
+    int any = 0;
+    for (int i = 1; i <= STEPARC_KINDS; i++) {
+        int kind = i % STEPARC_KINDS;
+        if (counts[kind] == 0)
+            continue;
+        printf("%s %s %" PRIu64, any ? "," : "", steparc_kind_name(kind), counts[kind]);
+        any = 1;
+    }
+    printf("%s\n", any ? "" : " none");
+}
+
+static void info_json(const steparc_info *in, int have_ts, double ratio, int known,
+                      const uint64_t counts[STEPARC_KINDS])
 {
     cJSON *o = cJSON_CreateObject();
     char v[32];
@@ -75,6 +123,8 @@ static void info_json(const steparc_info *in, int have_ts, double ratio)
     if (in->has_run_index) cJSON_AddItemToArray(s, cJSON_CreateString("run_postings"));
     if (in->has_thread_index) cJSON_AddItemToArray(s, cJSON_CreateString("thread_postings"));
     if (in->has_stats) cJSON_AddItemToArray(s, cJSON_CreateString("statistics"));
+    if (in->has_block_kinds) cJSON_AddItemToArray(s, cJSON_CreateString("block_kinds"));
+    info_json_kinds(o, known, counts);
     char *txt = cJSON_PrintUnformatted(o);
     if (txt) {
         cli_out_write(txt, strlen(txt));
@@ -84,7 +134,8 @@ static void info_json(const steparc_info *in, int have_ts, double ratio)
     cJSON_Delete(o);
 }
 
-static void info_text(const char *path, const steparc_info *in, int have_ts, double ratio)
+static void info_text(const char *path, const steparc_info *in, int have_ts, double ratio,
+                      int known, const uint64_t counts[STEPARC_KINDS])
 {
     char a[64] = "-", b[64] = "-";
     if (have_ts) {
@@ -99,12 +150,14 @@ static void info_text(const char *path, const steparc_info *in, int have_ts, dou
            "record bytes: %" PRIu64 " (MessagePack)\n"
            "block bytes:  %" PRIu64 " (compressed, ratio %.2f)\n"
            "created_at:   %s .. %s%s\n"
-           "sections:     block index%s%s%s%s\n",
+           "sections:     block index%s%s%s%s%s\n",
            path, in->format_major, in->format_minor, in->records, in->blocks, in->columnar_blocks,
            in->blocks - in->columnar_blocks, in->file_size, in->raw_bytes, in->stored_bytes, ratio,
            a, b, in->time_ordered ? " (blocks in time order)" : "",
            in->has_id_index ? ", id index" : "", in->has_run_index ? ", run postings" : "",
-           in->has_thread_index ? ", thread postings" : "", in->has_stats ? ", statistics" : "");
+           in->has_thread_index ? ", thread postings" : "", in->has_stats ? ", statistics" : "",
+           in->has_block_kinds ? ", block kinds" : "");
+    info_text_kinds(known, counts);
 }
 
 int cli_info(const cli_command *cmd, int argc, char **argv)
@@ -119,11 +172,15 @@ int cli_info(const cli_command *cmd, int argc, char **argv)
     steparc_reader_info(&in, r);
     int have_ts = in.min_created_at <= in.max_created_at;
     double ratio = in.stored_bytes ? (double)in.raw_bytes / (double)in.stored_bytes : 0;
+    uint64_t counts[STEPARC_KINDS];
+    int status = 0;
+    int known = kind_counts(path, r, counts, &status);
     if (json)
-        info_json(&in, have_ts, ratio);
+        info_json(&in, have_ts, ratio, known, counts);
     else
-        info_text(path, &in, have_ts, ratio);
-    int status = cli_out_flush();
+        info_text(path, &in, have_ts, ratio, known, counts);
+    if (cli_out_flush())
+        status = EXIT_BAD;
     steparc_reader_close(r);
     return status;
 }
@@ -313,12 +370,17 @@ static void count_sort(counters *cs, int (*cmp)(const void *, const void *))
         qsort(cs->v, cs->n, sizeof(counter), cmp);
 }
 
-/* What stats counts over every record. */
+/* What stats counts: records per kind, over the steps their type, status,
+ * tools, tokens, assistants and days, over the runs their status and tokens. */
 typedef struct {
     counters types, statuses, tools, assistants, days;
     int64_t tok[3];   /* prompt, completion, total */
     int overflow;     /* a token sum left int64 (only absurd values do that) */
     uint64_t with_usage, records;
+    counters kinds, run_statuses;
+    int64_t run_tok[3];
+    int run_overflow;
+    uint64_t runs, runs_with_usage;
 } tally;
 
 static void tally_free(tally *t)
@@ -328,12 +390,35 @@ static void tally_free(tally *t)
     count_free(&t->tools);
     count_free(&t->assistants);
     count_free(&t->days);
+    count_free(&t->kinds);
+    count_free(&t->run_statuses);
+}
+
+/* Adds the three token counts that are set to sums; *overflow when one leaves int64. */
+static void add_tokens(int64_t sums[3], const steparc_opt_int *const v[3], int *overflow)
+{
+    for (int k = 0; k < 3; k++)
+        if (v[k]->state == STEPARC_SET && __builtin_add_overflow(sums[k], v[k]->v, &sums[k]))
+            *overflow = 1;
+}
+
+/* Counts one run (its status and usage); nonzero when out of memory. */
+static int tally_run(tally *t, const steparc_run *run)
+{
+    t->runs++;
+    if (run->usage.state == STEPARC_SET) {
+        const steparc_run_usage *u = &run->usage.v;
+        const steparc_opt_int *const v[3] = {&u->prompt_tokens, &u->completion_tokens,
+                                             &u->total_tokens};
+        t->runs_with_usage++;
+        add_tokens(t->run_tok, v, &t->run_overflow);
+    }
+    return count_enum(&t->run_statuses, &run->status);
 }
 
 /* Counts one decoded record; nonzero when out of memory. */
 static int tally_step(tally *t, const steparc_step *st)
 {
-    t->records++;
     int bad = count_enum(&t->types, &st->type) || count_enum(&t->statuses, &st->status) ||
               count_str(&t->assistants, &st->assistant_id);
     if (st->step_details.state == STEPARC_SET && st->step_details.v.tool_calls.state == STEPARC_SET)
@@ -342,10 +427,9 @@ static int tally_step(tally *t, const steparc_step *st)
     if (st->usage.state == STEPARC_SET) {
         const steparc_usage *u = &st->usage.v;
         t->with_usage++;
-        const steparc_opt_int *t3[3] = {&u->prompt_tokens, &u->completion_tokens, &u->total_tokens};
-        for (int k = 0; k < 3; k++)
-            if (t3[k]->state == STEPARC_SET && __builtin_add_overflow(t->tok[k], t3[k]->v, &t->tok[k]))
-                t->overflow = 1;
+        const steparc_opt_int *const t3[3] = {&u->prompt_tokens, &u->completion_tokens,
+                                              &u->total_tokens};
+        add_tokens(t->tok, t3, &t->overflow);
     }
     char day[40] = "(no created_at)";
     if (st->created_at.state == STEPARC_SET) {
@@ -357,6 +441,33 @@ static int tally_step(tally *t, const steparc_step *st)
     }
     bad |= count_add(&t->days, day, strlen(day));
     return bad;
+}
+
+/* Counts one record by its kind: 0, -1 (it cannot be decoded), 1 (out of memory). */
+static int tally_record(tally *t, const void *mp, size_t len)
+{
+    int kind, bad;
+    if (steparc_record_kind(&kind, mp, len) != 0)
+        return -1;
+    t->records++;
+    if (count_add(&t->kinds, steparc_kind_name(kind), strlen(steparc_kind_name(kind))))
+        return 1;
+    if (kind == STEPARC_KIND_STEP) {
+        steparc_step *st = NULL;
+        if (steparc_step_decode(&st, mp, len) != 0)
+            return -1;
+        bad = tally_step(t, st);
+        steparc_step_free(st);
+    } else if (kind == STEPARC_KIND_RUN) {
+        steparc_run *run = NULL;
+        if (steparc_run_decode(&run, mp, len) != 0)
+            return -1;
+        bad = tally_run(t, run);
+        steparc_run_free(run);
+    } else {
+        bad = 0;
+    }
+    return bad ? 1 : 0;
 }
 
 /* Reads and counts every record, then sorts the counters; 0 or EXIT_BAD. */
@@ -372,14 +483,12 @@ static int tally_archive(steparc_reader *r, tally *t)
         rc = steparc_cursor_next(&ord, &mp, &len, c);
         if (rc)
             break;
-        steparc_step *st = NULL;
-        if (steparc_step_decode(&st, mp, len) != 0) {
+        int bad = tally_record(t, mp, len);
+        if (bad < 0) {
             cli_msg("stats: record %" PRIu64 " cannot be decoded", ord);
             status = EXIT_BAD;
             break;
         }
-        int bad = tally_step(t, st);
-        steparc_step_free(st);
         if (bad) {
             cli_msg("stats: out of memory");
             status = EXIT_BAD;
@@ -397,16 +506,32 @@ static int tally_archive(steparc_reader *r, tally *t)
         count_sort(&t->tools, cmp_counter);
         count_sort(&t->assistants, cmp_counter);
         count_sort(&t->days, cmp_counter_key);
+        count_sort(&t->kinds, cmp_counter);
+        count_sort(&t->run_statuses, cmp_counter);
     }
     return status;
+}
+
+/* "runs": {"records", "by_status", "tokens": {...}} */
+static int runs_mp(steparc_buf *m, tally *t)
+{
+    return cli_mp_put_str(m, "runs", 4) || mp_put_map(m, 3) || cli_mp_put_str(m, "records", 7) ||
+           mp_put_int(m, (int64_t)t->runs) || counters_mp(m, "by_status", &t->run_statuses) ||
+           cli_mp_put_str(m, "tokens", 6) || mp_put_map(m, t->run_overflow ? 5 : 4) ||
+           cli_mp_put_str(m, "runs_with_usage", 15) || mp_put_int(m, (int64_t)t->runs_with_usage) ||
+           cli_mp_put_str(m, "prompt_tokens", 13) || mp_put_int(m, t->run_tok[0]) ||
+           cli_mp_put_str(m, "completion_tokens", 17) || mp_put_int(m, t->run_tok[1]) ||
+           cli_mp_put_str(m, "total_tokens", 12) || mp_put_int(m, t->run_tok[2]) ||
+           (t->run_overflow && (cli_mp_put_str(m, "overflow", 8) || cli_buf_add(m, "\xc3", 1)));
 }
 
 static int stats_json(tally *t)
 {
     steparc_buf m = {0}, js = {0};
     int status = 0;
-    int bad = mp_put_map(&m, 7) || cli_mp_put_str(&m, "records", 7) ||
-              mp_put_int(&m, (int64_t)t->records) || counters_mp(&m, "by_type", &t->types) ||
+    int bad = mp_put_map(&m, 9) || cli_mp_put_str(&m, "records", 7) ||
+              mp_put_int(&m, (int64_t)t->records) || counters_mp(&m, "by_kind", &t->kinds) ||
+              counters_mp(&m, "by_type", &t->types) ||
               counters_mp(&m, "by_status", &t->statuses) || counters_mp(&m, "by_tool", &t->tools) ||
               cli_mp_put_str(&m, "tokens", 6) || mp_put_map(&m, t->overflow ? 5 : 4) ||
               cli_mp_put_str(&m, "steps_with_usage", 16) || mp_put_int(&m, (int64_t)t->with_usage) ||
@@ -414,7 +539,8 @@ static int stats_json(tally *t)
               cli_mp_put_str(&m, "completion_tokens", 17) || mp_put_int(&m, t->tok[1]) ||
               cli_mp_put_str(&m, "total_tokens", 12) || mp_put_int(&m, t->tok[2]) ||
               (t->overflow && (cli_mp_put_str(&m, "overflow", 8) || cli_buf_add(&m, "\xc3", 1))) ||
-              counters_mp(&m, "by_assistant", &t->assistants) || counters_mp(&m, "by_day", &t->days);
+              counters_mp(&m, "by_assistant", &t->assistants) || counters_mp(&m, "by_day", &t->days) ||
+              runs_mp(&m, t);
     if (bad || steparc_msgpack_to_json(&js, m.data, m.len, 0) != 0) {
         cli_msg("stats: cannot write the report");
         status = EXIT_BAD;
@@ -429,6 +555,7 @@ static int stats_json(tally *t)
 static void stats_text(tally *t)
 {
     printf("records: %" PRIu64 "\n", t->records);
+    counters_print("records by kind", &t->kinds, 20);
     counters_print("by type", &t->types, 20);
     counters_print("by status", &t->statuses, 20);
     counters_print("tool calls by type", &t->tools, 20);
@@ -437,6 +564,13 @@ static void stats_text(tally *t)
            t->overflow ? " (a sum overflowed 64 bits: some values are absurd)" : "");
     counters_print("steps by assistant", &t->assistants, 20);
     counters_print("steps by day (UTC)", &t->days, 400);
+    if (t->runs) {
+        printf("runs: %" PRIu64 "\n", t->runs);
+        counters_print("runs by status", &t->run_statuses, 20);
+        printf("run tokens (%" PRIu64 " runs with usage):\n  prompt %" PRId64 ", completion %" PRId64
+               ", total %" PRId64 "%s\n", t->runs_with_usage, t->run_tok[0], t->run_tok[1],
+               t->run_tok[2], t->run_overflow ? " (a sum overflowed 64 bits: some values are absurd)" : "");
+    }
 }
 
 int cli_stats(const cli_command *cmd, int argc, char **argv)

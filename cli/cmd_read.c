@@ -1,6 +1,6 @@
-/* cmd_read.c - the reading commands: cat (every record), get (records by
- * position), find (records by id, postings, fields, time), and cat's
- * parallel export. */
+/* cmd_read.c - the reading commands: cat (every record, or of some kinds),
+ * get (records by position), find (records by id, postings, fields, time,
+ * kind), and cat's parallel export. */
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <pthread.h>
@@ -13,6 +13,36 @@
 #endif
 
 #include "cli.h"
+
+/* ---- kinds ---------------------------------------------------------------------------- */
+
+enum {
+    OPT_ID = CLI_OPT_FIRST_COMMAND, OPT_RUN, OPT_THREAD, OPT_ASSISTANT, OPT_STATUS, OPT_TYPE,
+    OPT_TOOL, OPT_SINCE, OPT_UNTIL, OPT_KIND
+};
+
+/* --kind KIND[,KIND...] (repeatable): adds the kinds' bits to *kinds. KIND is
+ * a short name (step, message, run, thread, assistant, file, vector_store,
+ * vector_store_file, other) or an "object" value (thread.run.step, ...). An
+ * unknown one is a usage error. */
+static void kind_opt(cli_args *a, const char *v, uint32_t *kinds)
+{
+    const char *p = v;
+    for (;;) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        int k = steparc_kind_of_object(p, n);
+        if (k == STEPARC_KIND_OTHER && !(n == 5 && memcmp(p, "other", 5) == 0)) {
+            cli_bad(a, "--kind: unknown kind '%.*s' (step, message, run, thread, assistant, file, "
+                       "vector_store, vector_store_file, other)", (int)(n > 60 ? 60 : n), p);
+            return;
+        }
+        *kinds |= STEPARC_KIND_BIT(k);
+        if (e == NULL)
+            return;
+        p = e + 1;
+    }
+}
 
 /* ---- selections ----------------------------------------------------------------------- */
 
@@ -110,6 +140,7 @@ typedef struct {
 typedef struct {
     steparc_reader *r;
     cli_printer opt;
+    uint32_t kinds; /* --kind: steparc_filter.kinds */
     uint64_t nchunks, next_take, next_write;
     xslot *slots;
     size_t nslots;
@@ -125,6 +156,7 @@ static int export_range(xstate *x, xslot *s)
     f.has_range = 1;
     f.range_from = s->chunk * EXPORT_CHUNK;
     f.range_to = f.range_from + EXPORT_CHUNK;
+    f.kinds = x->kinds;
     steparc_cursor *c = NULL;
     unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;
     int rc = steparc_cursor_open(&c, x->r, &f);
@@ -215,12 +247,14 @@ static int put_range(const char *path, const xslot *s)
     return 0;
 }
 
-static int export_parallel(const char *path, steparc_reader *r, const cli_printer *opt, int threads)
+static int export_parallel(const char *path, steparc_reader *r, const cli_printer *opt,
+                           uint32_t kinds, int threads)
 {
     xstate x;
     memset(&x, 0, sizeof x);
     x.r = r;
     x.opt = *opt;
+    x.kinds = kinds;
     x.nchunks = (steparc_reader_count(r) + EXPORT_CHUNK - 1) / EXPORT_CHUNK;
     x.nslots = (size_t)threads * 2;
     x.slots = calloc(x.nslots, sizeof(xslot));
@@ -272,7 +306,8 @@ static int export_parallel(const char *path, steparc_reader *r, const cli_printe
 /* cat in JSONL order on one thread: the same ranges, written as each is
  * done. Whole ranges go to fwrite, which passes them to write() without
  * copying them through the stdio buffer. */
-static int export_serial(const char *path, steparc_reader *r, const cli_printer *opt)
+static int export_serial(const char *path, steparc_reader *r, const cli_printer *opt,
+                         uint32_t kinds)
 {
     xstate x;
     xslot s;
@@ -280,6 +315,7 @@ static int export_serial(const char *path, steparc_reader *r, const cli_printer 
     memset(&s, 0, sizeof s);
     x.r = r;
     x.opt = *opt;
+    x.kinds = kinds;
     x.nchunks = (steparc_reader_count(r) + EXPORT_CHUNK - 1) / EXPORT_CHUNK;
     int status = 0;
     for (s.chunk = 0; s.chunk < x.nchunks && status == 0; s.chunk++) {
@@ -307,6 +343,7 @@ static void keep_freed_memory(void)
 static const struct option g_cat_opts[] = {
     CLI_OUTPUT_OPTIONS,
     {"threads", required_argument, NULL, 'j'},
+    {"kind", required_argument, NULL, OPT_KIND},
     CLI_HELP_OPTION,
     {NULL, 0, NULL, 0}};
 
@@ -315,13 +352,17 @@ int cli_cat(const cli_command *cmd, int argc, char **argv)
     cli_emitter e;
     cli_args a;
     int threads = cli_default_threads(), c, status;
+    steparc_filter f;
+    memset(&f, 0, sizeof f);
     cli_emitter_init(&e);
     cli_args_init(&a, cmd, argc, argv);
     while ((c = cli_getopt(&a, ":hj:", g_cat_opts)) != -1) {
         uint64_t v;
         if (cli_output_opt(&a, c, optarg, &e))
             continue;
-        if (cli_parse_u64(optarg, &v) != 0 || v < 1 || v > 256) /* c is 'j' */
+        if (c == OPT_KIND)
+            kind_opt(&a, optarg, &f.kinds);
+        else if (cli_parse_u64(optarg, &v) != 0 || v < 1 || v > 256) /* c is 'j' */
             cli_bad(&a, "-j takes 1..256");
         else
             threads = (int)v;
@@ -337,12 +378,12 @@ int cli_cat(const cli_command *cmd, int argc, char **argv)
     if (e.format == CLI_FMT_JSONL && !e.desc) {
         keep_freed_memory();
         if (threads > 1 && steparc_reader_count(r) > EXPORT_CHUNK)
-            status = export_parallel(path, r, &e.p, threads);
+            status = export_parallel(path, r, &e.p, f.kinds, threads);
         else
-            status = export_serial(path, r, &e.p);
+            status = export_serial(path, r, &e.p, f.kinds);
         cli_emit_end(&e);
     } else {
-        status = run_selection("cat", path, r, NULL, &e);
+        status = run_selection("cat", path, r, &f, &e);
     }
     if (cli_out_flush())
         status = EXIT_BAD;
@@ -413,11 +454,6 @@ int cli_get(const cli_command *cmd, int argc, char **argv)
 
 /* ---- find ----------------------------------------------------------------------------- */
 
-enum {
-    OPT_ID = CLI_OPT_FIRST_COMMAND, OPT_RUN, OPT_THREAD, OPT_ASSISTANT, OPT_STATUS, OPT_TYPE,
-    OPT_TOOL, OPT_SINCE, OPT_UNTIL
-};
-
 static const struct option g_find_opts[] = {
     {"id", required_argument, NULL, OPT_ID},
     {"run", required_argument, NULL, OPT_RUN},
@@ -428,6 +464,7 @@ static const struct option g_find_opts[] = {
     {"tool", required_argument, NULL, OPT_TOOL},
     {"since", required_argument, NULL, OPT_SINCE},
     {"until", required_argument, NULL, OPT_UNTIL},
+    {"kind", required_argument, NULL, OPT_KIND},
     CLI_OUTPUT_OPTIONS,
     CLI_HELP_OPTION,
     {NULL, 0, NULL, 0}};
@@ -450,6 +487,7 @@ static void filter_opt(cli_args *a, int c, const char *v, find_query *q)
     case OPT_STATUS: q->f.status = s; break;
     case OPT_TYPE: q->f.type = s; break;
     case OPT_TOOL: q->f.tool = s; break;
+    case OPT_KIND: kind_opt(a, v, &q->f.kinds); break;
     case OPT_SINCE:
         if (cli_parse_i64(v, &q->f.since) != 0)
             cli_bad(a, "--since takes a Unix time in seconds");
@@ -478,7 +516,7 @@ static int find_args(cli_args *a, find_query *q, cli_emitter *e, int *status)
         cli_usage_error("find", "unexpected argument '%s'", a->argv[optind + 1]);
     else if (q->nfilters == 0)
         cli_usage_error("find", "give at least one of --id, --run, --thread, --assistant, "
-                                "--status, --type, --tool, --since, --until");
+                                "--status, --type, --tool, --since, --until, --kind");
     else
         return 0;
     return 1;

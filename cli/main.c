@@ -67,8 +67,8 @@ static const char g_usage_merge[] =
     "options: -o, --keep-duplicates, --level, --block-size, -j, --report, -q\n";
 
 static const char g_usage_cat[] =
-    "usage: steparc cat ARCHIVE [--format jsonl|json|list] [--limit N] [--order asc|desc]\n"
-    "                           [--pretty] [--via-struct]\n"
+    "usage: steparc cat ARCHIVE [--kind KIND] [--format jsonl|json|list] [--limit N]\n"
+    "                           [--order asc|desc] [--pretty] [--via-struct]\n"
     "\n"
     "Writes every record as canonical JSON: keys in stored order, floats in the\n"
     "shortest form that reads back exactly (Python's json.dumps with\n"
@@ -82,6 +82,10 @@ static const char g_usage_cat[] =
     "  --order desc    newest (last archived) first, as the API's default order\n"
     "  --pretty        indent by two spaces (Python's indent=2)\n"
     "  --via-struct    route every record through the typed C struct (steparc_step)\n"
+    "  --kind KIND     only records of this kind: step, message, run, thread,\n"
+    "                  assistant, file, vector_store, vector_store_file, other (no\n"
+    "                  known kind), or the \"object\" value (thread.run.step, ...);\n"
+    "                  repeat it or separate kinds by commas for several\n"
     "  -j, --threads N decode with N threads (default: the number of cores; the\n"
     "                  output is the same for every N)\n";
 
@@ -93,27 +97,34 @@ static const char g_usage_get[] =
 static const char g_usage_find[] =
     "usage: steparc find ARCHIVE [--id ID] [--run ID] [--thread ID] [--assistant ID]\n"
     "                            [--status S] [--type T] [--tool TYPE] [--since T] [--until T]\n"
+    "                            [--kind KIND]\n"
     "                            [--format jsonl|json|list] [--limit N] [--order asc|desc]\n"
     "                            [--pretty] [--via-struct]\n"
     "\n"
     "Writes the matching records as canonical JSON, in archive order. --id uses the\n"
-    "id index; --run, --thread and --assistant the postings; --since/--until\n"
+    "id index; --run, --thread and --assistant the postings: they match the records\n"
+    "with that run_id, thread_id or assistant_id and the run, thread or assistant\n"
+    "itself (--thread T: the thread, its messages, runs and steps); --since/--until\n"
     "(created_at, inclusive, Unix seconds) the block zone maps; --status and --type\n"
-    "match the step's fields, --tool the type of any of its tool calls (function,\n"
-    "code_interpreter, file_search, retrieval, ...). Filters combine. Output options\n"
-    "as for cat. Exit 1 when --id finds nothing.\n";
+    "match the record's fields, --tool the type of any of its tool calls (function,\n"
+    "code_interpreter, file_search, retrieval, ...); --kind KIND as for cat (the\n"
+    "block kinds section of 1.3 archives skips the other blocks). Filters combine.\n"
+    "Output options as for cat. Exit 1 when --id finds nothing.\n";
 
 static const char g_usage_info[] =
     "usage: steparc info ARCHIVE [--json]\n"
     "\n"
     "Prints the format version, record and block counts, sizes, compression ratio,\n"
-    "the created_at span and the index sections present.\n";
+    "the created_at span, the index sections present and the records per kind\n"
+    "(from the statistics of 1.3 archives; \"unknown\" (null in --json) for older\n"
+    "ones, whose statistics do not count them).\n";
 
 static const char g_usage_stats[] =
     "usage: steparc stats ARCHIVE [--json]\n"
     "\n"
-    "Counts records by type, status and tool-call type; sums prompt, completion and\n"
-    "total tokens; counts steps per assistant and per day (UTC, from created_at).\n"
+    "Counts records per kind; over the steps, by type, status and tool-call type,\n"
+    "sums prompt, completion and total tokens, counts steps per assistant and per\n"
+    "day (UTC, from created_at); over the runs, by status and their token usage.\n"
     "Reads every record.\n";
 
 static const char g_usage_verify[] =
@@ -146,11 +157,11 @@ static const cli_command g_commands[] = {
     {"cat", cli_cat, "ARCHIVE", "every record as canonical JSON, one per line", g_usage_cat},
     {"get", cli_get, "ARCHIVE N...", "records by position (0-based)", g_usage_get},
     {"find", cli_find, "ARCHIVE FILTERS",
-     "records by --id, --run, --thread, --assistant, --since/--until", g_usage_find},
+     "records by --id, --run, --thread, --assistant, --since/--until, --kind", g_usage_find},
     {"info", cli_info, "ARCHIVE [--json]", "header, blocks, sections, sizes, time span",
      g_usage_info},
     {"stats", cli_stats, "ARCHIVE [--json]",
-     "records by type, status, tool; tokens; per assistant, per day", g_usage_stats},
+     "records per kind; steps by type, status, tool; tokens; runs", g_usage_stats},
     {"verify", cli_verify, "ARCHIVE", "check every checksum and index; exit 1 when damaged",
      g_usage_verify},
     {"recover", cli_recover, "DAMAGED -o OUT", "save every intact block into a new archive",

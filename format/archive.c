@@ -64,6 +64,7 @@ static int slot_of(uint32_t type, int *packed)
     case SA_SEC_ASSISTANT_POSTINGS: case SA_SEC_PACKED_ASSISTANT_POSTINGS: return SA_SLOT_ASSISTANTS;
     case SA_SEC_STATS: return SA_SLOT_STATS;
     case SA_SEC_DICTIONARY: return SA_SLOT_DICT;
+    case SA_SEC_BLOCK_KINDS: return SA_SLOT_BLOCK_KINDS;
     default: return -1; /* unknown section types are skipped (8) */
     }
 }
@@ -104,6 +105,11 @@ static int parse_sections(sa_archive *a, char *err, size_t cap)
             return fail(err, cap, STEPARC_E_CORRUPT,
                         "index section of type %u has a size that is not a multiple of 8",
                         a->slot[k].s.type);
+    /* one u32 per block (8.7); its CRC is checked on first use */
+    if (a->slot[SA_SLOT_BLOCK_KINDS].present &&
+        a->slot[SA_SLOT_BLOCK_KINDS].s.length != 4 * a->ft.block_count)
+        return fail(err, cap, STEPARC_E_CORRUPT,
+                    "block kinds section size does not match the block count");
     return 0;
 }
 

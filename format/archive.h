@@ -21,6 +21,7 @@ enum {
     SA_SLOT_ASSISTANTS,
     SA_SLOT_STATS,
     SA_SLOT_DICT,
+    SA_SLOT_BLOCK_KINDS, /* type 12: one u32 kind mask per block */
     SA_SLOT_COUNT
 };
 
@@ -47,8 +48,8 @@ typedef struct {
 /* Parses and checks the archive image base[0..size): the file header, the
  * footer (sa_find_footer), the section table and the range of every section
  * (9), which sections there are (8), the block index's size, CRC and entries
- * (8.1) and the footer's record count, the dictionary's size and the plain
- * indexes' sizes. The sections other than the block index are not read: their
+ * (8.1) and the footer's record count, the dictionary's size, the plain
+ * indexes' sizes and the block kinds' size (4 x block count). The sections other than the block index are not read: their
  * CRCs are checked when first used (sa_section_crc_check), so that opening
  * stays a few small reads. 0, STEPARC_E_CORRUPT or STEPARC_E_VERSION with the
  * reason in err (cap bytes, always terminated when cap > 0). */

@@ -470,6 +470,7 @@ enum {
     STEPARC_KIND_VECTOR_STORE_FILE = 8 /* "vector_store.file" */
 };
 #define STEPARC_KINDS 9 /* kinds, STEPARC_KIND_OTHER included */
+#define STEPARC_KIND_BIT(k) (1u << (k)) /* a kind's bit in steparc_filter.kinds */
 
 /* Short name of a kind: "step", "message", "run", "thread", "assistant",
  * "file", "vector_store", "vector_store_file"; "other" for STEPARC_KIND_OTHER
@@ -1229,10 +1230,25 @@ typedef struct {
                                     interrupted; the archive reads as it was before it.
                                     steparc_verify reports them as damage. */
     uint64_t columnar_blocks;    /* blocks in the columnar layout (the others are rows) */
-    uint64_t reserved_[7];       /* room to grow (see "Structs" at the top) */
+    int has_block_kinds;         /* a block kinds section (format 1.3): kind filters skip
+                                    blocks (taken from the reserved_ tail) */
+    int reserved_int_;           /* zero */
+    uint64_t reserved_[6];       /* room to grow (see "Structs" at the top) */
 } steparc_info;
-/* @return 0, STEPARC_E_ARG (info or r NULL). */
+/* @return 0, STEPARC_E_ARG (info or r NULL). Records per kind:
+ * steparc_reader_kind_counts. */
 STEPARC_API int steparc_reader_info(steparc_info *info, const steparc_reader *r);
+
+/* Records per kind, counts[STEPARC_KIND_*], from the statistics section's
+ * "by_kind" map (format 1.3; a key that names no kind counts as
+ * STEPARC_KIND_OTHER). Archives without that map (1.0 to 1.2) do not record
+ * the kinds: the counts are then unknown, not guessed (*counts all 0 and
+ * STEPARC_E_NOTFOUND); count them with a cursor if needed. Reads and checks
+ * the statistics section on first use; thread rules as the other lookups.
+ * @return 0, STEPARC_E_ARG (counts or r NULL), STEPARC_E_NOTFOUND (no
+ *         statistics, or no by_kind in them), STEPARC_E_CORRUPT (the
+ *         statistics section fails its checksum or is not a valid map). */
+STEPARC_API int steparc_reader_kind_counts(uint64_t counts[STEPARC_KINDS], steparc_reader *r);
 
 /* Block cache counters since open: lookups served from the cache (hits) and
  * blocks read and decompressed (misses). */
@@ -1279,11 +1295,18 @@ STEPARC_API int steparc_reader_find_id(uint64_t *ordinal, steparc_reader *r, con
 /* ------------------------------------------------------------------------ */
 
 /* A filter; zero-initialise it, then set what you need. String fields with a
- * NULL ptr are unset. The time range is inclusive. */
+ * NULL ptr are unset. The time range is inclusive. Every field set must hold.
+ * run_id, thread_id and assistant_id match a record whose field of that name
+ * equals the value, or the run, thread or assistant itself (a record of kind
+ * STEPARC_KIND_RUN, _THREAD or _ASSISTANT whose "id" equals it): a thread
+ * filter gives the thread, its messages, runs and steps. kinds (0: every
+ * kind) keeps the records whose kind (steparc_record_kind) has its bit
+ * STEPARC_KIND_BIT(kind) set; with an archive's block kinds section (format
+ * 1.3) the blocks holding no wanted kind are skipped undecoded. */
 typedef struct {
-    steparc_str run_id;       /* uses the run postings */
-    steparc_str thread_id;    /* uses the thread postings */
-    steparc_str assistant_id; /* uses the assistant postings */
+    steparc_str run_id;       /* uses the run postings (and the id index) */
+    steparc_str thread_id;    /* uses the thread postings (and the id index) */
+    steparc_str assistant_id; /* uses the assistant postings (and the id index) */
     int has_since;
     int64_t since;            /* created_at >= since (uses block zone maps) */
     int has_until;
@@ -1295,7 +1318,10 @@ typedef struct {
     int has_range;
     uint64_t range_from, range_to; /* only ordinals in [range_from, range_to), with has_range:
                                       split an export across threads */
-    uint64_t reserved_[4];    /* room to grow (see "Structs" at the top) */
+    uint32_t kinds;           /* OR of STEPARC_KIND_BIT(k); 0: every kind (taken from the
+                                 reserved_ tail: 0 is what older callers pass) */
+    uint32_t reserved32_;     /* zero */
+    uint64_t reserved_[3];    /* room to grow (see "Structs" at the top) */
 } steparc_filter;
 
 typedef struct steparc_cursor steparc_cursor;
@@ -1303,7 +1329,7 @@ typedef struct steparc_cursor steparc_cursor;
 /* Opens a cursor over the records that match f (NULL: all), in archive order.
  * The cursor uses its own buffers; the reader must outlive it.
  * @return 0, STEPARC_E_ARG (out or r NULL), STEPARC_E_NOMEM, STEPARC_E_CORRUPT
- *         (a damaged postings section). */
+ *         (a damaged postings, id index or block kinds section). */
 STEPARC_API int steparc_cursor_open(steparc_cursor **out, steparc_reader *r,
                                     const steparc_filter *f);
 
@@ -1315,7 +1341,9 @@ STEPARC_API int steparc_cursor_open(steparc_cursor **out, steparc_reader *r,
 STEPARC_API int steparc_cursor_next(uint64_t *ordinal, const void **mp, size_t *mp_len,
                                     steparc_cursor *c);
 
-/* Blocks this cursor has decompressed or fetched from the cache so far. */
+/* Blocks this cursor has decompressed or fetched from the cache so far
+ * (blocks skipped through the postings, zone maps or block kinds are not
+ * counted). */
 STEPARC_API uint64_t steparc_cursor_blocks_read(const steparc_cursor *c);
 
 STEPARC_API const char *steparc_cursor_errmsg(const steparc_cursor *c);

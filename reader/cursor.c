@@ -1,7 +1,8 @@
 /* cursor.c - filtered iteration in archive order. The candidate blocks come
- * from the postings (run, thread, assistant) and the zone maps (created_at);
- * each record of a candidate block is then checked exactly, so hash
- * collisions in the indexes never produce a wrong match. */
+ * from the postings (run, thread, assistant), the zone maps (created_at) and
+ * the block kinds (section 12); each record of a candidate block is then
+ * checked exactly, so hash collisions in the indexes never produce a wrong
+ * match. */
 #include <stdarg.h>
 #include <stdio.h>
 
@@ -11,6 +12,7 @@ struct steparc_cursor {
     steparc_reader *r;
     steparc_filter f;
     int plain;          /* no per-record filter: skip reading the key fields */
+    const unsigned char *bkinds; /* the block kinds section (checked), or NULL */
     uint64_t first_block; /* with no block list: blocks [first_block, nblocks) */
     char *strings;      /* owned copies of the filter's strings */
     uint64_t *blocks;   /* candidate blocks, ascending; NULL = every block */
@@ -69,6 +71,59 @@ static int posting_blocks(steparc_reader *r, int slot, steparc_str s, uint64_t *
     return 0;
 }
 
+typedef struct {
+    steparc_reader *r;
+    post_ctx *blocks;
+} id_ctx;
+
+static int id_add(void *ctx, uint64_t ord)
+{
+    id_ctx *c = (id_ctx *)ctx;
+    if (ord >= c->r->ft.record_count)
+        return sa_rfail(c->r, STEPARC_E_CORRUPT, "id index entry points past the last record");
+    uint64_t blk = sa_block_of(c->r, ord);
+    post_ctx *p = c->blocks;
+    for (size_t i = p->n; i-- > 0;) /* usually no or one record: a linear merge */
+        if (p->b[i] == blk)
+            return 0;
+    if (SA_GROW(p->b, p->cap, p->n, 16) != 0)
+        return STEPARC_E_NOMEM;
+    size_t at = p->n;
+    while (at > 0 && p->b[at - 1] > blk) {
+        p->b[at] = p->b[at - 1];
+        at--;
+    }
+    p->b[at] = blk;
+    p->n++;
+    return 0;
+}
+
+/* Candidate blocks of a run, thread or assistant filter s: its postings and,
+ * because the run, thread or assistant record itself matches too (its own
+ * "id"), the blocks of the records with id s. Archives before 1.3 do not
+ * post a record under its own id, so the id index finds it; 1.3 archives
+ * post it, and the id lookup adds nothing. *usable 0: the archive has
+ * postings but neither own-id postings (1.3) nor an id index, so the
+ * postings cannot rule a block out (filter record by record). */
+static int candidate_blocks(steparc_reader *r, int slot, steparc_str s, uint64_t **out,
+                            uint64_t *n, int *usable)
+{
+    *usable = r->sec[slot].present && (r->hdr.minor >= 3 || r->sec[SA_SLOT_IDS].present);
+    if (!*usable)
+        return 0;
+    int rc = posting_blocks(r, slot, s, out, n);
+    if (rc || !r->sec[SA_SLOT_IDS].present)
+        return rc;
+    post_ctx p = {r, *out, (size_t)*n, (size_t)*n};
+    id_ctx c = {r, &p};
+    rc = sa_index_find(r, SA_SLOT_IDS, sa_key32(s.ptr, s.len), id_add, &c);
+    if (rc == STEPARC_E_NOTFOUND)
+        rc = 0;
+    *out = p.b;
+    *n = p.n;
+    return rc;
+}
+
 static void intersect(uint64_t *a, uint64_t *na, const uint64_t *b, uint64_t nb)
 {
     uint64_t i = 0, j = 0, o = 0;
@@ -123,14 +178,18 @@ int steparc_cursor_open(steparc_cursor **out, steparc_reader *r, const steparc_f
     static const int slots[3] = {SA_SLOT_RUNS, SA_SLOT_THREADS, SA_SLOT_ASSISTANTS};
     int have_list = 0;
     for (int k = 0; k < 3; k++) {
-        if (strs[k]->ptr == NULL || !r->sec[slots[k]].present)
-            continue; /* no postings: filter record by record */
-        uint64_t *b, nb;
-        int rc = posting_blocks(r, slots[k], *strs[k], &b, &nb);
+        if (strs[k]->ptr == NULL)
+            continue;
+        uint64_t *b = NULL, nb = 0;
+        int usable;
+        int rc = candidate_blocks(r, slots[k], *strs[k], &b, &nb, &usable);
         if (rc) {
+            sa_free(b);
             steparc_cursor_close(c);
             return rc;
         }
+        if (!usable)
+            continue; /* no postings: filter record by record */
         if (!have_list) {
             c->blocks = b ? b : (uint64_t *)sa_malloc(sizeof(uint64_t));
             c->nblocks = nb;
@@ -158,15 +217,26 @@ int steparc_cursor_open(steparc_cursor **out, steparc_reader *r, const steparc_f
             c->pos = c->first_block;
         }
     }
+    if (c->f.kinds && r->sec[SA_SLOT_BLOCK_KINDS].present) {
+        uint64_t len;
+        int rc = sa_section_get(r, SA_SLOT_BLOCK_KINDS, &c->bkinds, &len);
+        if (rc) {
+            steparc_cursor_close(c);
+            return rc;
+        }
+    }
     c->plain = !c->f.run_id.ptr && !c->f.thread_id.ptr && !c->f.assistant_id.ptr &&
                !c->f.status.ptr && !c->f.type.ptr && !c->f.tool.ptr && !c->f.has_since &&
-               !c->f.has_until;
+               !c->f.has_until && !c->f.kinds;
     *out = c;
     return 0;
 }
 
 static int block_may_match(steparc_cursor *c, uint64_t b)
 {
+    /* the length (4 x block count) was checked at open, the CRC by cursor_open */
+    if (c->bkinds && (sa_get_u32(c->bkinds + 4 * b) & c->f.kinds) == 0)
+        return 0;
     if (!c->f.has_since && !c->f.has_until)
         return 1;
     sa_block_entry e;
@@ -250,11 +320,20 @@ static int record_matches(const steparc_filter *f, const unsigned char *p, size_
     if (sa_mp_keyfields(p, len, &kf) != 0)
         return STEPARC_E_CORRUPT;
     *ok = 0;
-    if (f->run_id.ptr && !str_eq(kf.run_id, f->run_id))
+    int kind = STEPARC_KIND_OTHER;
+    if (f->kinds || f->run_id.ptr || f->thread_id.ptr || f->assistant_id.ptr)
+        kind = steparc_kind_of_object(kf.object.ptr, kf.object.len);
+    if (f->kinds && !(f->kinds & STEPARC_KIND_BIT(kind)))
         return 0;
-    if (f->thread_id.ptr && !str_eq(kf.thread_id, f->thread_id))
+    /* the record's field, or the run/thread/assistant itself (its own id) */
+    if (f->run_id.ptr && !str_eq(kf.run_id, f->run_id) &&
+        !(kind == STEPARC_KIND_RUN && str_eq(kf.id, f->run_id)))
         return 0;
-    if (f->assistant_id.ptr && !str_eq(kf.assistant_id, f->assistant_id))
+    if (f->thread_id.ptr && !str_eq(kf.thread_id, f->thread_id) &&
+        !(kind == STEPARC_KIND_THREAD && str_eq(kf.id, f->thread_id)))
+        return 0;
+    if (f->assistant_id.ptr && !str_eq(kf.assistant_id, f->assistant_id) &&
+        !(kind == STEPARC_KIND_ASSISTANT && str_eq(kf.id, f->assistant_id)))
         return 0;
     if (f->status.ptr && !str_eq(kf.status, f->status))
         return 0;

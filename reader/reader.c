@@ -765,6 +765,64 @@ int steparc_reader_info(steparc_info *info, const steparc_reader *r)
     info->has_run_index = r->sec[SA_SLOT_RUNS].present;
     info->has_thread_index = r->sec[SA_SLOT_THREADS].present;
     info->has_stats = r->sec[SA_SLOT_STATS].present;
+    info->has_block_kinds = r->sec[SA_SLOT_BLOCK_KINDS].present;
     info->ignored_tail_bytes = r->ignored_tail;
     return 0;
+}
+
+/* ---- records per kind ---------------------------------------------------------------- */
+
+/* Adds the counts of a by_kind map (the reader at its header) to counts. */
+static int add_kind_counts(sa_mpr *m, uint64_t counts[STEPARC_KINDS])
+{
+    sa_mpitem map, k, v;
+    if (sa_mp_read(m, &map) != 0 || map.type != SA_MP_MAP)
+        return -1;
+    for (uint32_t i = 0; i < map.n; i++) {
+        if (sa_mp_read(m, &k) != 0 || k.type != SA_MP_STR || sa_mp_read(m, &v) != 0)
+            return -1;
+        uint64_t n;
+        if (v.type == SA_MP_INT && v.i >= 0)
+            n = (uint64_t)v.i;
+        else if (v.type == SA_MP_UINT)
+            n = v.u;
+        else
+            return -1;
+        int kind = steparc_kind_of_object(k.s, k.n);
+        counts[kind] = n > UINT64_MAX - counts[kind] ? UINT64_MAX : counts[kind] + n;
+    }
+    return 0;
+}
+
+int steparc_reader_kind_counts(uint64_t counts[STEPARC_KINDS], steparc_reader *r)
+{
+    if (counts == NULL || r == NULL)
+        return STEPARC_E_ARG;
+    memset(counts, 0, STEPARC_KINDS * sizeof counts[0]);
+    if (!r->sec[SA_SLOT_STATS].present)
+        return sa_rfail(r, STEPARC_E_NOTFOUND, "the archive has no statistics section");
+    const unsigned char *p;
+    uint64_t len;
+    int rc = sa_section_get(r, SA_SLOT_STATS, &p, &len);
+    if (rc)
+        return rc;
+    sa_mpr m = {p, p + len};
+    sa_mpitem top, k;
+    if (sa_mp_read(&m, &top) != 0 || top.type != SA_MP_MAP)
+        return sa_rfail(r, STEPARC_E_CORRUPT, "statistics section is not a map");
+    for (uint32_t i = 0; i < top.n; i++) {
+        if (sa_mp_read(&m, &k) != 0 || k.type != SA_MP_STR)
+            return sa_rfail(r, STEPARC_E_CORRUPT, "statistics section is not a valid map");
+        if (k.n == 7 && memcmp(k.s, "by_kind", 7) == 0) {
+            if (add_kind_counts(&m, counts) == 0)
+                return 0;
+            memset(counts, 0, STEPARC_KINDS * sizeof counts[0]);
+            return sa_rfail(r, STEPARC_E_CORRUPT,
+                            "statistics by_kind is not a map of kinds to counts");
+        }
+        if (sa_mp_skip(&m, STEPARC_MAX_DEPTH) != 0)
+            return sa_rfail(r, STEPARC_E_CORRUPT, "statistics section is not a valid map");
+    }
+    return sa_rfail(r, STEPARC_E_NOTFOUND,
+                    "the statistics do not count records per kind (an archive before format 1.3)");
 }

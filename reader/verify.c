@@ -2,7 +2,8 @@
  *
  * Indexes are compared with what the records imply through order-independent
  * digests (count, sum and xor of the expected entries), so verification needs
- * constant memory whatever the archive size. Sortedness is checked directly. */
+ * constant memory whatever the archive size. Sortedness is checked directly.
+ * The block kinds section (type 12) is compared with each block's records. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,13 +90,26 @@ static int section_digest(vstate *v, int slot, int unique, digest *d)
 }
 
 /* What the records of the blocks imply for the four indexes, and the
- * buffers for one block's keys. */
+ * buffers for one block's keys. The postings are digested under both rules:
+ * own[k] posts a run, thread or assistant under its own id (format 1.3), the
+ * plain digests under its run_id/thread_id/assistant_id only (before 1.3;
+ * an archive appended to keeps its minor, so either is accepted there). */
 typedef struct {
-    digest want[4];
-    uint32_t *keys[3];
+    digest want[4], own[3];
+    uint32_t *keys[6]; /* 0-2 the fields, 3-5 under the own-id rule */
     size_t cap;
     int bad_blocks;
+    const unsigned char *bkinds; /* the block kinds section, checked, or NULL */
 } expect;
+
+/* Sorts keys[0..n) and adds each distinct one, posted to block b, to d. */
+static void post_keys(digest *d, uint32_t *keys, size_t n, uint64_t b)
+{
+    qsort(keys, n, sizeof(uint32_t), cmp_u32);
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || keys[i] != keys[i - 1])
+            dig_add(d, ((uint64_t)keys[i] << 32) | b);
+}
 
 /* The keys of one decoded block: its records validated, its created_at range
  * compared with the index, its index entries added to the digests. 0 or
@@ -104,7 +118,7 @@ static int block_keys(vstate *v, expect *x, uint64_t b, const sa_block_entry *e,
                       const sa_cblock *c)
 {
     if (c->count > x->cap) {
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < 6; k++) {
             uint32_t *nk = (uint32_t *)sa_realloc(x->keys[k], c->count * sizeof(uint32_t));
             if (nk == NULL)
                 return STEPARC_E_NOMEM;
@@ -112,8 +126,10 @@ static int block_keys(vstate *v, expect *x, uint64_t b, const sa_block_entry *e,
         }
         x->cap = c->count;
     }
-    size_t nk[3] = {0, 0, 0};
+    size_t nk[6] = {0, 0, 0, 0, 0, 0};
     int64_t mn = INT64_MAX, mx = INT64_MIN;
+    uint32_t mask = 0;
+    static const int own_kind[3] = {STEPARC_KIND_RUN, STEPARC_KIND_THREAD, STEPARC_KIND_ASSISTANT};
     for (uint32_t i = 0; i < c->count; i++) {
         const unsigned char *p;
         size_t len;
@@ -137,20 +153,28 @@ static int block_keys(vstate *v, expect *x, uint64_t b, const sa_block_entry *e,
         }
         if (kf.id.ptr)
             dig_add(&x->want[0], ((uint64_t)sa_key32(kf.id.ptr, kf.id.len) << 32) | (c->first + i));
+        int kind = steparc_kind_of_object(kf.object.ptr, kf.object.len);
+        mask |= STEPARC_KIND_BIT(kind);
         const steparc_str *ps[3] = {&kf.run_id, &kf.thread_id, &kf.assistant_id};
-        for (int k = 0; k < 3; k++)
+        for (int k = 0; k < 3; k++) {
             if (ps[k]->ptr)
                 x->keys[k][nk[k]++] = sa_key32(ps[k]->ptr, ps[k]->len);
+            const steparc_str *o = kind == own_kind[k] ? &kf.id : ps[k];
+            if (o->ptr)
+                x->keys[k + 3][nk[k + 3]++] = sa_key32(o->ptr, o->len);
+        }
     }
+    if (x->bkinds && sa_get_u32(x->bkinds + 4 * b) != mask)
+        problem(v, (int64_t)b, e->offset,
+                "block %llu: its kinds in the block kinds section (0x%x) differ from its records "
+                "(0x%x)", (unsigned long long)b, sa_get_u32(x->bkinds + 4 * b), mask);
     if (mn != e->min_created_at || mx != e->max_created_at)
         problem(v, (int64_t)b, e->offset,
                 "block %llu: created_at range in the index differs from its records",
                 (unsigned long long)b);
     for (int k = 0; k < 3; k++) {
-        qsort(x->keys[k], nk[k], sizeof(uint32_t), cmp_u32);
-        for (size_t i = 0; i < nk[k]; i++)
-            if (i == 0 || x->keys[k][i] != x->keys[k][i - 1])
-                dig_add(&x->want[k + 1], ((uint64_t)x->keys[k][i] << 32) | b);
+        post_keys(&x->want[k + 1], x->keys[k], nk[k], b);
+        post_keys(&x->own[k], x->keys[k + 3], nk[k + 3], b);
     }
     return 0;
 }
@@ -178,7 +202,7 @@ static int check_blocks(vstate *v, expect *x)
         sa_free(c->raw);
         sa_free(c);
     }
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 6; k++)
         sa_free(x->keys[k]);
     return rc;
 }
@@ -196,11 +220,29 @@ static void check_indexes(vstate *v, const expect *x)
         int s = section_digest(v, slots[k], k != 0, &have);
         if (s != 0 || x->bad_blocks)
             continue; /* absent, already reported, or unverifiable with lost blocks */
-        const digest *want = &x->want[k];
-        if (have.count != want->count || have.sum != want->sum || have.x != want->x)
+        const digest *want = &x->want[k], *own = k ? &x->own[k - 1] : want;
+        int same_own = have.count == own->count && have.sum == own->sum && have.x == own->x;
+        int same = have.count == want->count && have.sum == want->sum && have.x == want->x;
+        if (k && r->hdr.minor >= 3)
+            same = 0; /* 1.3 posts runs, threads and assistants under their own ids */
+        if (!same && !same_own)
             problem(v, -1, r->sec[slots[k]].s.offset,
                     "%s does not match the records (%llu entries, %llu expected)", names[k],
-                    (unsigned long long)have.count, (unsigned long long)want->count);
+                    (unsigned long long)have.count, (unsigned long long)own->count);
+    }
+}
+
+/* The block kinds section's checksum (its masks are compared block by block
+ * in phase 1). */
+static void block_kinds_section(vstate *v, expect *x)
+{
+    steparc_reader *r = v->r;
+    uint64_t len;
+    if (!r->sec[SA_SLOT_BLOCK_KINDS].present)
+        return;
+    if (sa_section_get(r, SA_SLOT_BLOCK_KINDS, &x->bkinds, &len) != 0) {
+        x->bkinds = NULL;
+        problem(v, -1, r->sec[SA_SLOT_BLOCK_KINDS].s.offset, "%s", steparc_reader_errmsg(r));
     }
 }
 
@@ -258,6 +300,7 @@ int steparc_verify(uint64_t *nproblems, steparc_reader *r,
                 "append?); the records before it are intact", (unsigned long long)r->ignored_tail);
     expect x;
     memset(&x, 0, sizeof x);
+    block_kinds_section(&v, &x);
     if (check_blocks(&v, &x) != 0)
         return sa_rfail(r, STEPARC_E_NOMEM, "out of memory");
     check_indexes(&v, &x);

@@ -6,7 +6,7 @@
 The small checks are functions here (their script in the name); the large
 drivers, which print their own PASS/FAIL lines, are modules of their own
 (check_read.py, check_recover.py, check_compat.py, check_damage.py,
-check_roundtrip.py). Shared helpers: testlib.py. Standard library only."""
+check_roundtrip.py, check_kinds.py). Shared helpers: testlib.py. Standard library only."""
 
 import collections
 import importlib
@@ -42,6 +42,7 @@ driver("compat", "check_compat")
 driver("damage", "check_damage")
 driver("roundtrip-prep", "check_roundtrip", "prep_main")
 driver("roundtrip-queries", "check_roundtrip", "queries_main")
+driver("kinds", "check_kinds")
 
 
 def cat_lines(bin_, arc):

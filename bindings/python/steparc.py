@@ -1,4 +1,4 @@
-"""steparc - read and write steparc archives of OpenAI run steps from Python.
+"""steparc - read and write steparc archives of OpenAI Assistants history from Python.
 
 A thin ctypes binding over libsteparc (standard library only). Records come
 back as dicts parsed from the library's canonical JSON, so every value reads
@@ -12,6 +12,14 @@ exactly as stored: ints of any size stay ints, floats keep their float64 bits.
             ...
         for s in a.between(1700000000, 1700086399):  # created_at, inclusive
             ...
+        for m in a.thread("thread_abc", kind="message"):  # one kind (or several)
+            ...
+        a.kinds()      # {"step": 120, "message": 40, ...}, or None when unknown
+
+Every record, whatever its kind (step, message, run, thread, assistant, file,
+vector_store, vector_store_file, or other), reads as a dict. a.thread(T)
+gives the thread itself and every record with thread_id T (its messages,
+runs and steps); a.run(R) and a.assistant(A) likewise.
 
     with steparc.create("out.steparc") as w:     # appears only when complete
         w.add({"id": "step_1", "object": "thread.run.step", ...})
@@ -39,7 +47,8 @@ import operator
 import os
 import threading
 
-__all__ = ["open", "create", "Archive", "Writer", "Error", "version", "strerror"]
+__all__ = ["open", "create", "Archive", "Writer", "Error", "version", "strerror", "KINDS",
+           "kind_of"]
 
 OK = 0
 END = 1
@@ -52,6 +61,13 @@ E_NOTFOUND = -6
 E_LIMIT = -7
 E_INPUT = -8
 E_MISUSE = -9
+
+# STEPARC_KIND_* by short name (steparc_kind_name); index = the kind's code.
+KINDS = ("other", "step", "message", "run", "thread", "assistant", "file", "vector_store",
+         "vector_store_file")
+# The "object" values of the kinds, also accepted wherever a kind is named.
+_KIND_OBJECTS = {"thread.run.step": 1, "assistant.run.step": 1, "thread.message": 2,
+                 "thread.run": 3, "vector_store.file": 8}
 
 _JSON_PRETTY = 2
 _INT64_MAX = 2**63 - 1
@@ -88,7 +104,8 @@ class _Filter(ctypes.Structure):  # steparc_filter
                 ("has_until", ctypes.c_int), ("until", ctypes.c_int64),
                 ("status", _Str), ("type", _Str), ("tool", _Str),
                 ("has_range", ctypes.c_int), ("range_from", ctypes.c_uint64), ("range_to", ctypes.c_uint64),
-                ("reserved_", ctypes.c_uint64 * 4)]
+                ("kinds", ctypes.c_uint32), ("reserved32_", ctypes.c_uint32),
+                ("reserved_", ctypes.c_uint64 * 3)]
 
 
 class _Info(ctypes.Structure):  # steparc_info
@@ -101,7 +118,8 @@ class _Info(ctypes.Structure):  # steparc_info
                 ("has_id_index", ctypes.c_int), ("has_run_index", ctypes.c_int),
                 ("has_thread_index", ctypes.c_int), ("has_stats", ctypes.c_int),
                 ("ignored_tail_bytes", ctypes.c_uint64), ("columnar_blocks", ctypes.c_uint64),
-                ("reserved_", ctypes.c_uint64 * 7)]
+                ("has_block_kinds", ctypes.c_int), ("reserved_int_", ctypes.c_int),
+                ("reserved_", ctypes.c_uint64 * 6)]
 
 
 class _WriterOptions(ctypes.Structure):  # steparc_writer_options
@@ -165,6 +183,8 @@ _SIGNATURES = {
 # Newer than some libraries: bound when present.
 _OPTIONAL = {
     "steparc_writer_duplicates": (ctypes.c_uint64, [_VP]),
+    # with it, the library also reads steparc_filter.kinds (an older one ignores it)
+    "steparc_reader_kind_counts": (ctypes.c_int, [_P(ctypes.c_uint64 * 9), _VP]),
 }
 
 _lib_handle = None
@@ -262,6 +282,45 @@ def _check_str(value, what):
     if not isinstance(value, str):
         raise TypeError("%s must be a str, not %s" % (what, type(value).__name__))
     return value.encode("utf-8")
+
+
+def _kind_code(name):
+    """The STEPARC_KIND_* code of a kind's short name or "object" value."""
+    if not isinstance(name, str):
+        raise TypeError("a kind must be a str, not %s" % type(name).__name__)
+    if name in KINDS:
+        return KINDS.index(name)
+    if name in _KIND_OBJECTS:
+        return _KIND_OBJECTS[name]
+    raise Error("unknown kind %r (one of %s, or an object value)" % (name, ", ".join(KINDS)),
+                E_ARG)
+
+
+def _kind_mask(kind):
+    """steparc_filter.kinds for kind=: None (every kind), a name, or names."""
+    if kind is None:
+        return 0
+    names = [kind] if isinstance(kind, str) else list(kind)
+    if not names:
+        raise Error("kind= names no kind", E_ARG)
+    mask = 0
+    for name in names:
+        mask |= 1 << _kind_code(name)
+    if not hasattr(_lib(), "steparc_reader_kind_counts"):
+        raise Error("this libsteparc cannot filter by kind", E_ARG)
+    return mask
+
+
+def kind_of(record):
+    """The short kind name of a record (a dict), from its "object", as the library
+    maps it ("other" when there is none or it is not a known kind)."""
+    obj = record.get("object") if isinstance(record, dict) else None
+    if not isinstance(obj, str):
+        return "other"
+    try:
+        return KINDS[_kind_code(obj)]
+    except Error:
+        return "other"
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -386,33 +445,69 @@ class Archive:
             raise self._fail(rc)
         return ordinal.value
 
-    def find(self, id):  # noqa: A002
-        """The record with this step id (through the id index) as a dict, or None."""
+    def find(self, id, kind=None):  # noqa: A002
+        """The record with this id (through the id index) as a dict, or None; of any
+        kind, or with kind= of that kind (a file and its vector_store.file memberships
+        share an id: those are then looked for record by record among that kind)."""
         n = self.index(id)
-        return None if n is None else self[n]
+        if n is None:
+            return None
+        rec = self[n]
+        if kind is None:
+            return rec
+        code = _kind_code(kind)
+        if KINDS.index(kind_of(rec)) == code:
+            return rec
+        for other in self.select(kind=KINDS[code]):
+            if other.get("id") == id:
+                return other
+        return None
+
+    def kinds(self):
+        """Records per kind ({"step": n, ..., "other": n}, every kind) from the
+        archive's statistics, or None when the archive does not record them (format
+        before 1.3: unknown, not guessed; count with select(kind=...))."""
+        lib = _lib()
+        h = self._h()
+        if not hasattr(lib, "steparc_reader_kind_counts"):
+            return None
+        counts = (ctypes.c_uint64 * 9)()
+        rc = lib.steparc_reader_kind_counts(ctypes.byref(counts), h)
+        if rc == E_NOTFOUND:
+            return None
+        if rc != OK:
+            raise self._fail(rc)
+        return {KINDS[k % 9]: counts[k % 9] for k in range(1, 10)}
 
     def info(self):
         """The archive's summary (steparc_info) as a dict. min/max_created_at are
-        None when no record has a created_at; has_* and time_ordered are bools."""
+        None when no record has a created_at; has_* and time_ordered are bools;
+        "kinds" is kinds()."""
         info = _Info()
         rc = _lib().steparc_reader_info(ctypes.byref(info), self._h())
         if rc != OK:
             raise self._fail(rc)
-        d = {name: getattr(info, name) for name, _ in _Info._fields_ if name != "reserved_"}
+        d = {name: getattr(info, name) for name, _ in _Info._fields_
+             if not name.startswith("reserved")}
         if d["min_created_at"] > d["max_created_at"]:  # INT64_MAX, INT64_MIN: none
             d["min_created_at"] = d["max_created_at"] = None
         for k in ("time_ordered", "has_id_index", "has_run_index", "has_thread_index",
-                  "has_stats"):
+                  "has_stats", "has_block_kinds"):
             d[k] = bool(d[k])
+        d["kinds"] = self.kinds()
         return d
 
     # -- iteration with filters (steparc_cursor_*)
     def select(self, run=None, thread=None, assistant=None, since=None, until=None,
-               with_ordinal=False):
+               with_ordinal=False, kind=None):
         """Records matching every given criterion, in archive order (a generator).
-        since/until bound created_at, inclusive. with_ordinal yields (n, dict)."""
+        run/thread/assistant: the records with that run_id/thread_id/assistant_id and
+        the run/thread/assistant itself. since/until bound created_at, inclusive.
+        kind: a kind ("step", "message", ..., or an "object" value) or several.
+        with_ordinal yields (n, dict)."""
         self._h()
         flt = _Filter()
+        flt.kinds = _kind_mask(kind)
         keep = []
         for field, value in (("run_id", run), ("thread_id", thread),
                              ("assistant_id", assistant)):
@@ -464,17 +559,17 @@ class Archive:
     def __iter__(self):
         return self.select()
 
-    def run(self, run_id):
-        """The steps of one run, in archive order."""
-        return self.select(run=run_id)
+    def run(self, run_id, kind=None):
+        """The run and its records (steps, messages), in archive order; kind= as select."""
+        return self.select(run=run_id, kind=kind)
 
-    def thread(self, thread_id):
-        """The steps of one thread, in archive order."""
-        return self.select(thread=thread_id)
+    def thread(self, thread_id, kind=None):
+        """The thread and its messages, runs and steps, in archive order; kind= as select."""
+        return self.select(thread=thread_id, kind=kind)
 
-    def assistant(self, assistant_id):
-        """The steps of one assistant, in archive order."""
-        return self.select(assistant=assistant_id)
+    def assistant(self, assistant_id, kind=None):
+        """The assistant and the records with its assistant_id; kind= as select."""
+        return self.select(assistant=assistant_id, kind=kind)
 
     def between(self, t0, t1):
         """The steps with t0 <= created_at <= t1 (either may be None: unbounded)."""

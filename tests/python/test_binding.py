@@ -307,6 +307,131 @@ class TestAccess(unittest.TestCase):
         self.assertEqual(errors, [])
 
 
+def mixed_records(seed=11):
+    """Hand-made records of every kind (and some of none), in archive order."""
+    rnd = random.Random(seed)
+    recs = [{"id": "asst_%d" % a, "object": "assistant", "created_at": 1700000000 + a}
+            for a in range(3)]
+    recs += [{"id": "file-%d" % f, "object": "file", "created_at": 1700000100 + f}
+             for f in range(4)]
+    recs.append({"id": "vs_1", "object": "vector_store", "created_at": 1700000200})
+    recs += [{"id": "file-%d" % f, "object": "vector_store.file", "vector_store_id": "vs_1",
+              "created_at": 1700000300 + f} for f in range(2)]
+    t0 = 1700001000
+    for t in range(6):
+        th, asst = "thread_%d" % t, "asst_%d" % (t % 3)
+        recs.append({"id": th, "object": "thread", "created_at": t0 + 100 * t})
+        for r in range(1 + t % 2):
+            run = "run_%d_%d" % (t, r)
+            recs.append({"id": "msg_%d_%d" % (t, r), "object": "thread.message",
+                         "thread_id": th, "created_at": t0 + 100 * t + r})
+            recs.append({"id": run, "object": "thread.run", "thread_id": th,
+                         "assistant_id": asst, "status": rnd.choice(["completed", "failed"]),
+                         "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+                         "created_at": t0 + 100 * t + r})
+            for k in range(3):
+                recs.append({"id": "step_%d_%d_%d" % (t, r, k), "object": "thread.run.step",
+                             "run_id": run, "thread_id": th, "assistant_id": asst,
+                             "type": "message_creation", "status": "completed",
+                             "created_at": t0 + 100 * t + r})
+            recs.append({"id": "msg_%d_%d_r" % (t, r), "object": "thread.message",
+                         "thread_id": th, "run_id": run, "assistant_id": asst,
+                         "created_at": t0 + 100 * t + r})
+    recs += [{"id": "batch_1", "object": "batch"}, {"id": "noobj_1"}]
+    return recs
+
+
+class TestKinds(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        Data.setup()
+        cls.recs = mixed_records()
+        cls.path = os.path.join(Data.tmp, "kinds.steparc")
+        with steparc.create(cls.path, block_size=1024, fsync=False) as w:
+            for r in cls.recs:
+                w.add(r)
+
+    def brute(self, kind=None, run=None, thread=None, assistant=None):
+        kinds = None if kind is None else ({kind} if isinstance(kind, str) else set(kind))
+        out = []
+        for r in self.recs:
+            k = steparc.kind_of(r)
+            if kinds is not None and k not in kinds and r.get("object") not in kinds:
+                continue
+            if run is not None and r.get("run_id") != run and not (k == "run" and r["id"] == run):
+                continue
+            if thread is not None and r.get("thread_id") != thread and \
+                    not (k == "thread" and r["id"] == thread):
+                continue
+            if assistant is not None and r.get("assistant_id") != assistant and \
+                    not (k == "assistant" and r["id"] == assistant):
+                continue
+            out.append(r)
+        return out
+
+    def test_every_kind_reads_as_dicts(self):
+        with steparc.open(self.path) as a:
+            self.assertEqual(list(a), self.recs)
+            self.assertEqual([a[i] for i in range(len(a))], self.recs)
+
+    def test_kind_filter_vs_brute_force(self):
+        with steparc.open(self.path) as a:
+            for kind in steparc.KINDS + ("thread.run.step", "vector_store.file",
+                                         ("message", "run")):
+                self.assertEqual(list(a.select(kind=kind)), self.brute(kind=kind), kind)
+                for sel in ({"thread": "thread_3"}, {"run": "run_3_1"},
+                            {"assistant": "asst_1"}):
+                    self.assertEqual(list(a.select(kind=kind, **sel)), self.brute(kind, **sel),
+                                     (kind, sel))
+
+    def test_thread_run_assistant_with_kind(self):
+        with steparc.open(self.path) as a:
+            got = list(a.thread("thread_1"))
+            self.assertEqual(got[0], {"id": "thread_1", "object": "thread",
+                                      "created_at": 1700001100})
+            self.assertEqual(got, self.brute(thread="thread_1"))
+            self.assertEqual([steparc.kind_of(r) for r in a.thread("thread_1", kind="thread")],
+                             ["thread"])
+            self.assertEqual(len(list(a.run("run_1_1", kind="step"))), 3)
+            self.assertEqual([r["id"] for r in a.run("run_1_1", kind=["run", "message"])],
+                             ["run_1_1", "msg_1_1_r"])
+            self.assertEqual([r["id"] for r in a.assistant("asst_2", kind="assistant")],
+                             ["asst_2"])
+
+    def test_find_any_kind(self):
+        with steparc.open(self.path) as a:
+            for rec in self.recs:
+                self.assertEqual(a.find(rec["id"], kind=steparc.kind_of(rec)) is not None, True)
+            self.assertEqual(a.find("thread_2")["object"], "thread")
+            self.assertEqual(a.find("vs_1")["object"], "vector_store")
+            self.assertEqual(a.find("file-1")["object"], "file")
+            self.assertEqual(a.find("file-1", kind="vector_store_file")["object"],
+                             "vector_store.file")
+            self.assertIsNone(a.find("thread_2", kind="message"))
+            self.assertEqual(a.find("noobj_1", kind="other"), {"id": "noobj_1"})
+
+    def test_kinds_counts(self):
+        with steparc.open(self.path) as a:
+            got = a.kinds()
+            self.assertEqual(a.info()["kinds"], got)
+            if got is not None:  # 1.3 statistics (by_kind)
+                want = {k: 0 for k in steparc.KINDS}
+                for r in self.recs:
+                    want[steparc.kind_of(r)] += 1
+                self.assertEqual(got, want)
+            else:
+                self.assertLess(a.info()["format_minor"], 3)
+
+    def test_unknown_kind(self):
+        with steparc.open(self.path) as a:
+            for bad in ("bogus", "steps", "", []):
+                with self.assertRaises(steparc.Error) as cm:
+                    a.select(kind=bad)
+                self.assertEqual(cm.exception.status, steparc.E_ARG)
+            with self.assertRaises(TypeError):
+                a.select(kind=3)
+
+
 class TestLayout(unittest.TestCase):
     # the ctypes mirrors of the C structs against the compiler's view of steparc.h
     MIRRORS = {"steparc_buf": steparc._Buf, "steparc_str": steparc._Str,
