@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <msgpack.h>
+
 #include "steparc.h"
 
 #define EXIT_BAD 1
@@ -113,7 +115,12 @@ int cli_out_flush(void);                         /* 0, or EXIT_BAD (reported unl
 
 int cli_buf_add(steparc_buf *b, const void *p, size_t n); /* nonzero: out of memory */
 int cli_buf_copy(steparc_buf *dst, const steparc_buf *src);
-int cli_mp_put_str(steparc_buf *b, const char *s, size_t n); /* a MessagePack str */
+/* MessagePack the command builds itself (list pages, the stats report) is
+ * written by msgpack-c: a packer appending to b (through cli_buf_add; every
+ * msgpack_pack_* call returns nonzero when out of memory). Bytes packed
+ * already (records, ids) go in with cli_buf_add between the packer's calls. */
+void cli_packer_init(msgpack_packer *pk, steparc_buf *b);
+int cli_pack_str(msgpack_packer *pk, const char *s, size_t n); /* header and bytes */
 
 /* Opens an archive, warns about ignored tail bytes; 0 or EXIT_BAD (reported). */
 int cli_open_archive(const char *cmd, const char *path, steparc_reader **r);

@@ -318,30 +318,14 @@ static int count_enum(counters *cs, const steparc_opt_enum *s)
     return count_str(cs, &t);
 }
 
-/* The JSON report is built as MessagePack and written by the library's
- * canonical JSON writer: keys keep every byte and numbers every digit (cJSON
- * would cut keys at NUL and print integers through a double). */
-static int mp_put_int(steparc_buf *b, int64_t v)
+/* The JSON report is built as MessagePack (msgpack-c) and written by the
+ * library's canonical JSON writer: keys keep every byte and numbers every
+ * digit (cJSON would cut keys at NUL and print integers through a double). */
+static int counters_mp(msgpack_packer *pk, const char *name, counters *cs)
 {
-    unsigned char h[9];
-    h[0] = 0xD3;
-    for (int i = 0; i < 8; i++)
-        h[1 + i] = (unsigned char)((uint64_t)v >> (56 - 8 * i));
-    return cli_buf_add(b, h, 9);
-}
-
-static int mp_put_map(steparc_buf *b, uint32_t n)
-{
-    unsigned char h[5] = {0xDF, (unsigned char)(n >> 24), (unsigned char)(n >> 16),
-                          (unsigned char)(n >> 8), (unsigned char)n};
-    return cli_buf_add(b, h, 5);
-}
-
-static int counters_mp(steparc_buf *b, const char *name, counters *cs)
-{
-    int bad = cli_mp_put_str(b, name, strlen(name)) || mp_put_map(b, (uint32_t)cs->n);
+    int bad = cli_pack_str(pk, name, strlen(name)) || msgpack_pack_map(pk, cs->n);
     for (size_t i = 0; i < cs->n && !bad; i++)
-        bad = cli_mp_put_str(b, cs->v[i].key, cs->v[i].len) || mp_put_int(b, (int64_t)cs->v[i].n);
+        bad = cli_pack_str(pk, cs->v[i].key, cs->v[i].len) || msgpack_pack_int64(pk, (int64_t)cs->v[i].n);
     return bad;
 }
 
@@ -513,34 +497,40 @@ static int tally_archive(steparc_reader *r, tally *t)
 }
 
 /* "runs": {"records", "by_status", "tokens": {...}} */
-static int runs_mp(steparc_buf *m, tally *t)
+/* "tokens": {COUNT_KEY: n, prompt, completion, total[, overflow]}: the same
+ * shape for steps and runs. */
+static int tokens_mp(msgpack_packer *pk, const char *count_key, uint64_t n, const int64_t tok[3],
+                     int overflow)
 {
-    return cli_mp_put_str(m, "runs", 4) || mp_put_map(m, 3) || cli_mp_put_str(m, "records", 7) ||
-           mp_put_int(m, (int64_t)t->runs) || counters_mp(m, "by_status", &t->run_statuses) ||
-           cli_mp_put_str(m, "tokens", 6) || mp_put_map(m, t->run_overflow ? 5 : 4) ||
-           cli_mp_put_str(m, "runs_with_usage", 15) || mp_put_int(m, (int64_t)t->runs_with_usage) ||
-           cli_mp_put_str(m, "prompt_tokens", 13) || mp_put_int(m, t->run_tok[0]) ||
-           cli_mp_put_str(m, "completion_tokens", 17) || mp_put_int(m, t->run_tok[1]) ||
-           cli_mp_put_str(m, "total_tokens", 12) || mp_put_int(m, t->run_tok[2]) ||
-           (t->run_overflow && (cli_mp_put_str(m, "overflow", 8) || cli_buf_add(m, "\xc3", 1)));
+    return cli_pack_str(pk, "tokens", 6) || msgpack_pack_map(pk, overflow ? 5 : 4) ||
+           cli_pack_str(pk, count_key, strlen(count_key)) || msgpack_pack_int64(pk, (int64_t)n) ||
+           cli_pack_str(pk, "prompt_tokens", 13) || msgpack_pack_int64(pk, tok[0]) ||
+           cli_pack_str(pk, "completion_tokens", 17) || msgpack_pack_int64(pk, tok[1]) ||
+           cli_pack_str(pk, "total_tokens", 12) || msgpack_pack_int64(pk, tok[2]) ||
+           (overflow && (cli_pack_str(pk, "overflow", 8) || msgpack_pack_true(pk)));
+}
+
+static int runs_mp(msgpack_packer *pk, tally *t)
+{
+    return cli_pack_str(pk, "runs", 4) || msgpack_pack_map(pk, 3) || cli_pack_str(pk, "records", 7) ||
+           msgpack_pack_int64(pk, (int64_t)t->runs) ||
+           counters_mp(pk, "by_status", &t->run_statuses) ||
+           tokens_mp(pk, "runs_with_usage", t->runs_with_usage, t->run_tok, t->run_overflow);
 }
 
 static int stats_json(tally *t)
 {
     steparc_buf m = {0}, js = {0};
     int status = 0;
-    int bad = mp_put_map(&m, 9) || cli_mp_put_str(&m, "records", 7) ||
-              mp_put_int(&m, (int64_t)t->records) || counters_mp(&m, "by_kind", &t->kinds) ||
-              counters_mp(&m, "by_type", &t->types) ||
-              counters_mp(&m, "by_status", &t->statuses) || counters_mp(&m, "by_tool", &t->tools) ||
-              cli_mp_put_str(&m, "tokens", 6) || mp_put_map(&m, t->overflow ? 5 : 4) ||
-              cli_mp_put_str(&m, "steps_with_usage", 16) || mp_put_int(&m, (int64_t)t->with_usage) ||
-              cli_mp_put_str(&m, "prompt_tokens", 13) || mp_put_int(&m, t->tok[0]) ||
-              cli_mp_put_str(&m, "completion_tokens", 17) || mp_put_int(&m, t->tok[1]) ||
-              cli_mp_put_str(&m, "total_tokens", 12) || mp_put_int(&m, t->tok[2]) ||
-              (t->overflow && (cli_mp_put_str(&m, "overflow", 8) || cli_buf_add(&m, "\xc3", 1))) ||
-              counters_mp(&m, "by_assistant", &t->assistants) || counters_mp(&m, "by_day", &t->days) ||
-              runs_mp(&m, t);
+    msgpack_packer pk;
+    cli_packer_init(&pk, &m);
+    int bad = msgpack_pack_map(&pk, 9) || cli_pack_str(&pk, "records", 7) ||
+              msgpack_pack_int64(&pk, (int64_t)t->records) || counters_mp(&pk, "by_kind", &t->kinds) ||
+              counters_mp(&pk, "by_type", &t->types) ||
+              counters_mp(&pk, "by_status", &t->statuses) || counters_mp(&pk, "by_tool", &t->tools) ||
+              tokens_mp(&pk, "steps_with_usage", t->with_usage, t->tok, t->overflow) ||
+              counters_mp(&pk, "by_assistant", &t->assistants) || counters_mp(&pk, "by_day", &t->days) ||
+              runs_mp(&pk, t);
     if (bad || steparc_msgpack_to_json(&js, m.data, m.len, 0) != 0) {
         cli_msg("stats: cannot write the report");
         status = EXIT_BAD;

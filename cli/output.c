@@ -159,39 +159,19 @@ int cli_buf_copy(steparc_buf *dst, const steparc_buf *src)
     return cli_buf_add(dst, src->data, src->len);
 }
 
-/* A MessagePack header of a str (base 0xA0, 8-bit 0xD9) or an array (base
- * 0x90, no 8-bit form: 0); the 16- and 32-bit forms follow at +1, +2. */
-static size_t mp_header(unsigned char *h, uint64_t n, unsigned fix, unsigned fixmax,
-                        unsigned c8, unsigned c16)
+static int buf_sink(void *data, const char *p, size_t n)
 {
-    if (n < fixmax) {
-        h[0] = (unsigned char)(fix | n);
-        return 1;
-    }
-    if (c8 && n < 256) {
-        h[0] = (unsigned char)c8;
-        h[1] = (unsigned char)n;
-        return 2;
-    }
-    if (n < 65536) {
-        h[0] = (unsigned char)c16;
-        h[1] = (unsigned char)(n >> 8);
-        h[2] = (unsigned char)n;
-        return 3;
-    }
-    h[0] = (unsigned char)(c16 + 1);
-    h[1] = (unsigned char)(n >> 24);
-    h[2] = (unsigned char)(n >> 16);
-    h[3] = (unsigned char)(n >> 8);
-    h[4] = (unsigned char)n;
-    return 5;
+    return cli_buf_add((steparc_buf *)data, p, n) ? -1 : 0;
 }
 
-int cli_mp_put_str(steparc_buf *b, const char *s, size_t n)
+void cli_packer_init(msgpack_packer *pk, steparc_buf *b)
 {
-    unsigned char h[5];
-    size_t hl = mp_header(h, n, 0xA0, 32, 0xD9, 0xDA);
-    return cli_buf_add(b, h, hl) || cli_buf_add(b, s, n);
+    msgpack_packer_init(pk, b, buf_sink);
+}
+
+int cli_pack_str(msgpack_packer *pk, const char *s, size_t n)
+{
+    return msgpack_pack_str(pk, n) || msgpack_pack_str_body(pk, s, n);
 }
 
 /* ---- records as JSON ------------------------------------------------------------------ */
@@ -255,30 +235,33 @@ int cli_output_opt(cli_args *a, int c, const char *arg, cli_emitter *e)
 static int id_of(const void *mp, size_t len, steparc_buf *out)
 {
     steparc_step *st = NULL;
+    msgpack_packer pk;
     out->len = 0;
+    cli_packer_init(&pk, out);
     int rc = steparc_step_decode(&st, mp, len);
     if (rc == 0 && st->id.state == STEPARC_SET)
-        rc = cli_mp_put_str(out, st->id.v.ptr, st->id.v.len) ? STEPARC_E_NOMEM : 0;
+        rc = cli_pack_str(&pk, st->id.v.ptr, st->id.v.len) ? STEPARC_E_NOMEM : 0;
     else if (rc == 0)
-        rc = cli_buf_add(out, "\xc0", 1) ? STEPARC_E_NOMEM : 0;
+        rc = msgpack_pack_nil(&pk) ? STEPARC_E_NOMEM : 0;
     steparc_step_free(st);
     return rc;
 }
 
 static int flush_page(cli_emitter *e, int has_more)
 {
-    /* {"object":"list","data":[...],"first_id":..,"last_id":..,"has_more":..} */
+    /* {"object":"list","data":[...],"first_id":..,"last_id":..,"has_more":..};
+     * the records and ids are MessagePack already */
     steparc_buf *m = &e->mp;
+    msgpack_packer pk;
     m->len = 0;
-    unsigned char ah[5];
-    size_t ahl = mp_header(ah, e->in_page, 0x90, 16, 0, 0xDC);
-    if (cli_buf_add(m, "\x85", 1) || cli_mp_put_str(m, "object", 6) ||
-        cli_mp_put_str(m, "list", 4) || cli_mp_put_str(m, "data", 4) || cli_buf_add(m, ah, ahl) ||
-        cli_buf_add(m, e->page.data, e->page.len) || cli_mp_put_str(m, "first_id", 8) ||
-        cli_buf_add(m, e->in_page ? e->first_id.data : "\xc0", e->in_page ? e->first_id.len : 1) ||
-        cli_mp_put_str(m, "last_id", 7) ||
-        cli_buf_add(m, e->in_page ? e->last_id.data : "\xc0", e->in_page ? e->last_id.len : 1) ||
-        cli_mp_put_str(m, "has_more", 8) || cli_buf_add(m, has_more ? "\xc3" : "\xc2", 1)) {
+    cli_packer_init(&pk, m);
+    if (msgpack_pack_map(&pk, 5) || cli_pack_str(&pk, "object", 6) || cli_pack_str(&pk, "list", 4) ||
+        cli_pack_str(&pk, "data", 4) || msgpack_pack_array(&pk, (size_t)e->in_page) ||
+        cli_buf_add(m, e->page.data, e->page.len) || cli_pack_str(&pk, "first_id", 8) ||
+        (e->in_page ? cli_buf_add(m, e->first_id.data, e->first_id.len) : msgpack_pack_nil(&pk)) ||
+        cli_pack_str(&pk, "last_id", 7) ||
+        (e->in_page ? cli_buf_add(m, e->last_id.data, e->last_id.len) : msgpack_pack_nil(&pk)) ||
+        cli_pack_str(&pk, "has_more", 8) || (has_more ? msgpack_pack_true(&pk) : msgpack_pack_false(&pk))) {
         cli_msg("out of memory");
         return EXIT_BAD;
     }

@@ -11,91 +11,27 @@
 
 #include "delta.h"
 
+/* A tree and everything merged into it live in one arena (value.c), freed
+ * with the tree. Small chunks: a stream keeps every delta's tree alive until
+ * its step is rebuilt. */
+#define TREE_CHUNK 2048
+
 struct sa_tree {
     steparc_value root;
-    void **allocs;
-    size_t nalloc, capalloc;
+    sa_arena a;
 };
 
 static void *talloc(sa_tree *t, size_t n)
 {
-    if (SA_GROW(t->allocs, t->capalloc, t->nalloc, 64) != 0)
-        return NULL;
-    void *p = sa_malloc(n ? n : 1);
-    if (p)
-        t->allocs[t->nalloc++] = p;
-    return p;
+    return sa_arena_alloc(&t->a, n);
 }
 
 void sa_tree_free(sa_tree *t)
 {
     if (t == NULL)
         return;
-    for (size_t i = 0; i < t->nalloc; i++)
-        sa_free(t->allocs[i]);
-    sa_free(t->allocs);
+    sa_arena_free(&t->a);
     sa_free(t);
-}
-
-static int build(sa_tree *t, sa_mpr *r, steparc_value *v, int depth)
-{
-    sa_mpitem it;
-    if (depth > STEPARC_MAX_DEPTH || sa_mp_read(r, &it) != 0)
-        return STEPARC_E_INPUT;
-    switch (it.type) {
-    case SA_MP_NIL: v->type = STEPARC_V_NULL; return 0;
-    case SA_MP_BOOL: v->type = STEPARC_V_BOOL; v->v.b = it.b; return 0;
-    case SA_MP_INT: v->type = STEPARC_V_INT; v->v.i = it.i; return 0;
-    case SA_MP_UINT: v->type = STEPARC_V_UINT; v->v.u = it.u; return 0;
-    case SA_MP_FLOAT: v->type = STEPARC_V_FLOAT; v->v.f = it.f; return 0;
-    case SA_MP_STR: {
-        char *s = (char *)talloc(t, it.n);
-        if (s == NULL)
-            return STEPARC_E_NOMEM;
-        memcpy(s, it.s, it.n);
-        v->type = STEPARC_V_STRING;
-        v->v.s.ptr = s;
-        v->v.s.len = it.n;
-        return 0;
-    }
-    case SA_MP_ARRAY: {
-        v->type = STEPARC_V_ARRAY;
-        v->v.array.count = it.n;
-        v->v.array.items = (steparc_value *)talloc(t, it.n * sizeof(steparc_value));
-        if (v->v.array.items == NULL)
-            return STEPARC_E_NOMEM;
-        for (uint32_t i = 0; i < it.n; i++) {
-            int rc = build(t, r, &v->v.array.items[i], depth + 1);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
-    case SA_MP_MAP: {
-        v->type = STEPARC_V_OBJECT;
-        v->v.object.count = it.n;
-        v->v.object.items = (steparc_member *)talloc(t, it.n * sizeof(steparc_member));
-        if (v->v.object.items == NULL)
-            return STEPARC_E_NOMEM;
-        for (uint32_t i = 0; i < it.n; i++) {
-            sa_mpitem k;
-            steparc_member *m = &v->v.object.items[i];
-            if (sa_mp_read(r, &k) != 0 || k.type != SA_MP_STR)
-                return STEPARC_E_INPUT;
-            char *s = (char *)talloc(t, k.n);
-            if (s == NULL)
-                return STEPARC_E_NOMEM;
-            memcpy(s, k.s, k.n);
-            m->key.ptr = s;
-            m->key.len = k.n;
-            int rc = build(t, r, &m->value, depth + 1);
-            if (rc)
-                return rc;
-        }
-        return 0;
-    }
-    }
-    return STEPARC_E_INPUT;
 }
 
 int sa_tree_from_mp(sa_tree **out, const void *mp, size_t len)
@@ -104,14 +40,14 @@ int sa_tree_from_mp(sa_tree **out, const void *mp, size_t len)
     *out = NULL;
     if (t == NULL)
         return STEPARC_E_NOMEM;
-    sa_mpr r = {(const unsigned char *)mp, (const unsigned char *)mp + len};
-    int rc = build(t, &r, &t->root, 0);
-    if (rc == 0 && r.p != r.end)
-        rc = STEPARC_E_INPUT;
+    t->a.chunk = TREE_CHUNK;
+    steparc_value *root = NULL;
+    int rc = sa_value_decode(&root, &t->a, mp, len);
     if (rc) {
         sa_tree_free(t);
         return rc;
     }
+    t->root = *root;
     *out = t;
     return 0;
 }
@@ -127,30 +63,10 @@ static int key_is(steparc_str k, const char *lit)
     return k.len == n && memcmp(k.ptr, lit, n) == 0;
 }
 
-const steparc_value *sa_value_get(const steparc_value *obj, const char *key)
-{
-    if (obj == NULL || obj->type != STEPARC_V_OBJECT)
-        return NULL;
-    for (size_t i = 0; i < obj->v.object.count; i++)
-        if (key_is(obj->v.object.items[i].key, key))
-            return &obj->v.object.items[i].value;
-    return NULL;
-}
-
 /* Adds (key, value) to an object, growing its member array. */
 static steparc_value *add_member(sa_tree *t, steparc_value *obj, steparc_str key)
 {
-    size_t n = obj->v.object.count;
-    steparc_member *m = (steparc_member *)talloc(t, (n + 1) * sizeof *m);
-    if (m == NULL)
-        return NULL;
-    if (n)
-        memcpy(m, obj->v.object.items, n * sizeof *m);
-    m[n].key = key;
-    m[n].value.type = STEPARC_V_NULL;
-    obj->v.object.items = m;
-    obj->v.object.count = n + 1;
-    return &m[n].value;
+    return sa_value_add_member(&t->a, obj, key);
 }
 
 static int concat_field(steparc_str k)
@@ -274,14 +190,25 @@ int sa_tree_merge(sa_tree *base, const sa_tree *delta, const steparc_value *dv)
     return merge(base, &base->root, dv, 0);
 }
 
+/* The root as a record: the bytes and the checks of a step encoded with only
+ * extras (the encoder's generic path), written directly. */
 int sa_tree_to_mp(const sa_tree *t, steparc_buf *out)
 {
-    /* encode through the step encoder's generic path: a step with only extras */
-    steparc_step st;
-    memset(&st, 0, sizeof st);
+    out->len = 0;
     if (t->root.type != STEPARC_V_OBJECT)
         return STEPARC_E_INPUT;
-    st.extra.items = t->root.v.object.items;
-    st.extra.count = t->root.v.object.count;
-    return steparc_step_encode(out, &st);
+    if (t->root.v.object.count >= STEPARC_SLOT_EXTRA)
+        return STEPARC_E_ARG; /* as many extras as a struct's key order can slot */
+    int rc = sa_mpw_value(out, &t->root, 0);
+    if (rc == 0 && out->len > STEPARC_MAX_RECORD_SIZE)
+        rc = STEPARC_E_LIMIT;
+    if (rc == 0) {
+        char why[8];
+        rc = sa_mp_validate(out->data, out->len, why, sizeof why);
+        if (rc == STEPARC_E_INPUT)
+            rc = STEPARC_E_ARG; /* a duplicate key: as the encoder says it */
+    }
+    if (rc != 0)
+        out->len = 0;
+    return rc;
 }

@@ -2,7 +2,7 @@
 #ifndef STEPARC_DELTA_H
 #define STEPARC_DELTA_H
 
-#include "record.h"
+#include "value.h" /* steparc_value, sa_value_get */
 
 typedef struct sa_tree sa_tree;
 
@@ -13,6 +13,5 @@ const steparc_value *sa_tree_root(const sa_tree *t);
 int sa_tree_merge(sa_tree *base, const sa_tree *delta, const steparc_value *dv);
 int sa_tree_to_mp(const sa_tree *t, steparc_buf *out);
 void sa_tree_free(sa_tree *t);
-const steparc_value *sa_value_get(const steparc_value *obj, const char *key);
 
 #endif

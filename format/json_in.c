@@ -102,6 +102,17 @@ size_t sa_utf8_valid(const unsigned char *s, size_t n)
 {
     size_t i = 0;
     while (i < n) {
+        /* ASCII eight bytes at a time: most strings are all ASCII, and a
+         * byte loop's speed here changed with its address (measured) */
+        while (n - i >= 8) {
+            uint64_t w;
+            memcpy(&w, s + i, 8);
+            if (w & UINT64_C(0x8080808080808080))
+                break;
+            i += 8;
+        }
+        if (i == n)
+            break;
         if (s[i] < 0x80) {
             i++;
             continue;

@@ -1,60 +1,16 @@
 /* typed.c - the engine of the typed record views: MessagePack record <->
  * typed struct, for every kind, driven by the sa_objdesc tables (typed.h).
  *
- * Decoding builds a generic value tree first (in an arena owned by the
- * struct), then binds the known fields of each object through a table that
+ * Decoding builds a generic value tree first (value.c's decoder, in an arena
+ * owned by the struct), then binds the known fields of each object through a table that
  * gives, per object type, each field's name, kind and offset. Everything the
  * table does not know stays in the object's extras, and the key order is kept
  * in `order`, so encoding the struct again gives back the same bytes. */
 #include <assert.h>
-#include <msgpack.h>
 #include <stddef.h>
 
 #include "typed.h"
-
-/* ---- arena ------------------------------------------------------------------ */
-
-typedef struct chunk {
-    struct chunk *next;
-    size_t used, cap;
-    max_align_t data[];
-} chunk;
-
-typedef struct {
-    chunk *head;
-} arena;
-
-static void *arena_alloc(arena *a, size_t n)
-{
-    n = (n + 15) & ~(size_t)15;
-    if (n == 0)
-        n = 16;
-    chunk *c = a->head;
-    if (c == NULL || c->cap - c->used < n) {
-        size_t cap = n > 16384 ? n : 16384;
-        c = (chunk *)sa_malloc(sizeof(chunk) + cap);
-        if (c == NULL)
-            return NULL;
-        c->cap = cap;
-        c->used = 0;
-        c->next = a->head;
-        a->head = c;
-    }
-    void *p = (char *)c->data + c->used;
-    c->used += n;
-    return p;
-}
-
-static void arena_free(arena *a)
-{
-    chunk *c = a->head;
-    while (c) {
-        chunk *n = c->next;
-        sa_free(c);
-        c = n;
-    }
-    a->head = NULL;
-}
+#include "value.h"
 
 /* The object/array field wrappers all start with these members. */
 typedef struct {
@@ -69,72 +25,12 @@ typedef struct {
     const steparc_value *other;
 } arr_field;
 
-/* ---- decode: MessagePack -> generic tree -------------------------------------- */
+/* ---- decode: bind typed fields (the tree comes from value.c) ---------------- */
 
 typedef struct {
-    arena a;
+    sa_arena a;
     int status;
 } dctx;
-
-static int build(dctx *d, sa_mpr *r, steparc_value *out, int depth)
-{
-    sa_mpitem it;
-    if (depth > STEPARC_MAX_DEPTH)
-        return d->status = STEPARC_E_LIMIT;
-    if (sa_mp_read(r, &it) != 0)
-        return d->status = STEPARC_E_INPUT;
-    switch (it.type) {
-    case SA_MP_NIL: out->type = STEPARC_V_NULL; return 0;
-    case SA_MP_BOOL: out->type = STEPARC_V_BOOL; out->v.b = it.b; return 0;
-    case SA_MP_INT: out->type = STEPARC_V_INT; out->v.i = it.i; return 0;
-    case SA_MP_UINT: out->type = STEPARC_V_UINT; out->v.u = it.u; return 0;
-    case SA_MP_FLOAT: out->type = STEPARC_V_FLOAT; out->v.f = it.f; return 0;
-    case SA_MP_STR:
-        if (sa_utf8_valid((const unsigned char *)it.s, it.n) != it.n)
-            return d->status = STEPARC_E_INPUT;
-        out->type = STEPARC_V_STRING;
-        out->v.s.ptr = it.s;
-        out->v.s.len = it.n;
-        return 0;
-    case SA_MP_ARRAY: {
-        if (it.n > STEPARC_MAX_KEYS)
-            return d->status = STEPARC_E_LIMIT;
-        out->type = STEPARC_V_ARRAY;
-        out->v.array.count = it.n;
-        out->v.array.items = (steparc_value *)arena_alloc(&d->a, it.n * sizeof(steparc_value));
-        if (out->v.array.items == NULL)
-            return d->status = STEPARC_E_NOMEM;
-        for (uint32_t i = 0; i < it.n; i++)
-            if (build(d, r, &out->v.array.items[i], depth + 1))
-                return d->status;
-        return 0;
-    }
-    case SA_MP_MAP: {
-        if (it.n > STEPARC_MAX_KEYS)
-            return d->status = STEPARC_E_LIMIT;
-        out->type = STEPARC_V_OBJECT;
-        out->v.object.count = it.n;
-        out->v.object.items = (steparc_member *)arena_alloc(&d->a, it.n * sizeof(steparc_member));
-        if (out->v.object.items == NULL)
-            return d->status = STEPARC_E_NOMEM;
-        for (uint32_t i = 0; i < it.n; i++) {
-            sa_mpitem k;
-            steparc_member *m = &out->v.object.items[i];
-            if (sa_mp_read(r, &k) != 0 || k.type != SA_MP_STR ||
-                sa_utf8_valid((const unsigned char *)k.s, k.n) != k.n)
-                return d->status = STEPARC_E_INPUT;
-            m->key.ptr = k.s;
-            m->key.len = k.n;
-            if (build(d, r, &m->value, depth + 1))
-                return d->status;
-        }
-        return 0;
-    }
-    }
-    return d->status = STEPARC_E_INPUT;
-}
-
-/* ---- decode: bind typed fields ----------------------------------------------- */
 
 static int bind_obj(dctx *d, const sa_objdesc *od, void *obj, const steparc_value *v);
 
@@ -156,7 +52,7 @@ static int bind_strs(dctx *d, steparc_opt_strs *f, const steparc_value *v)
     }
     f->state = STEPARC_SET;
     f->count = v->v.array.count;
-    f->items = (steparc_str *)arena_alloc(&d->a, f->count * sizeof(steparc_str));
+    f->items = (steparc_str *)sa_arena_alloc(&d->a, f->count * sizeof(steparc_str));
     if (f->items == NULL)
         return d->status = STEPARC_E_NOMEM;
     for (size_t i = 0; i < f->count; i++)
@@ -265,7 +161,7 @@ static int bind_field(dctx *d, const sa_fielddesc *fd, void *obj, const steparc_
         }
         f->state = STEPARC_SET;
         f->count = v->v.array.count;
-        f->items = arena_alloc(&d->a, f->count * fd->sub->size);
+        f->items = sa_arena_alloc(&d->a, f->count * fd->sub->size);
         if (f->items == NULL)
             return d->status = STEPARC_E_NOMEM;
         memset(f->items, 0, f->count * fd->sub->size);
@@ -296,8 +192,8 @@ static int bind_obj(dctx *d, const sa_objdesc *od, void *obj, const steparc_valu
     steparc_keyorder *ko = (steparc_keyorder *)((char *)obj + od->order_off);
     uint64_t seen = 0;
     assert(od->nf <= SA_MAX_FIELDS); /* a table bug: one bit per field */
-    ko->slots = (uint16_t *)arena_alloc(&d->a, n * sizeof(uint16_t));
-    ex->items = (steparc_member *)arena_alloc(&d->a, n * sizeof(steparc_member));
+    ko->slots = (uint16_t *)sa_arena_alloc(&d->a, n * sizeof(uint16_t));
+    ex->items = (steparc_member *)sa_arena_alloc(&d->a, n * sizeof(steparc_member));
     if (ko->slots == NULL || ex->items == NULL)
         return d->status = STEPARC_E_NOMEM;
     ko->count = n;
@@ -330,13 +226,10 @@ static int bind_obj(dctx *d, const sa_objdesc *od, void *obj, const steparc_valu
 
 /* ---- encode ------------------------------------------------------------------ */
 
-static int sink(void *data, const char *buf, size_t len)
-{
-    return sa_buf_append((steparc_buf *)data, buf, len) == 0 ? 0 : -1;
-}
-
+/* The struct writer over value.c's: e->status keeps the first error (pack_obj
+ * goes on counting after one, and the writes after an error are skipped). */
 typedef struct {
-    msgpack_packer pk;
+    steparc_buf *out;
     int status;
 } ectx;
 
@@ -347,61 +240,20 @@ static int efail(ectx *e, int status)
     return e->status;
 }
 
+/* A writer call's status (0 or STEPARC_E_NOMEM) into e. */
+static int ew(ectx *e, int rc)
+{
+    return rc ? efail(e, rc) : 0;
+}
+
 static int pack_str(ectx *e, const char *p, size_t n)
 {
-    if (p == NULL && n > 0)
-        return efail(e, STEPARC_E_ARG);
-    if (n > STEPARC_MAX_RECORD_SIZE)
-        return efail(e, STEPARC_E_LIMIT);
-    if (sa_utf8_valid((const unsigned char *)p, n) != n)
-        return efail(e, STEPARC_E_ARG);
-    if (msgpack_pack_str(&e->pk, n) || msgpack_pack_str_body(&e->pk, p, n))
-        return efail(e, STEPARC_E_NOMEM);
-    return 0;
+    return ew(e, sa_mpw_text(e->out, p, n));
 }
 
 static int pack_value(ectx *e, const steparc_value *v, int depth)
 {
-    if (v == NULL)
-        return efail(e, STEPARC_E_ARG);
-    if (depth > STEPARC_MAX_DEPTH)
-        return efail(e, STEPARC_E_LIMIT);
-    int rc = 0;
-    switch (v->type) {
-    case STEPARC_V_NULL: rc = msgpack_pack_nil(&e->pk); break;
-    case STEPARC_V_BOOL: rc = v->v.b ? msgpack_pack_true(&e->pk) : msgpack_pack_false(&e->pk); break;
-    case STEPARC_V_INT: rc = msgpack_pack_int64(&e->pk, v->v.i); break;
-    case STEPARC_V_UINT: rc = msgpack_pack_uint64(&e->pk, v->v.u); break;
-    case STEPARC_V_FLOAT:
-        if (v->v.f != v->v.f || v->v.f - v->v.f != 0.0)
-            return efail(e, STEPARC_E_ARG);
-        rc = msgpack_pack_double(&e->pk, v->v.f);
-        break;
-    case STEPARC_V_STRING: return pack_str(e, v->v.s.ptr, v->v.s.len);
-    case STEPARC_V_ARRAY:
-        if (v->v.array.count > STEPARC_MAX_KEYS || (v->v.array.items == NULL && v->v.array.count))
-            return efail(e, STEPARC_E_ARG);
-        if (msgpack_pack_array(&e->pk, v->v.array.count))
-            return efail(e, STEPARC_E_NOMEM);
-        for (size_t i = 0; i < v->v.array.count; i++)
-            if (pack_value(e, &v->v.array.items[i], depth + 1))
-                return e->status;
-        return 0;
-    case STEPARC_V_OBJECT:
-        if (v->v.object.count > STEPARC_MAX_KEYS || (v->v.object.items == NULL && v->v.object.count))
-            return efail(e, STEPARC_E_ARG);
-        if (msgpack_pack_map(&e->pk, v->v.object.count))
-            return efail(e, STEPARC_E_NOMEM);
-        for (size_t i = 0; i < v->v.object.count; i++) {
-            const steparc_member *m = &v->v.object.items[i];
-            if (pack_str(e, m->key.ptr, m->key.len) || pack_value(e, &m->value, depth + 1))
-                return e->status;
-        }
-        return 0;
-    default:
-        return efail(e, STEPARC_E_ARG);
-    }
-    return rc ? efail(e, STEPARC_E_NOMEM) : 0;
+    return ew(e, sa_mpw_value(e->out, v, depth));
 }
 
 static int pack_obj(ectx *e, const sa_objdesc *od, const void *obj, int depth);
@@ -418,7 +270,7 @@ static int pack_field(ectx *e, const sa_fielddesc *fd, const void *obj, int dept
     if (pack_str(e, fd->name, strlen(fd->name)))
         return e->status;
     if (st == STEPARC_NULL)
-        return msgpack_pack_nil(&e->pk) ? efail(e, STEPARC_E_NOMEM) : 0;
+        return ew(e, sa_mpw_nil(e->out));
     if (st != STEPARC_SET && st != STEPARC_OTHER)
         return efail(e, STEPARC_E_ARG);
     switch (fd->k) {
@@ -444,17 +296,17 @@ static int pack_field(ectx *e, const sa_fielddesc *fd, const void *obj, int dept
         const steparc_opt_int *f = (const steparc_opt_int *)field;
         if (st == STEPARC_OTHER)
             return pack_value(e, f->other, depth + 1);
-        return msgpack_pack_int64(&e->pk, f->v) ? efail(e, STEPARC_E_NOMEM) : 0;
+        return ew(e, sa_mpw_int(e->out, f->v));
     }
     case K_NUM: {
         const steparc_opt_num *f = (const steparc_opt_num *)field;
         if (st == STEPARC_OTHER)
             return pack_value(e, f->other, depth + 1);
         if (f->is_int)
-            return msgpack_pack_int64(&e->pk, f->i) ? efail(e, STEPARC_E_NOMEM) : 0;
+            return ew(e, sa_mpw_int(e->out, f->i));
         if (f->f != f->f || f->f - f->f != 0.0)
             return efail(e, STEPARC_E_ARG);
-        return msgpack_pack_double(&e->pk, f->f) ? efail(e, STEPARC_E_NOMEM) : 0;
+        return ew(e, sa_mpw_double(e->out, f->f));
     }
     case K_VALUE: {
         const steparc_opt_value *f = (const steparc_opt_value *)field;
@@ -472,7 +324,7 @@ static int pack_field(ectx *e, const sa_fielddesc *fd, const void *obj, int dept
             return pack_value(e, f->other, depth + 1);
         if (f->count > STEPARC_MAX_KEYS || (f->items == NULL && f->count))
             return efail(e, STEPARC_E_ARG);
-        if (msgpack_pack_array(&e->pk, f->count))
+        if (sa_mpw_array(e->out, (uint32_t)f->count))
             return efail(e, STEPARC_E_NOMEM);
         for (size_t i = 0; i < f->count; i++)
             if (pack_obj(e, fd->sub, (const char *)f->items + i * fd->sub->size, depth + 2))
@@ -483,8 +335,7 @@ static int pack_field(ectx *e, const sa_fielddesc *fd, const void *obj, int dept
         const steparc_opt_bool *f = (const steparc_opt_bool *)field;
         if (st == STEPARC_OTHER)
             return pack_value(e, f->other, depth + 1);
-        int rc = f->v ? msgpack_pack_true(&e->pk) : msgpack_pack_false(&e->pk);
-        return rc ? efail(e, STEPARC_E_NOMEM) : 0;
+        return ew(e, sa_mpw_bool(e->out, f->v));
     }
     case K_STRS: {
         const steparc_opt_strs *f = (const steparc_opt_strs *)field;
@@ -492,7 +343,7 @@ static int pack_field(ectx *e, const sa_fielddesc *fd, const void *obj, int dept
             return pack_value(e, f->other, depth + 1);
         if (f->count > STEPARC_MAX_KEYS || (f->items == NULL && f->count))
             return efail(e, STEPARC_E_ARG);
-        if (msgpack_pack_array(&e->pk, f->count))
+        if (sa_mpw_array(e->out, (uint32_t)f->count))
             return efail(e, STEPARC_E_NOMEM);
         for (size_t i = 0; i < f->count; i++)
             if (pack_str(e, f->items[i].ptr, f->items[i].len))
@@ -549,7 +400,7 @@ static int pack_obj(ectx *e, const sa_objdesc *od, const void *obj, int depth)
             n++;
     if (e->status == 0 && n > STEPARC_MAX_KEYS)
         efail(e, STEPARC_E_LIMIT);
-    if (e->status == 0 && msgpack_pack_map(&e->pk, n))
+    if (e->status == 0 && sa_mpw_map(e->out, (uint32_t)n))
         efail(e, STEPARC_E_NOMEM);
     /* pass 2: write */
     for (size_t i = 0; i < ko->count && e->status == 0; i++) {
@@ -588,31 +439,25 @@ int sa_typed_decode(void **out, const sa_objdesc *od, size_t internal_off, const
         return STEPARC_E_LIMIT;
     dctx d;
     memset(&d, 0, sizeof d);
-    char *copy = (char *)arena_alloc(&d.a, len);
-    char *obj = (char *)arena_alloc(&d.a, od->size);
-    steparc_value *root = (steparc_value *)arena_alloc(&d.a, sizeof *root);
-    if (copy == NULL || obj == NULL || root == NULL) {
-        arena_free(&d.a);
-        return STEPARC_E_NOMEM;
-    }
-    if (len)
-        memcpy(copy, mp, len);
-    memset(obj, 0, od->size);
-    sa_mpr r = {(const unsigned char *)copy, (const unsigned char *)copy + len};
-    if (build(&d, &r, root, 0) == 0 && r.p != r.end)
-        d.status = STEPARC_E_INPUT;
+    steparc_value *root = NULL;
+    char *obj = NULL;
+    d.status = sa_value_decode(&root, &d.a, mp, len);
     if (d.status == 0 && root->type != STEPARC_V_OBJECT)
         d.status = STEPARC_E_INPUT;
-    if (d.status == 0)
+    if (d.status == 0 && (obj = (char *)sa_arena_alloc(&d.a, od->size)) == NULL)
+        d.status = STEPARC_E_NOMEM;
+    if (d.status == 0) {
+        memset(obj, 0, od->size);
         bind_obj(&d, od, obj, root);
+    }
     if (d.status != 0) {
-        arena_free(&d.a);
+        sa_arena_free(&d.a);
         return d.status;
     }
     /* the arena header itself lives in the arena's own first chunk list */
-    arena *keep = (arena *)arena_alloc(&d.a, sizeof(arena));
+    sa_arena *keep = (sa_arena *)sa_arena_alloc(&d.a, sizeof(sa_arena));
     if (keep == NULL) {
-        arena_free(&d.a);
+        sa_arena_free(&d.a);
         return STEPARC_E_NOMEM;
     }
     *keep = d.a;
@@ -625,8 +470,8 @@ void sa_typed_free(void *internal)
 {
     if (internal == NULL)
         return;
-    arena a = *(arena *)internal;
-    arena_free(&a);
+    sa_arena a = *(sa_arena *)internal;
+    sa_arena_free(&a);
 }
 
 int sa_typed_encode(const sa_objdesc *od, const void *obj, steparc_buf *out)
@@ -634,9 +479,9 @@ int sa_typed_encode(const sa_objdesc *od, const void *obj, steparc_buf *out)
     if (obj == NULL || out == NULL)
         return STEPARC_E_ARG;
     ectx e;
+    e.out = out;
     e.status = 0;
     out->len = 0;
-    msgpack_packer_init(&e.pk, out, sink);
     pack_obj(&e, od, obj, 0);
     if (e.status == 0 && out->len > STEPARC_MAX_RECORD_SIZE)
         e.status = STEPARC_E_LIMIT;
