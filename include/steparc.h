@@ -1275,6 +1275,51 @@ STEPARC_API int steparc_reader_find_id(uint64_t *ordinal, steparc_reader *r, con
                                        size_t len);
 
 /* ------------------------------------------------------------------------ */
+/* Export: every record as JSONL, on several threads                          */
+/* ------------------------------------------------------------------------ */
+
+/* Decode each record into a steparc_step and write that (a check of the typed
+ * path; the output is the same for step records). */
+#define STEPARC_EXPORT_VIA_STEP 0x100u
+
+typedef struct {
+    unsigned flags;      /* STEPARC_JSON_PRETTY, STEPARC_EXPORT_VIA_STEP; 0: canonical JSON */
+    int threads;         /* 1 (default) or 0: the calling thread only; up to 256 */
+    int has_range;
+    uint64_t range_from, range_to; /* with has_range: only ordinals in [range_from, range_to),
+                                      clipped to the archive */
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
+} steparc_export_options;
+
+STEPARC_API void steparc_export_options_init(steparc_export_options *opt);
+
+/* Writes the records (all, or opt's range) in archive order as JSONL: each
+ * record's JSON (as steparc_msgpack_to_json, with opt->flags) and a newline.
+ * The output is the same for every thread count. With threads > 1, workers
+ * build the JSON of chunks of 2048 records in parallel (up to 2 chunks per
+ * thread held in memory); `write` is always called on the calling thread, in
+ * order, with whole records only; it returns 0, or nonzero to stop the export.
+ * On a damaged block, the records before it are written, then the export
+ * stops. *written (may be NULL) counts the records written, also on failure.
+ * opt may be NULL (the defaults). r may be used by other threads meanwhile;
+ * the message of a failure is steparc_reader_errmsg(r) on the calling thread.
+ * @return 0, STEPARC_E_ARG (r or write NULL, threads outside 0..256, an unknown
+ *         flag), STEPARC_E_CORRUPT (a damaged block or record), STEPARC_E_INPUT /
+ *         STEPARC_E_LIMIT (STEPARC_EXPORT_VIA_STEP: a record the step struct cannot
+ *         hold), STEPARC_E_IO (write returned nonzero), STEPARC_E_NOMEM. */
+STEPARC_API int steparc_reader_export(uint64_t *written, steparc_reader *r,
+                                      const steparc_export_options *opt,
+                                      int (*write)(void *ctx, const void *data, size_t len),
+                                      void *ctx);
+
+/* Same, written to the file descriptor fd (which stays open; not flushed or
+ * synced).
+ * @return as steparc_reader_export; STEPARC_E_ARG also for fd < 0;
+ *         STEPARC_E_IO: write(2) failed (errno in the message). */
+STEPARC_API int steparc_reader_export_fd(uint64_t *written, steparc_reader *r,
+                                         const steparc_export_options *opt, int fd);
+
+/* ------------------------------------------------------------------------ */
 /* Cursors: filtered iteration in archive order, constant memory              */
 /* ------------------------------------------------------------------------ */
 
