@@ -23,7 +23,7 @@ typedef struct {
     uint64_t size;
     sa_archive a;
     sa_section secs[SA_MAX_SECTIONS];
-    const sa_section *sec[12];       /* by type, 1..11 */
+    const sa_section *sec[SA_SEC_BLOCK_KINDS + 1]; /* by type, 1..12 */
     const uint32_t *types;           /* the 4 index sections this writer maintains */
 } old_archive;
 
@@ -87,8 +87,8 @@ static int append_open(steparc_writer *w, const unsigned char *base, uint64_t si
             sa_fmt(errbuf, cap, "%s: %s (run 'steparc recover' first)", w->file.path, why);
             return STEPARC_E_CORRUPT;
         }
-        /* the parser refused a repeated type 1..11 */
-        if (secs[i].type >= 1 && secs[i].type <= 11)
+        /* the parser refused a repeated type 1..12 */
+        if (secs[i].type >= 1 && secs[i].type <= SA_SEC_BLOCK_KINDS)
             sec[secs[i].type] = &secs[i];
     }
     /* an archive keeps its version: appending to a 1.0 archive writes rows,
@@ -96,6 +96,8 @@ static int append_open(steparc_writer *w, const unsigned char *base, uint64_t si
     if (a->hdr.minor < 1)
         w->comp.columnar = 0;
     w->comp.packed = a->hdr.minor >= 2; /* and plain index sections into 1.0 and 1.1 archives */
+    /* block kinds, own-id postings and by_kind only into 1.3 archives */
+    w->minor = a->hdr.minor;
     /* the index sections this writer maintains: 1 and 2..5, or 1 and 8..11
      * (the parser checked the sizes of 1 and of 2..5) */
     static const uint32_t plain_t[4] = {SA_SEC_ID_INDEX, SA_SEC_RUN_POSTINGS, SA_SEC_THREAD_POSTINGS,
@@ -110,6 +112,11 @@ static int append_open(steparc_writer *w, const unsigned char *base, uint64_t si
                    "(type %u); rewrite it with 'steparc merge'", w->file.path, types[t]);
             return STEPARC_E_CORRUPT;
         }
+    if (w->minor >= 3 && sec[SA_SEC_BLOCK_KINDS] == NULL) { /* its size checked by the parser */
+        sa_fmt(errbuf, cap, "%s: the archive lacks an index section this writer maintains "
+               "(type %u); rewrite it with 'steparc merge'", w->file.path, SA_SEC_BLOCK_KINDS);
+        return STEPARC_E_CORRUPT;
+    }
     return 0;
 }
 
@@ -159,6 +166,8 @@ static int load_blocks(steparc_writer *w, const old_archive *o)
         }
     }
     if (sa_buf_append(&w->idx.bindex, bi, (size_t)(f->block_count * SA_BLOCK_INDEX_ENTRY_SIZE)) != 0)
+        return STEPARC_E_NOMEM;
+    if (w->minor >= 3 && sa_buf_append(&w->idx.kinds, o->a.kinds, (size_t)(4 * f->block_count)) != 0)
         return STEPARC_E_NOMEM;
     w->acc.records = f->record_count;
     w->blk.first = f->record_count;
@@ -214,6 +223,8 @@ static void load_stats(steparc_writer *w, const old_archive *o)
             stat_load(&w->acc.by_type, &r);
         else if (k.n == 9 && memcmp(k.s, "by_status", 9) == 0)
             stat_load(&w->acc.by_status, &r);
+        else if (k.n == 7 && memcmp(k.s, "by_kind", 7) == 0 && w->minor >= 3)
+            stat_load(&w->acc.by_kind, &r);
         r.p = vs;
         if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
             break;

@@ -1,12 +1,15 @@
-/* dedup.c - duplicates: one record per id, its most advanced state.
+/* dedup.c - duplicates: one record per identity, its most advanced state.
  *
- * Each record with an id adds an 80-byte entry: a 64-bit hash of the id
- * (big-endian, so that entries sort by it), the id's length and its first 64
- * bytes, the ordinal (big-endian) and the status rank. Sorted, the entries of
- * one id are adjacent and in input order; the winner of each group is known
- * in one pass, with no random access. Ids longer than 64 bytes are compared
- * in full by reading the records back. When some records lose, the archive
- * is written again without them (rewrite_without). */
+ * A record's identity is (kind, id), and (kind, vector_store_id, id) for a
+ * vector_store.file (whose id is the file's: a file may be in several
+ * stores). Each record with an id adds an 80-byte entry: a 64-bit hash of the
+ * identity (big-endian, so that entries sort by it), the kind, the id's
+ * length and its first 64 bytes, the ordinal (big-endian) and the rank of
+ * its status. Sorted, the entries of one identity are adjacent and in input
+ * order; the winner of each group is known in one pass, with no random
+ * access. Ids longer than 64 bytes, and vector_store.file identities, are
+ * compared in full by reading the records back. When some records lose, the
+ * archive is written again without them (rewrite_without). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <unistd.h>
@@ -17,32 +20,76 @@
 /* duplicate-detection entries */
 #define DD_SIZE SA_WR_DD_SIZE
 #define DD_ID 64
-#define DD_GROUP (8 + 1 + DD_ID) /* bytes that identify an id */
+#define DD_KIND 8                   /* offset of the kind */
+#define DD_LEN 9                    /* of the id's length (255: compare in full) */
+#define DD_GROUP (8 + 1 + 1 + DD_ID) /* bytes that identify a record: hash, kind, length, id */
+#define DD_RANK (DD_GROUP + 4)      /* after the ordinal */
 
-/* 2 for a terminal status, 1 otherwise: "completed" beats "in_progress". */
-static unsigned char status_rank(steparc_str s)
+static int str_is(steparc_str s, const char *lit)
 {
-    static const char *const terminal[] = {"completed", "failed", "cancelled", "expired"};
-    for (size_t i = 0; i < 4; i++)
-        if (s.ptr && s.len == strlen(terminal[i]) && memcmp(s.ptr, terminal[i], s.len) == 0)
-            return 2;
-    return 1;
+    size_t n = strlen(lit);
+    return s.ptr && s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
-/* idh: sa_hash_id64 of the id. */
-int sa_wr_dedup_push(steparc_writer *w, const sa_keyfields *kf, uint64_t idh)
+/* The rank of a status among the states of a kind: a record of higher rank
+ * wins, among equals the one seen last (docs/ISSUE13 design: steps and
+ * records without a known kind as before 1.3; runs in the order of their
+ * life cycle; messages in_progress < completed/incomplete; every other kind
+ * 1: the last seen). */
+static unsigned char status_rank(int kind, steparc_str s)
+{
+    static const char *const step_terminal[] = {"completed", "failed", "cancelled", "expired"};
+    static const char *const run_order[] = {"queued", "in_progress", "requires_action", "cancelling"};
+    static const char *const run_terminal[] = {"completed", "failed", "cancelled", "expired",
+                                               "incomplete"};
+    switch (kind) {
+    case STEPARC_KIND_STEP:
+    case STEPARC_KIND_OTHER:
+        for (size_t i = 0; i < 4; i++)
+            if (str_is(s, step_terminal[i]))
+                return 2;
+        return 1;
+    case STEPARC_KIND_RUN:
+        for (size_t i = 0; i < 4; i++)
+            if (str_is(s, run_order[i]))
+                return (unsigned char)(i + 1);
+        for (size_t i = 0; i < 5; i++)
+            if (str_is(s, run_terminal[i]))
+                return 5;
+        return 1;
+    case STEPARC_KIND_MESSAGE:
+        return str_is(s, "completed") || str_is(s, "incomplete") ? 2 : 1;
+    default:
+        return 1;
+    }
+}
+
+int sa_wr_dedup_push(steparc_writer *w, const void *mp, size_t len, const sa_keyfields *kf,
+                     int kind, uint64_t idh)
 {
     unsigned char e[DD_SIZE];
     memset(e, 0, sizeof e);
+    int full = kf->id.len > DD_ID;
+    if (kind == STEPARC_KIND_VECTOR_STORE_FILE) {
+        /* one entry per membership: the store's id joins the hash, and the
+         * identities are compared in full (read back: such records are few) */
+        steparc_str vs;
+        if (sa_mp_find_str(mp, len, "vector_store_id", 15, &vs) != 0)
+            return STEPARC_E_INPUT;
+        if (vs.ptr)
+            idh ^= sa_fmix64(sa_hash64(vs.ptr, vs.len) + 1);
+        full = 1;
+    }
     sa_put_be64(e, idh);
-    e[8] = (unsigned char)(kf->id.len > DD_ID ? 255 : kf->id.len);
-    memcpy(e + 9, kf->id.ptr, kf->id.len > DD_ID ? DD_ID : kf->id.len);
+    e[DD_KIND] = (unsigned char)kind;
+    e[DD_LEN] = (unsigned char)(full ? 255 : kf->id.len);
+    memcpy(e + DD_LEN + 1, kf->id.ptr, kf->id.len > DD_ID ? DD_ID : kf->id.len);
     uint64_t o = w->acc.records;
     e[DD_GROUP] = (unsigned char)(o >> 24);
     e[DD_GROUP + 1] = (unsigned char)(o >> 16);
     e[DD_GROUP + 2] = (unsigned char)(o >> 8);
     e[DD_GROUP + 3] = (unsigned char)o;
-    e[DD_GROUP + 4] = status_rank(kf->status);
+    e[DD_RANK] = status_rank(kind, kf->status);
     return sa_sorter_push(w->dd.sorter, e);
 }
 
@@ -104,8 +151,10 @@ static ZSTD_DCtx *dctx(steparc_writer *w)
     return w->dd.dctx;
 }
 
-/* The id of record `ordinal`, copied into out (for ids longer than 64 bytes). */
-static int fetch_id(steparc_writer *w, uint64_t ordinal, steparc_buf *out)
+/* The identity of record `ordinal` in out, for a comparison in full (ids
+ * longer than 64 bytes, vector_store.file memberships): the length of its
+ * vector_store_id (8 bytes; vector_store.file only), that id, then its id. */
+static int fetch_identity(steparc_writer *w, uint64_t ordinal, steparc_buf *out)
 {
     uint64_t lo = 0, hi = w->acc.blocks_written;
     while (hi - lo > 1) {
@@ -126,9 +175,19 @@ static int fetch_id(steparc_writer *w, uint64_t ordinal, steparc_buf *out)
         sa_rows_get((const unsigned char *)raw.data, h.record_count,
                     (uint32_t)(ordinal - h.first_ordinal), &p, &n);
         out->len = 0;
-        if (sa_mp_keyfields(p, n, &kf) != 0 || kf.id.ptr == NULL)
-            rc = sa_wr_fail(w, STEPARC_E_IO, "record %llu reads back without its id", (unsigned long long)ordinal);
-        else if (sa_buf_append(out, kf.id.ptr, kf.id.len) != 0)
+        steparc_str vs = {NULL, 0};
+        if (sa_mp_keyfields(p, n, &kf) != 0 || kf.id.ptr == NULL ||
+            (sa_keyfields_kind(&kf) == STEPARC_KIND_VECTOR_STORE_FILE &&
+             sa_mp_find_str(p, n, "vector_store_id", 15, &vs) != 0)) {
+            rc = sa_wr_fail(w, STEPARC_E_IO, "record %llu reads back without its id",
+                            (unsigned long long)ordinal);
+        } else if (sa_keyfields_kind(&kf) == STEPARC_KIND_VECTOR_STORE_FILE) {
+            unsigned char l[8];
+            sa_put_u64(l, vs.ptr ? vs.len + 1 : 0); /* absent and "" differ */
+            if (sa_buf_append(out, l, 8) != 0 || sa_buf_append(out, vs.ptr, vs.len) != 0)
+                rc = STEPARC_E_NOMEM;
+        }
+        if (rc == 0 && sa_buf_append(out, kf.id.ptr, kf.id.len) != 0)
             rc = STEPARC_E_NOMEM;
     }
     steparc_buf_free(&stored);
@@ -168,11 +227,11 @@ static int dd_emit(void *ctx, const unsigned char *e, size_t n)
     ddstate *s = (ddstate *)ctx;
     for (size_t i = 0; i < n; i++, e += DD_SIZE) {
         int same = s->have && memcmp(e, s->cur, DD_GROUP) == 0;
-        if (same && e[8] == 255) {
-            /* long ids: equal hashes and prefixes, compare them in full */
-            int rc = fetch_id(s->w, dd_ordinal(s->cur), &s->a);
+        if (same && e[DD_LEN] == 255) {
+            /* equal hashes and prefixes: compare the identities in full */
+            int rc = fetch_identity(s->w, dd_ordinal(s->cur), &s->a);
             if (rc == 0)
-                rc = fetch_id(s->w, dd_ordinal(e), &s->b);
+                rc = fetch_identity(s->w, dd_ordinal(e), &s->b);
             if (rc)
                 return rc;
             same = s->a.len == s->b.len && memcmp(s->a.data, s->b.data, s->a.len) == 0;
@@ -183,7 +242,7 @@ static int dd_emit(void *ctx, const unsigned char *e, size_t n)
             continue;
         }
         /* entries of a group come in input order: the later wins ties */
-        if (e[DD_GROUP + 4] >= s->cur[DD_GROUP + 4]) {
+        if (e[DD_RANK] >= s->cur[DD_RANK]) {
             mark(s, dd_ordinal(s->cur));
             memcpy(s->cur, e, DD_SIZE);
         } else {
@@ -214,14 +273,11 @@ static int copy_block(steparc_writer *w2, const sa_block_header *h, uint32_t row
         sa_rows_get((const unsigned char *)rows->data, h->record_count, i, &p, &n);
         if (sa_mp_keyfields(p, n, &kf) != 0)
             return sa_wr_fail(w2, STEPARC_E_INPUT, "record is not a MessagePack map");
-        if ((rc = sa_wr_account(w2, &kf, n)) != 0)
+        if ((rc = sa_wr_account(w2, p, n, &kf)) != 0)
             return rc;
     }
-    if ((rc = sa_wr_push_postings(w2, w2->acc.blocks_flushed)) != 0)
+    if ((rc = sa_wr_end_block(w2)) != 0)
         return rc;
-    sa_wr_close_block_times(w2);
-    w2->acc.blocks_flushed++;
-    w2->blk.first = w2->acc.records;
     steparc_buf out = {0};
     if (sa_buf_reserve(&out, SA_BLOCK_HEADER_SIZE + (size_t)h->stored_size) != 0)
         return sa_wr_fail(w2, STEPARC_E_NOMEM, "out of memory");

@@ -7,7 +7,7 @@
 #include "keyset.h"
 #include "writer_impl.h"
 
-#define MAX_SECTIONS 8 /* that this writer writes */
+#define MAX_SECTIONS 8 /* that this writer writes: 1, 2..5 or 8..11, 6, 7, 12 */
 
 /* the section table being built */
 typedef struct {
@@ -108,7 +108,8 @@ static int build_stats(steparc_writer *w, steparc_buf *b)
     mp_out o = {b, 0};
     msgpack_packer_init(&pk, &o, mp_sink);
     int have_ts = w->acc.min_ts <= w->acc.max_ts;
-    msgpack_pack_map(&pk, 7 + (have_ts ? 2 : 0));
+    int have_kinds = w->minor >= 3; /* by_kind: format 1.3 (an append to 1.2 lacks the old counts) */
+    msgpack_pack_map(&pk, 7u + (have_ts ? 2u : 0u) + (have_kinds ? 1u : 0u));
     pack_cstr(&pk, "records");
     msgpack_pack_uint64(&pk, w->acc.records);
     pack_cstr(&pk, "blocks");
@@ -127,6 +128,10 @@ static int build_stats(steparc_writer *w, steparc_buf *b)
     pack_statmap(&pk, &w->acc.by_type);
     pack_cstr(&pk, "by_status");
     pack_statmap(&pk, &w->acc.by_status);
+    if (have_kinds) {
+        pack_cstr(&pk, "by_kind");
+        pack_statmap(&pk, &w->acc.by_kind);
+    }
     pack_cstr(&pk, "writer");
     pack_cstr(&pk, "steparc " STEPARC_VERSION_STRING);
     return o.failed ? STEPARC_E_NOMEM : 0;
@@ -224,6 +229,9 @@ int sa_wr_write_sections(steparc_writer *w)
     /* a second copy of the dictionary, found through the footer */
     if (rc == 0 && w->dict.bytes.len)
         rc = put_section(w, &l, SA_SEC_DICTIONARY, w->dict.bytes.data, w->dict.bytes.len);
+    /* the kinds of each block's records (format 1.3) */
+    if (rc == 0 && w->minor >= 3)
+        rc = put_section(w, &l, SA_SEC_BLOCK_KINDS, w->idx.kinds.data, w->idx.kinds.len);
     if (rc == 0)
         rc = write_footer(w, &l);
     return rc;

@@ -86,7 +86,7 @@ static void sort_u32(uint32_t *v, size_t n)
 
 /* The run/thread/assistant keys of the block being closed become postings
  * of block bno: one entry per distinct key. */
-int sa_wr_push_postings(steparc_writer *w, uint64_t bno)
+static int push_postings(steparc_writer *w, uint64_t bno)
 {
     for (int k = 0; k < 3; k++) {
         if (w->blk.npkeys[k] > 1)
@@ -104,7 +104,7 @@ int sa_wr_push_postings(steparc_writer *w, uint64_t bno)
 
 /* The closing block's created_at range [bmin, bmax] keeps the archive
  * time_ordered or not (footer flag); the range starts again empty. */
-void sa_wr_close_block_times(steparc_writer *w)
+static void close_block_times(steparc_writer *w)
 {
     if (w->blk.bmin <= w->blk.bmax) {
         if (w->acc.have_prev && w->blk.bmin < w->acc.prev_max)
@@ -116,16 +116,31 @@ void sa_wr_close_block_times(steparc_writer *w)
     w->blk.bmax = INT64_MIN;
 }
 
-/* Closes the current block: builds its payload, pushes its postings, then
- * holds it (while the dictionary is being decided) or compresses it (here or
- * on a worker). */
+int sa_wr_end_block(steparc_writer *w)
+{
+    int rc = push_postings(w, w->acc.blocks_flushed);
+    if (rc)
+        return rc;
+    if (w->minor >= 3) {
+        unsigned char m[4];
+        sa_put_u32(m, w->blk.kinds);
+        if (sa_buf_append(&w->idx.kinds, m, 4) != 0)
+            return sa_wr_fail(w, STEPARC_E_NOMEM, "out of memory");
+    }
+    w->blk.kinds = 0;
+    close_block_times(w);
+    w->acc.blocks_flushed++;
+    w->blk.first = w->acc.records;
+    return 0;
+}
+
+/* Closes the current block: builds its payload, ends the block, then holds
+ * it (while the dictionary is being decided) or compresses it (here or on a
+ * worker). */
 int sa_wr_flush_block(steparc_writer *w)
 {
     if (w->blk.nends == 0)
         return 0;
-    int rc = sa_wr_push_postings(w, w->acc.blocks_flushed);
-    if (rc)
-        return rc;
     /* the payload: the record end offsets, then the records, written into
      * the gap in front of the records (widened when too narrow: the first
      * block, or a block of smaller records than before) */
@@ -152,9 +167,9 @@ int sa_wr_flush_block(steparc_writer *w)
     hdr.min_created_at = w->blk.bmin;
     hdr.max_created_at = w->blk.bmax;
     hdr.raw_size = (uint32_t)raw->len;
-    sa_wr_close_block_times(w);
-    w->acc.blocks_flushed++;
-    w->blk.first = w->acc.records;
+    int rc = sa_wr_end_block(w);
+    if (rc)
+        return rc;
     w->blk.nends = 0;
     w->blk.recs.len = w->blk.gap;
     if (w->dict.state == SA_WR_DICT_COLLECTING)
@@ -264,7 +279,8 @@ static int open_parts(steparc_writer *w)
         return STEPARC_E_NOMEM;
     w->comp.nthreads = w->opt.threads;
     w->comp.columnar = w->opt.layout != STEPARC_LAYOUT_ROWS;
-    w->comp.packed = w->comp.columnar; /* a new archive is 1.2, or 1.0 with --layout rows */
+    w->comp.packed = w->comp.columnar; /* a new archive is 1.3, or 1.0 with --layout rows */
+    w->minor = w->comp.columnar ? STEPARC_FORMAT_MINOR : 0; /* an append takes the archive's */
     if (w->comp.columnar && (w->comp.colenc = sa_colenc_new()) == NULL)
         return STEPARC_E_NOMEM;
     return 0;
@@ -287,9 +303,10 @@ static int create_file(steparc_writer *w, char *errbuf, size_t cap)
     sa_file_header h;
     memset(&h, 0, sizeof h);
     h.major = STEPARC_FORMAT_MAJOR;
-    /* 1.1 adds the columnar layout, 1.2 packed key sets; archives of rows
-     * stay 1.0, readable by every 1.x reader */
-    h.minor = w->comp.packed ? 2 : w->comp.columnar ? 1 : 0;
+    /* 1.1 adds the columnar layout, 1.2 packed key sets, 1.3 the block
+     * kinds and postings by own id; archives of rows stay 1.0, readable by
+     * every 1.x reader */
+    h.minor = (uint16_t)w->minor;
     memcpy(h.sync, w->sync, SA_SYNC_SIZE);
     h.block_size = w->opt.block_size;
     unsigned char hb[SA_FILE_HEADER_SIZE];
@@ -414,7 +431,7 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
     if (sa_buf_append(&w->blk.recs, mp, len) != 0)
         return sa_wr_fail(w, STEPARC_E_NOMEM, "out of memory");
     w->blk.ends[w->blk.nends++] = (uint32_t)(w->blk.recs.len - w->blk.gap);
-    int rc = sa_wr_account(w, kf, len);
+    int rc = sa_wr_account(w, mp, len, kf);
     if (rc)
         return rc;
     /* A record bigger than the target gets a block of its own. */
@@ -431,8 +448,10 @@ int sa_writer_add_kf(steparc_writer *w, const void *mp, size_t len, const sa_key
 /* What a record adds besides its bytes: the block's and the archive's time
  * range, its id index entry (ordinal w->acc.records) and dedup entry, its
  * postings keys, the statistics; then it is counted. */
-int sa_wr_account(steparc_writer *w, const sa_keyfields *kf, size_t len)
+int sa_wr_account(steparc_writer *w, const void *mp, size_t len, const sa_keyfields *kf)
 {
+    int kind = sa_keyfields_kind(kf);
+    w->blk.kinds |= 1u << kind;
     if (kf->has_created_at) {
         if (kf->created_at < w->blk.bmin)
             w->blk.bmin = kf->created_at;
@@ -450,15 +469,22 @@ int sa_wr_account(steparc_writer *w, const sa_keyfields *kf, size_t len)
         return sa_wr_fail(w, STEPARC_E_IO, "cannot spill index entries to a temporary file");
     }
     /* an empty id identifies nothing (third-party servers send ""): never merged */
-    if (w->dd.sorter && kf->id.ptr && kf->id.len > 0 && sa_wr_dedup_push(w, kf, idh) != 0) {
+    if (w->dd.sorter && kf->id.ptr && kf->id.len > 0 &&
+        sa_wr_dedup_push(w, mp, len, kf, kind, idh) != 0) {
         w->failed = 1;
         return sa_wr_fail(w, STEPARC_E_IO, "cannot spill duplicate-detection entries to a temporary file");
     }
-    if (push_key(w, 0, kf->run_id) || push_key(w, 1, kf->thread_id) ||
-        push_key(w, 2, kf->assistant_id))
+    steparc_str keys[3];
+    sa_posting_keys(kf, kind, w->minor, keys);
+    if (push_key(w, 0, keys[0]) || push_key(w, 1, keys[1]) || push_key(w, 2, keys[2]))
         return sa_wr_fail(w, STEPARC_E_NOMEM, "out of memory");
     stat_add(&w->acc.by_type, kf->type);
     stat_add(&w->acc.by_status, kf->status);
+    if (w->minor >= 3) {
+        const char *kn = steparc_kind_name(kind);
+        steparc_str ks = {kn, strlen(kn)};
+        stat_add(&w->acc.by_kind, ks);
+    }
     w->acc.raw_bytes += len;
     w->acc.records++;
     return 0;
@@ -613,6 +639,9 @@ void steparc_writer_close(steparc_writer *w)
         sa_free(w->acc.by_type.e[i].name);
     for (size_t i = 0; i < w->acc.by_status.n; i++)
         sa_free(w->acc.by_status.e[i].name);
+    for (size_t i = 0; i < w->acc.by_kind.n; i++)
+        sa_free(w->acc.by_kind.e[i].name);
+    steparc_buf_free(&w->idx.kinds);
     steparc_buf_free(&w->blk.recs);
     steparc_buf_free(&w->idx.bindex);
     for (size_t i = 0; i < w->dict.nheld; i++)

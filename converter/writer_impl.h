@@ -62,6 +62,7 @@ typedef struct {
     unsigned char lastk[3][64];
     size_t lastk_len[3];        /* SIZE_MAX: none */
     uint32_t lastk_key[3];
+    uint32_t kinds;             /* bit k: the block holds a record of kind k (8.7) */
 } sa_wr_block;
 
 /* what the archive holds so far: counts, time range and order, statistics */
@@ -73,12 +74,14 @@ typedef struct {
     int64_t min_ts, max_ts;
     uint64_t raw_bytes, stored_bytes;
     sa_wr_stat_map by_type, by_status;
+    sa_wr_stat_map by_kind;     /* short kind names (format 1.3) */
 } sa_wr_totals;
 
 /* the block index and the entries of the other index sections */
 typedef struct {
     steparc_buf bindex;
     sa_sorter *ids, *post[3];   /* id index; run, thread, assistant postings */
+    steparc_buf kinds;          /* block kinds (format 1.3): u32 per block closed */
 } sa_wr_index;
 
 typedef struct {
@@ -127,6 +130,7 @@ typedef struct {
 
 struct steparc_writer {
     steparc_writer_options opt;
+    unsigned minor;             /* the file's format minor: what it may hold (see create_file) */
     int finished, failed;
     unsigned char sync[SA_SYNC_SIZE];
     char err[512];
@@ -147,10 +151,11 @@ int sa_wr_fail(steparc_writer *w, int status, const char *fmt, ...)
 /* A failed system call (errno): STEPARC_E_IO, the writer failed. */
 int sa_wr_io_fail(steparc_writer *w, const char *what);
 int sa_wr_write(steparc_writer *w, const void *p, size_t n);
-/* What a record adds besides its bytes (ordinal w->acc.records). */
-int sa_wr_account(steparc_writer *w, const sa_keyfields *kf, size_t len);
-int sa_wr_push_postings(steparc_writer *w, uint64_t bno);
-void sa_wr_close_block_times(steparc_writer *w);
+/* What record mp[0..len) adds besides its bytes (ordinal w->acc.records). */
+int sa_wr_account(steparc_writer *w, const void *mp, size_t len, const sa_keyfields *kf);
+/* Ends the block being filled: its postings, kinds and time range; the
+ * next block starts at the next record. */
+int sa_wr_end_block(steparc_writer *w);
 /* Closes the current block: held for the dictionary, or compressed. */
 int sa_wr_flush_block(steparc_writer *w);
 
@@ -187,7 +192,9 @@ int sa_wr_adopt_dict(steparc_writer *w2, const steparc_writer *w);
 int sa_wr_append_prepare(steparc_writer *w, char *errbuf, size_t cap);
 
 /* ---- dedup.c ---- */
-int sa_wr_dedup_push(steparc_writer *w, const sa_keyfields *kf, uint64_t idh);
+/* idh: sa_hash_id64 of the id (non-empty); kind: the record's. */
+int sa_wr_dedup_push(steparc_writer *w, const void *mp, size_t len, const sa_keyfields *kf,
+                     int kind, uint64_t idh);
 /* Finds the duplicates; when there are some, writes the archive again
  * without them. *done = 1 when the final archive was written that way. */
 int sa_wr_dedup_finish(steparc_writer *w, int *done);

@@ -64,6 +64,7 @@ static int slot_of(uint32_t type, int *packed)
     case SA_SEC_ASSISTANT_POSTINGS: case SA_SEC_PACKED_ASSISTANT_POSTINGS: return SA_SLOT_ASSISTANTS;
     case SA_SEC_STATS: return SA_SLOT_STATS;
     case SA_SEC_DICTIONARY: return SA_SLOT_DICT;
+    case SA_SEC_BLOCK_KINDS: return SA_SLOT_KINDS;
     default: return -1; /* unknown section types are skipped (8) */
     }
 }
@@ -158,6 +159,23 @@ static int parse_block_index(sa_archive *a, char *err, size_t cap)
     return 0;
 }
 
+/* The block kinds (8.7): one u32 per block, checked whole (4 bytes a block,
+ * read by every --kind scan). */
+static int parse_block_kinds(sa_archive *a, char *err, size_t cap)
+{
+    if (!a->slot[SA_SLOT_KINDS].present)
+        return 0;
+    const sa_section *s = &a->slot[SA_SLOT_KINDS].s;
+    if (s->length != 4 * a->ft.block_count)
+        return fail(err, cap, STEPARC_E_CORRUPT,
+                    "block kinds section size does not match the block count (try 'steparc recover')");
+    if (sa_section_crc_check(a->base, s) != 0)
+        return fail(err, cap, STEPARC_E_CORRUPT,
+                    "block kinds section checksum mismatch (try 'steparc recover')");
+    a->kinds = a->base + s->offset;
+    return 0;
+}
+
 int sa_archive_parse(sa_archive *a, const unsigned char *base, uint64_t size, char *err,
                      size_t cap)
 {
@@ -171,6 +189,8 @@ int sa_archive_parse(sa_archive *a, const unsigned char *base, uint64_t size, ch
         rc = parse_sections(a, err, cap);
     if (rc == 0)
         rc = parse_block_index(a, err, cap);
+    if (rc == 0)
+        rc = parse_block_kinds(a, err, cap);
     return rc;
 }
 

@@ -21,6 +21,7 @@ enum {
     SA_SLOT_ASSISTANTS,
     SA_SLOT_STATS,
     SA_SLOT_DICT,
+    SA_SLOT_KINDS,
     SA_SLOT_COUNT
 };
 
@@ -41,6 +42,7 @@ typedef struct {
     const unsigned char *table; /* ft.section_count entries of 32 bytes */
     sa_slot slot[SA_SLOT_COUNT];
     const unsigned char *bindex; /* ft.block_count entries of 48 bytes, all checked */
+    const unsigned char *kinds;  /* section 12: ft.block_count u32 masks, checked; NULL: absent */
     uint64_t nblocks;
 } sa_archive;
 

@@ -37,7 +37,8 @@ enum {
     SA_SEC_PACKED_ID_INDEX = 8, /* 8..11: types 2..5 as packed key sets (format 1.2) */
     SA_SEC_PACKED_RUN_POSTINGS = 9,
     SA_SEC_PACKED_THREAD_POSTINGS = 10,
-    SA_SEC_PACKED_ASSISTANT_POSTINGS = 11
+    SA_SEC_PACKED_ASSISTANT_POSTINGS = 11,
+    SA_SEC_BLOCK_KINDS = 12 /* u32 per block: the kinds of its records (format 1.3) */
 };
 #define SA_FOOTER_TIME_ORDERED 1u
 

@@ -89,7 +89,7 @@ extern "C" {
 /* On-disk format version written by this library (docs/FORMAT.md). Separate
  * from the library version: a library reads every format with the same major. */
 #define STEPARC_FORMAT_MAJOR 1
-#define STEPARC_FORMAT_MINOR 2
+#define STEPARC_FORMAT_MINOR 3
 
 /* Run-time library version, as STEPARC_VERSION_NUMBER and as "0.2.0". */
 STEPARC_API unsigned steparc_version_number(void);
