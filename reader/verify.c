@@ -137,10 +137,11 @@ static int block_keys(vstate *v, expect *x, uint64_t b, const sa_block_entry *e,
         }
         if (kf.id.ptr)
             dig_add(&x->want[0], ((uint64_t)sa_key32(kf.id.ptr, kf.id.len) << 32) | (c->first + i));
-        const steparc_str *ps[3] = {&kf.run_id, &kf.thread_id, &kf.assistant_id};
+        steparc_str ps[3]; /* the writer's rule (8.3), by the archive's minor */
+        sa_posting_keys(&kf, sa_keyfields_kind(&kf), v->r->hdr.minor, ps);
         for (int k = 0; k < 3; k++)
-            if (ps[k]->ptr)
-                x->keys[k][nk[k]++] = sa_key32(ps[k]->ptr, ps[k]->len);
+            if (ps[k].ptr)
+                x->keys[k][nk[k]++] = sa_key32(ps[k].ptr, ps[k].len);
     }
     if (mn != e->min_created_at || mx != e->max_created_at)
         problem(v, (int64_t)b, e->offset,

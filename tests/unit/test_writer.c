@@ -1,9 +1,11 @@
 /* test_writer.c - the archive writer (converter/): which record survives a
  * dedup (ranks; among equals the last seen), appending to archives of each
- * format minor (the minor and the section types are kept; a damaged archive
+ * format minor 1.0-1.3 (the minor and the section types are kept; a damaged archive
  * is refused and left unchanged), and the ordered pool (format/pool.c):
  * delivery in submission order whatever the work takes, an error in the
- * middle, one and several threads. */
+ * middle, one and several threads. Format 1.3 (issue 13): dedup identity and
+ * ranks per kind, postings by own id, the block kinds section and its
+ * parser checks, by_kind. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
@@ -13,7 +15,9 @@
 
 #include "archive.h"
 #include "harness.h"
+#include "keyset.h"
 #include "pool.h"
+#include "record.h"
 #include "steparc.h"
 
 static char g_dir[] = "/tmp/test_writer_XXXXXX";
@@ -255,15 +259,62 @@ static void make_small(const char *path, int rows)
     steparc_writer_close(w);
 }
 
+/* A 1.2 archive from a 1.3 one: minor 2 in the header, section 12 left out
+ * of the table (its bytes stay, dead). */
+static unsigned char *to_minor2(const unsigned char *img, size_t *len)
+{
+    sa_footer f;
+    sa_file_header h;
+    const char *why;
+    if (sa_footer_decode(img + *len - SA_FOOTER_SIZE, &f, &why) != 0 ||
+        sa_file_header_decode(img, &h) != 0)
+        return NULL;
+    unsigned char *out = malloc(*len);
+    size_t at = (size_t)f.section_table_offset;
+    memcpy(out, img, at);
+    h.minor = 2;
+    sa_file_header_encode(&h, out);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < f.section_count; i++) {
+        const unsigned char *ent = img + f.section_table_offset + (size_t)i * SA_SECTION_ENTRY_SIZE;
+        sa_section s;
+        sa_section_decode(ent, &s);
+        if (s.type == SA_SEC_BLOCK_KINDS)
+            continue;
+        memcpy(out + at, ent, SA_SECTION_ENTRY_SIZE);
+        at += SA_SECTION_ENTRY_SIZE;
+        kept++;
+    }
+    f.section_count = kept;
+    f.section_table_crc = sa_crc32c(0, out + f.section_table_offset, (size_t)kept * SA_SECTION_ENTRY_SIZE);
+    sa_footer_encode(&f, out + at);
+    *len = at + SA_FOOTER_SIZE;
+    return out;
+}
+
 static void test_append_each_minor(void)
 {
     char path[300];
     snprintf(path, sizeof path, "%s/v10.steparc", g_dir);
     make_small(path, 1);
     check_append_keeps(path, 0);
-    snprintf(path, sizeof path, "%s/v12.steparc", g_dir);
+    snprintf(path, sizeof path, "%s/v13.steparc", g_dir);
     make_small(path, 0);
-    check_append_keeps(path, STEPARC_FORMAT_MINOR >= 3 ? 3 : 2);
+    size_t n13;
+    unsigned char *a13 = slurp(path, &n13);
+    check_append_keeps(path, 3);
+    /* 1.2: a 1.3 archive without its section 12, minor 2 in its header */
+    CHECK(a13 != NULL);
+    if (a13) {
+        size_t n12 = n13;
+        unsigned char *a12 = to_minor2(a13, &n12);
+        snprintf(path, sizeof path, "%s/v12.steparc", g_dir);
+        CHECK(a12 != NULL && write_file(path, a12, n12) == 0);
+        if (a12)
+            check_append_keeps(path, 2);
+        free(a12);
+        free(a13);
+    }
     /* 1.1: the golden archive of tests/data */
     const char *src = getenv("STEPARC_TESTS");
     char golden[600];
@@ -309,6 +360,386 @@ static void test_append_refuses_damaged(void)
         free(img);
         free(img2);
     }
+}
+
+/* ---- format 1.3: kinds ------------------------------------------------------------ */
+
+static char *write_records(const char *name, const char *const *recs, size_t n, int dedup,
+                           int threads)
+{
+    static char path[300];
+    snprintf(path, sizeof path, "%s/%s.steparc", g_dir, name);
+    steparc_writer *w = open_writer(path, dedup, 0, threads);
+    if (w == NULL)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (add(w, recs[i]) != 0) {
+            fprintf(stderr, "  record %zu: %s\n", i, steparc_writer_errmsg(w));
+            CHECK(0);
+        }
+    CHECK_EQ_INT(steparc_writer_finish(w), 0);
+    steparc_writer_close(w);
+    return path;
+}
+
+/* A file and its vector_store.file share the id: never merged; two stores'
+ * memberships of one file neither; a step and a message with one id neither;
+ * one membership seen twice merges (the last). */
+static void test_dedup_across_kinds(void)
+{
+    static const char *const recs[] = {
+        "{\"id\":\"file-1\",\"object\":\"file\",\"filename\":\"a\"}",
+        "{\"id\":\"file-1\",\"object\":\"vector_store.file\",\"vector_store_id\":\"vs_1\",\"n\":1}",
+        "{\"id\":\"file-1\",\"object\":\"vector_store.file\",\"vector_store_id\":\"vs_2\",\"n\":2}",
+        "{\"id\":\"file-1\",\"object\":\"vector_store.file\",\"vector_store_id\":\"vs_1\",\"n\":3}",
+        "{\"id\":\"file-1\",\"object\":\"vector_store.file\",\"n\":4}",
+        "{\"id\":\"x_1\",\"object\":\"thread.run.step\",\"status\":\"completed\"}",
+        "{\"id\":\"x_1\",\"object\":\"thread.message\",\"status\":\"completed\"}",
+        "{\"id\":\"file-1\",\"object\":\"file\",\"filename\":\"b\"}",
+    };
+    for (int threads = 1; threads <= 2; threads++) {
+        const char *path = write_records("kinds_dedup", recs, 8, 1, threads);
+        CHECK(path != NULL);
+        if (path == NULL)
+            return;
+        char *got = cat(path);
+        CHECK_STR(got,
+                  "{\"id\":\"file-1\",\"object\":\"vector_store.file\",\"vector_store_id\":\"vs_2\",\"n\":2}\n"
+                  "{\"id\":\"file-1\",\"object\":\"vector_store.file\",\"vector_store_id\":\"vs_1\",\"n\":3}\n"
+                  "{\"id\":\"file-1\",\"object\":\"vector_store.file\",\"n\":4}\n"
+                  "{\"id\":\"x_1\",\"object\":\"thread.run.step\",\"status\":\"completed\"}\n"
+                  "{\"id\":\"x_1\",\"object\":\"thread.message\",\"status\":\"completed\"}\n"
+                  "{\"id\":\"file-1\",\"object\":\"file\",\"filename\":\"b\"}\n");
+        free(got);
+    }
+}
+
+/* The most advanced state of a run wins whatever the order; messages:
+ * completed beats in_progress; threads: the last. */
+static void test_dedup_run_states(void)
+{
+    static const char *const recs[] = {
+        "{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"queued\",\"n\":1}",
+        "{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"requires_action\",\"n\":2}",
+        "{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"in_progress\",\"n\":3}",
+        "{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"incomplete\",\"n\":4}",
+        "{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"cancelling\",\"n\":5}",
+        "{\"id\":\"run_2\",\"object\":\"thread.run\",\"status\":\"cancelling\",\"n\":1}",
+        "{\"id\":\"run_2\",\"object\":\"thread.run\",\"status\":\"in_progress\",\"n\":2}",
+        "{\"id\":\"run_2\",\"object\":\"thread.run\",\"status\":\"queued\",\"n\":3}",
+        "{\"id\":\"msg_1\",\"object\":\"thread.message\",\"status\":\"completed\",\"n\":1}",
+        "{\"id\":\"msg_1\",\"object\":\"thread.message\",\"status\":\"in_progress\",\"n\":2}",
+        "{\"id\":\"thread_1\",\"object\":\"thread\",\"n\":1}",
+        "{\"id\":\"thread_1\",\"object\":\"thread\",\"n\":2}",
+    };
+    const char *path = write_records("kinds_runs", recs, 12, 1, 1);
+    CHECK(path != NULL);
+    if (path == NULL)
+        return;
+    char *got = cat(path);
+    CHECK_STR(got, "{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"incomplete\",\"n\":4}\n"
+                   "{\"id\":\"run_2\",\"object\":\"thread.run\",\"status\":\"cancelling\",\"n\":1}\n"
+                   "{\"id\":\"msg_1\",\"object\":\"thread.message\",\"status\":\"completed\",\"n\":1}\n"
+                   "{\"id\":\"thread_1\",\"object\":\"thread\",\"n\":2}\n");
+    free(got);
+}
+
+/* A mixed history in small blocks. */
+static const char *mixed_archive(void)
+{
+    static const char *const objects[] = {"thread.run.step", "thread.message", "thread.run",
+                                          "thread", "assistant", "file", "vector_store",
+                                          "vector_store.file", "list"};
+    char path[300];
+    snprintf(path, sizeof path, "%s/mixed.steparc", g_dir);
+    steparc_writer *w = open_writer(path, 0, 0, 2);
+    if (w == NULL)
+        return NULL;
+    unsigned seed = 11;
+    for (int i = 0; i < 400; i++) {
+        /* runs of one kind, so that blocks differ */
+        int k = (i / 17 + (int)(rand_r(&seed) % 2)) % 9;
+        char js[400];
+        snprintf(js, sizeof js,
+                 "{\"id\":\"%s_%d\",\"object\":\"%s\",\"run_id\":\"run_%d\",\"thread_id\":\"thread_%d\","
+                 "\"assistant_id\":\"asst_%d\",\"status\":\"completed\",\"pad\":\"%060d\"}",
+                 k == 2 ? "run" : k == 3 ? "thread" : k == 4 ? "asst" : "obj", i, objects[k], i / 50,
+                 i / 100, i / 200, i);
+        CHECK_EQ_INT(add(w, js), 0);
+    }
+    CHECK_EQ_INT(steparc_writer_finish(w), 0);
+    steparc_writer_close(w);
+    static char keep[300];
+    snprintf(keep, sizeof keep, "%s", path);
+    return keep;
+}
+
+/* Section 12 holds, per block, exactly the kinds of its records; new
+ * archives are 1.3 with section 12 last. */
+static void test_block_kinds_masks(void)
+{
+    const char *path = mixed_archive();
+    CHECK(path != NULL);
+    if (path == NULL)
+        return;
+    size_t len;
+    unsigned char *img = slurp(path, &len);
+    sa_archive a;
+    char why[300];
+    CHECK_EQ_INT(sa_archive_parse(&a, img, len, why, sizeof why), 0);
+    CHECK_EQ_INT(a.hdr.minor, 3);
+    CHECK(a.kinds != NULL);
+    CHECK(a.nblocks > 10);
+    steparc_reader *r = NULL;
+    CHECK_EQ_INT(steparc_reader_open(&r, path, NULL, NULL, 0), 0);
+    steparc_buf mp = {0};
+    uint32_t all = 0;
+    int differ = 0;
+    for (uint64_t b = 0; a.kinds && b < a.nblocks; b++) {
+        sa_block_entry e;
+        sa_block_entry_decode(a.bindex + b * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
+        uint32_t want = 0;
+        for (uint64_t o = e.first_ordinal; o < e.first_ordinal + e.record_count; o++) {
+            int kind = -1;
+            CHECK_EQ_INT(steparc_reader_get_msgpack(&mp, r, o), 0);
+            CHECK_EQ_INT(steparc_record_kind(&kind, mp.data, mp.len), 0);
+            want |= 1u << kind;
+        }
+        CHECK_EQ_INT(sa_get_u32(a.kinds + 4 * b), want);
+        differ |= b > 0 && want != sa_get_u32(a.kinds + 4 * (b - 1));
+        all |= want;
+    }
+    CHECK_EQ_INT(all, 0x1FF); /* every kind, "other" (the list) included */
+    CHECK(differ);
+    uint64_t np = 9;
+    CHECK_EQ_INT(steparc_verify(&np, r, NULL, NULL), 0);
+    CHECK_EQ_INT(np, 0);
+    steparc_buf_free(&mp);
+    steparc_reader_close(r);
+    sa_section last;
+    sa_section_decode(a.table + (size_t)(a.ft.section_count - 1) * SA_SECTION_ENTRY_SIZE, &last);
+    CHECK_EQ_INT(last.type, SA_SEC_BLOCK_KINDS);
+    free(img);
+}
+
+/* Postings (1.3): a run's own id in the run postings, a thread's in the
+ * thread postings, an assistant's in the assistant postings; the others by
+ * their fields. */
+static int collect_low(void *ctx, uint64_t low)
+{
+    uint64_t *set = (uint64_t *)ctx; /* bit per block number < 64 */
+    if (low < 64)
+        *set |= 1ull << low;
+    return 0;
+}
+
+static uint64_t blocks_of(const sa_archive *a, int slot, const char *key)
+{
+    sa_keyset ks;
+    const char *why = "";
+    uint64_t set = 0;
+    const sa_section *s = &a->slot[slot].s;
+    if (!a->slot[slot].present || !a->slot[slot].packed ||
+        sa_keyset_open(&ks, a->base + s->offset, s->length, &why) != 0 ||
+        sa_keyset_find(&ks, sa_key32(key, strlen(key)), collect_low, &set, &why) != 0)
+        return ~0ull;
+    return set;
+}
+
+static void test_postings_by_own_id(void)
+{
+    static const char *const recs[] = {
+        "{\"id\":\"thread_9\",\"object\":\"thread\",\"pad\":\"" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" "\"}",
+        "{\"id\":\"asst_9\",\"object\":\"assistant\",\"pad\":\"" "0123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890123456789" "\"}",
+        "{\"id\":\"run_9\",\"object\":\"thread.run\",\"thread_id\":\"thread_9\",\"assistant_id\":\"asst_9\"}",
+        "{\"id\":\"msg_9\",\"object\":\"thread.message\",\"thread_id\":\"thread_9\",\"run_id\":\"run_9\"}",
+        "{\"id\":\"step_9\",\"object\":\"thread.run.step\",\"run_id\":\"run_9\",\"thread_id\":\"thread_8\"}",
+    };
+    char path[300];
+    snprintf(path, sizeof path, "%s/own.steparc", g_dir);
+    steparc_writer_options o;
+    steparc_writer_options_init(&o);
+    o.block_size = 1024;
+    o.no_fsync = 1;
+    steparc_writer *w = NULL;
+    CHECK_EQ_INT(steparc_writer_open(&w, path, &o, NULL, 0), 0);
+    if (w == NULL)
+        return;
+    /* one record per block: flushed by the next record's size */
+    for (int i = 0; i < 5; i++) {
+        char big[1200];
+        CHECK_EQ_INT(add(w, recs[i]), 0);
+        snprintf(big, sizeof big, "{\"object\":\"list\",\"pad\":\"%0900d\"}", i);
+        CHECK_EQ_INT(add(w, big), 0);
+    }
+    CHECK_EQ_INT(steparc_writer_finish(w), 0);
+    steparc_writer_close(w);
+    size_t len;
+    unsigned char *img = slurp(path, &len);
+    sa_archive a;
+    char why[300];
+    CHECK_EQ_INT(sa_archive_parse(&a, img, len, why, sizeof why), 0);
+    /* block b holds recs[b] and a list; find where each record went */
+    uint64_t blk[5];
+    for (int i = 0; i < 5; i++) {
+        blk[i] = 99;
+        for (uint64_t b = 0; b < a.nblocks; b++) {
+            sa_block_entry e;
+            sa_block_entry_decode(a.bindex + b * SA_BLOCK_INDEX_ENTRY_SIZE, &e);
+            if ((uint64_t)(2 * i) >= e.first_ordinal && (uint64_t)(2 * i) < e.first_ordinal + e.record_count)
+                blk[i] = b;
+        }
+    }
+    CHECK_EQ_INT(blocks_of(&a, SA_SLOT_THREADS, "thread_9"),
+                 (1ull << blk[0]) | (1ull << blk[2]) | (1ull << blk[3]));
+    CHECK_EQ_INT(blocks_of(&a, SA_SLOT_ASSISTANTS, "asst_9"), (1ull << blk[1]) | (1ull << blk[2]));
+    CHECK_EQ_INT(blocks_of(&a, SA_SLOT_RUNS, "run_9"),
+                 (1ull << blk[2]) | (1ull << blk[3]) | (1ull << blk[4]));
+    CHECK_EQ_INT(blocks_of(&a, SA_SLOT_THREADS, "thread_8"), 1ull << blk[4]);
+    free(img);
+}
+
+/* Rewrites the block kinds' section table entry with its length changed by
+ * dlen (its CRC recomputed; dlen > 0: it starts dlen bytes earlier, so that
+ * it still ends before the table), or flips a byte of the section (flip: the
+ * CRC fails), then the table CRC and the footer. */
+static void craft_kinds(unsigned char *img, size_t len, int64_t dlen, int flip)
+{
+    sa_footer f;
+    const char *why;
+    CHECK_EQ_INT(sa_footer_decode(img + len - SA_FOOTER_SIZE, &f, &why), 0);
+    for (uint32_t i = 0; i < f.section_count; i++) {
+        unsigned char *ent = img + f.section_table_offset + (size_t)i * SA_SECTION_ENTRY_SIZE;
+        sa_section s;
+        sa_section_decode(ent, &s);
+        if (s.type != SA_SEC_BLOCK_KINDS)
+            continue;
+        if (flip)
+            img[s.offset] ^= 0x40; /* the CRC stays: a mismatch */
+        s.length = (uint64_t)((int64_t)s.length + dlen);
+        if (dlen > 0)
+            s.offset -= (uint64_t)dlen;
+        if (!flip)
+            s.crc = sa_crc32c(0, img + s.offset, (size_t)s.length);
+        sa_section_encode(&s, ent);
+    }
+    f.section_table_crc = sa_crc32c(0, img + f.section_table_offset,
+                                    (size_t)f.section_count * SA_SECTION_ENTRY_SIZE);
+    sa_footer_encode(&f, img + len - SA_FOOTER_SIZE);
+}
+
+static void test_parser_checks_block_kinds(void)
+{
+    const char *path = mixed_archive();
+    size_t len;
+    unsigned char *img = path ? slurp(path, &len) : NULL;
+    CHECK(img != NULL);
+    if (img == NULL)
+        return;
+    unsigned char *bad = malloc(len);
+    static const int64_t dl[] = {-4, -1, 4};
+    for (size_t i = 0; i < 4; i++) {
+        memcpy(bad, img, len);
+        craft_kinds(bad, len, i < 3 ? dl[i] : 0, i == 3);
+        sa_archive a;
+        char why[300] = "";
+        CHECK_EQ_INT(sa_archive_parse(&a, bad, len, why, sizeof why), STEPARC_E_CORRUPT);
+        CHECK(strstr(why, i < 3 ? "block kinds section size" : "block kinds section checksum") != NULL);
+        if (strstr(why, "block kinds") == NULL)
+            fprintf(stderr, "  case %zu: %s\n", i, why);
+        /* open and append refuse it with the parser's message */
+        char p2[300];
+        snprintf(p2, sizeof p2, "%s/badkinds.steparc", g_dir);
+        CHECK_EQ_INT(write_file(p2, bad, len), 0);
+        steparc_reader *r = NULL;
+        char why2[300] = "";
+        CHECK_EQ_INT(steparc_reader_open(&r, p2, NULL, why2, sizeof why2), STEPARC_E_CORRUPT);
+        CHECK(strstr(why2, "block kinds section") != NULL);
+        CHECK_EQ_INT(append_some(p2, 3, why2, sizeof why2), STEPARC_E_CORRUPT);
+        size_t l2;
+        unsigned char *after = slurp(p2, &l2);
+        CHECK(after != NULL && l2 == len && memcmp(after, bad, len) == 0);
+        free(after);
+    }
+    /* intact: accepted (the crafting itself changes nothing) */
+    memcpy(bad, img, len);
+    craft_kinds(bad, len, 0, 0);
+    sa_archive a;
+    char why[300];
+    CHECK_EQ_INT(sa_archive_parse(&a, bad, len, why, sizeof why), 0);
+    CHECK(memcmp(bad, img, len) == 0);
+    free(bad);
+    free(img);
+}
+
+/* The statistics of a 1.3 archive end with by_kind, in order of first
+ * appearance; an append to it counts on. */
+static int stats_by_kind(const char *path, char *out, size_t cap)
+{
+    size_t len;
+    unsigned char *img = slurp(path, &len);
+    sa_archive a;
+    char why[300];
+    out[0] = 0;
+    if (img == NULL || sa_archive_parse(&a, img, len, why, sizeof why) != 0 ||
+        !a.slot[SA_SLOT_STATS].present) {
+        free(img);
+        return -1;
+    }
+    const sa_section *s = &a.slot[SA_SLOT_STATS].s;
+    sa_mpr r = {img + s->offset, img + s->offset + s->length};
+    sa_mpitem m, k, v;
+    int found = 0;
+    if (sa_mp_read(&r, &m) == 0 && m.type == SA_MP_MAP)
+        for (uint32_t i = 0; i < m.n; i++) {
+            if (sa_mp_read(&r, &k) != 0)
+                break;
+            const unsigned char *vs = r.p;
+            if (k.n == 7 && memcmp(k.s, "by_kind", 7) == 0 && sa_mp_read(&r, &v) == 0 &&
+                v.type == SA_MP_MAP) {
+                found = 1;
+                size_t at = 0;
+                for (uint32_t j = 0; j < v.n; j++) {
+                    sa_mpitem kk, vv;
+                    if (sa_mp_read(&r, &kk) != 0 || sa_mp_read(&r, &vv) != 0)
+                        break;
+                    at += (size_t)snprintf(out + at, cap - at, "%.*s=%lld ", (int)kk.n, kk.s,
+                                           (long long)vv.i);
+                }
+                break;
+            }
+            r.p = vs;
+            if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
+                break;
+        }
+    free(img);
+    return found ? 0 : -1;
+}
+
+static void test_stats_by_kind(void)
+{
+    static const char *const recs[] = {
+        "{\"id\":\"m1\",\"object\":\"thread.message\"}",
+        "{\"id\":\"s1\",\"object\":\"thread.run.step\"}",
+        "{\"id\":\"m2\",\"object\":\"thread.message\"}",
+        "{\"id\":\"x1\"}",
+        "{\"id\":\"v1\",\"object\":\"vector_store.file\",\"vector_store_id\":\"vs\"}",
+    };
+    const char *path = write_records("bykind", recs, 5, 0, 1);
+    CHECK(path != NULL);
+    if (path == NULL)
+        return;
+    char got[300];
+    CHECK_EQ_INT(stats_by_kind(path, got, sizeof got), 0);
+    CHECK_STR(got, "message=2 step=1 other=1 vector_store_file=1 ");
+    char why[300] = "";
+    CHECK_EQ_INT(append_some(path, 2, why, sizeof why), 0);
+    CHECK_EQ_INT(stats_by_kind(path, got, sizeof got), 0);
+    CHECK_STR(got, "message=2 step=3 other=1 vector_store_file=1 ");
+    /* a rows archive (1.0) has no by_kind, and no section 12 */
+    char p10[300];
+    snprintf(p10, sizeof p10, "%s/v10.steparc", g_dir);
+    CHECK_EQ_INT(stats_by_kind(p10, got, sizeof got), -1);
 }
 
 /* ---- the ordered pool ------------------------------------------------------------- */
@@ -501,6 +932,12 @@ int main(void)
     RUN(test_dedup_long_ids);
     RUN(test_append_each_minor);
     RUN(test_append_refuses_damaged);
+    RUN(test_dedup_across_kinds);
+    RUN(test_dedup_run_states);
+    RUN(test_block_kinds_masks);
+    RUN(test_postings_by_own_id);
+    RUN(test_parser_checks_block_kinds);
+    RUN(test_stats_by_kind);
     RUN(test_pool_ordered);
     RUN(test_pool_errors);
     RUN(test_pool_cancel_close);
