@@ -1,9 +1,8 @@
 /* cmd_read.c - the reading commands: cat (every record, or of some kinds),
  * get (records by position), find (records by id, postings, fields, time,
- * kind), and cat's parallel export. */
+ * kind); cat's export is the library's (steparc_reader_export). */
 #define _GNU_SOURCE
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,209 +120,38 @@ static int run_selection(const char *cmd, const char *path, steparc_reader *r,
     return status ? status : end;
 }
 
-/* ---- parallel export ----------------------------------------------------------------
+/* ---- export ----------------------------------------------------------------------
  *
- * cat in JSONL order with several threads: the archive is cut into ranges of
- * ordinals; each worker writes the JSON of its range into a buffer through
- * its own cursor; the main thread writes the buffers in order. */
-
-#define EXPORT_CHUNK 2048 /* records per range */
+ * cat in JSONL order: steparc_reader_export (parallel over ranges of
+ * ordinals, written in order). Whole ranges go to fwrite, which passes them
+ * to write() without copying them through the stdio buffer. */
 
 typedef struct {
-    uint64_t chunk;     /* range number */
-    int state;          /* 0 free, 1 taken, 2 done */
-    int status;
-    char err[300];
-    steparc_buf out;
-} xslot;
+    int failed; /* stdout refused the bytes: cli_out_flush reports it */
+} out_sink;
 
-typedef struct {
-    steparc_reader *r;
-    cli_printer opt;
-    uint32_t kinds; /* --kind: steparc_filter.kinds */
-    uint64_t nchunks, next_take, next_write;
-    xslot *slots;
-    size_t nslots;
-    int stop;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-} xstate;
-
-static int export_range(xstate *x, xslot *s)
+static int out_write(void *ctx, const void *p, size_t n)
 {
-    steparc_filter f;
-    memset(&f, 0, sizeof f);
-    f.has_range = 1;
-    f.range_from = s->chunk * EXPORT_CHUNK;
-    f.range_to = f.range_from + EXPORT_CHUNK;
-    f.kinds = x->kinds;
-    steparc_cursor *c = NULL;
-    unsigned flags = x->opt.pretty ? STEPARC_JSON_PRETTY : 0;
-    int rc = steparc_cursor_open(&c, x->r, &f);
-    if (rc) /* not the reader's message: the threads share it */
-        snprintf(s->err, sizeof s->err, "%s", steparc_strerror(rc));
-    size_t done = 0; /* bytes of the records written whole */
-    s->out.len = 0;
-    while (rc == 0) {
-        uint64_t ord;
-        const void *mp;
-        size_t len;
-        rc = steparc_cursor_next(&ord, &mp, &len, c);
-        if (rc == STEPARC_END) {
-            rc = 0;
-            break;
-        }
-        if (rc) {
-            snprintf(s->err, sizeof s->err, "%s", steparc_cursor_errmsg(c));
-            break;
-        }
-        /* straight into the range's buffer */
-        if (x->opt.via_struct) {
-            steparc_step *st = NULL;
-            rc = steparc_step_decode(&st, mp, len);
-            if (rc == 0)
-                rc = steparc_step_to_json(&s->out, st, flags | STEPARC_JSON_APPEND);
-            steparc_step_free(st);
-        } else {
-            rc = steparc_msgpack_to_json(&s->out, mp, len, flags | STEPARC_JSON_APPEND);
-        }
-        if (rc) {
-            snprintf(s->err, sizeof s->err, "record %" PRIu64 ": cannot be written as JSON: %s", ord,
-                     steparc_strerror(rc));
-            break;
-        }
-        if (cli_buf_add(&s->out, "\n", 1)) {
-            snprintf(s->err, sizeof s->err, "out of memory");
-            rc = STEPARC_E_NOMEM;
-        } else {
-            done = s->out.len;
-        }
-    }
-    steparc_cursor_close(c);
-    /* on failure the caller still writes the records before it, as the
-     * record-by-record export did */
-    s->out.len = done;
-    return rc;
-}
-
-static void *export_worker(void *arg)
-{
-    xstate *x = (xstate *)arg;
-    pthread_mutex_lock(&x->mu);
-    for (;;) {
-        xslot *s = NULL;
-        while (!x->stop && x->next_take < x->nchunks) {
-            for (size_t i = 0; i < x->nslots && s == NULL; i++)
-                if (x->slots[i].state == 0)
-                    s = &x->slots[i];
-            if (s)
-                break;
-            pthread_cond_wait(&x->cv, &x->mu);
-        }
-        if (s == NULL)
-            break;
-        s->chunk = x->next_take++;
-        s->state = 1;
-        pthread_mutex_unlock(&x->mu);
-        s->status = export_range(x, s);
-        pthread_mutex_lock(&x->mu);
-        s->state = 2;
-        pthread_cond_broadcast(&x->cv);
-    }
-    pthread_mutex_unlock(&x->mu);
-    return NULL;
-}
-
-/* Writes a finished range: its records (those before any damage), then its
- * error. 0 or EXIT_BAD. */
-static int put_range(const char *path, const xslot *s)
-{
-    if (cli_out_write(s->out.data, s->out.len))
-        return EXIT_BAD;
-    if (s->status) {
-        cli_msg("cat: %s: %s", path, s->err);
-        return EXIT_BAD;
+    if (cli_out_write(p, n)) {
+        ((out_sink *)ctx)->failed = 1;
+        return -1;
     }
     return 0;
 }
 
-static int export_parallel(const char *path, steparc_reader *r, const cli_printer *opt,
-                           uint32_t kinds, int threads)
+static int export_all(const char *path, steparc_reader *r, const cli_printer *opt,
+                      uint32_t kinds, int threads)
 {
-    xstate x;
-    memset(&x, 0, sizeof x);
-    x.r = r;
-    x.opt = *opt;
-    x.kinds = kinds;
-    x.nchunks = (steparc_reader_count(r) + EXPORT_CHUNK - 1) / EXPORT_CHUNK;
-    x.nslots = (size_t)threads * 2;
-    x.slots = calloc(x.nslots, sizeof(xslot));
-    pthread_t *th = calloc((size_t)threads, sizeof(pthread_t));
-    if (x.slots == NULL || th == NULL) {
-        free(x.slots);
-        free(th);
-        cli_msg("cat: out of memory");
-        return EXIT_BAD;
-    }
-    pthread_mutex_init(&x.mu, NULL);
-    pthread_cond_init(&x.cv, NULL);
-    int started = 0;
-    for (int i = 0; i < threads; i++)
-        if (pthread_create(&th[i], NULL, export_worker, &x) == 0)
-            started++;
-    int status = started ? 0 : EXIT_BAD;
-    pthread_mutex_lock(&x.mu);
-    while (status == 0 && x.next_write < x.nchunks) {
-        xslot *s = NULL;
-        for (size_t i = 0; i < x.nslots; i++)
-            if (x.slots[i].state == 2 && x.slots[i].chunk == x.next_write)
-                s = &x.slots[i];
-        if (s == NULL) {
-            pthread_cond_wait(&x.cv, &x.mu);
-            continue;
-        }
-        pthread_mutex_unlock(&x.mu);
-        status = put_range(path, s);
-        pthread_mutex_lock(&x.mu);
-        s->state = 0;
-        x.next_write++;
-        pthread_cond_broadcast(&x.cv);
-    }
-    x.stop = 1;
-    pthread_cond_broadcast(&x.cv);
-    pthread_mutex_unlock(&x.mu);
-    for (int i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    for (size_t i = 0; i < x.nslots; i++)
-        steparc_buf_free(&x.slots[i].out);
-    free(x.slots);
-    free(th);
-    pthread_mutex_destroy(&x.mu);
-    pthread_cond_destroy(&x.cv);
-    return status;
-}
-
-/* cat in JSONL order on one thread: the same ranges, written as each is
- * done. Whole ranges go to fwrite, which passes them to write() without
- * copying them through the stdio buffer. */
-static int export_serial(const char *path, steparc_reader *r, const cli_printer *opt,
-                         uint32_t kinds)
-{
-    xstate x;
-    xslot s;
-    memset(&x, 0, sizeof x);
-    memset(&s, 0, sizeof s);
-    x.r = r;
-    x.opt = *opt;
-    x.kinds = kinds;
-    x.nchunks = (steparc_reader_count(r) + EXPORT_CHUNK - 1) / EXPORT_CHUNK;
-    int status = 0;
-    for (s.chunk = 0; s.chunk < x.nchunks && status == 0; s.chunk++) {
-        s.status = export_range(&x, &s);
-        status = put_range(path, &s);
-    }
-    steparc_buf_free(&s.out);
-    return status;
+    steparc_export_options o;
+    steparc_export_options_init(&o);
+    o.threads = threads;
+    o.kinds = kinds;
+    o.flags = (opt->pretty ? STEPARC_JSON_PRETTY : 0) | (opt->via_struct ? STEPARC_EXPORT_VIA_STEP : 0);
+    out_sink sink = {0};
+    int rc = steparc_reader_export(NULL, r, &o, out_write, &sink);
+    if (rc && !sink.failed)
+        cli_msg("cat: %s: %s", path, steparc_reader_errmsg(r));
+    return rc ? EXIT_BAD : 0;
 }
 
 /* The export allocates and frees a buffer per block (64 KiB by default);
@@ -377,10 +205,7 @@ int cli_cat(const cli_command *cmd, int argc, char **argv)
         return EXIT_BAD;
     if (e.format == CLI_FMT_JSONL && !e.desc) {
         keep_freed_memory();
-        if (threads > 1 && steparc_reader_count(r) > EXPORT_CHUNK)
-            status = export_parallel(path, r, &e.p, f.kinds, threads);
-        else
-            status = export_serial(path, r, &e.p, f.kinds);
+        status = export_all(path, r, &e.p, f.kinds, threads);
         cli_emit_end(&e);
     } else {
         status = run_selection("cat", path, r, &f, &e);

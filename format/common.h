@@ -106,6 +106,24 @@ static inline uint64_t sa_hash64(const void *data, size_t n)
     return h;
 }
 
+/* MurmurHash3's 64-bit finalizer: spreads FNV-1a's weak high bits. */
+static inline uint64_t sa_fmix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* The 64-bit hash of an id: fmix64(FNV-1a-64(bytes)). Its high half is the
+ * index key (sa_key32); the writer's duplicate detection sorts by all of it. */
+static inline uint64_t sa_hash_id64(const void *data, size_t n)
+{
+    return sa_fmix64(sa_hash64(data, n));
+}
+
 /* Formats into a fixed buffer, truncating. */
 void sa_fmt(char *dst, size_t cap, const char *fmt, ...)
 #if defined(__GNUC__)

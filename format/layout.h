@@ -108,13 +108,7 @@ void sa_block_entry_decode(const unsigned char in[SA_BLOCK_INDEX_ENTRY_SIZE], sa
  * fmix64(FNV-1a-64(bytes)). */
 static inline uint32_t sa_key32(const void *p, size_t n)
 {
-    uint64_t h = sa_hash64(p, n);
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ULL;
-    h ^= h >> 33;
-    return (uint32_t)(h >> 32);
+    return (uint32_t)(sa_hash_id64(p, n) >> 32);
 }
 
 /* Finds the last valid footer in an archive image: the one in the last 64

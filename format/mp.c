@@ -281,6 +281,57 @@ static int wanted_key(const sa_mpitem *k)
     }
 }
 
+int sa_mp_find_str(const void *mp, size_t len, const char *key, size_t klen, steparc_str *out)
+{
+    sa_mpr r = {(const unsigned char *)mp, (const unsigned char *)mp + len};
+    sa_mpitem m, k, v;
+    memset(&v, 0, sizeof v);
+    out->ptr = NULL;
+    out->len = 0;
+    if (sa_mp_read(&r, &m) != 0 || m.type != SA_MP_MAP)
+        return STEPARC_E_CORRUPT;
+    for (uint32_t i = 0; i < m.n; i++) {
+        if (sa_mp_read(&r, &k) != 0 || k.type != SA_MP_STR)
+            return STEPARC_E_CORRUPT;
+        const unsigned char *vstart = r.p;
+        if (sa_mp_read(&r, &v) != 0)
+            return STEPARC_E_CORRUPT;
+        if (key_is(&k, key, klen)) {
+            if (v.type == SA_MP_STR) {
+                out->ptr = v.s;
+                out->len = v.n;
+            }
+            return 0;
+        }
+        if (v.type == SA_MP_ARRAY || v.type == SA_MP_MAP) {
+            r.p = vstart;
+            if (sa_mp_skip(&r, STEPARC_MAX_DEPTH) != 0)
+                return STEPARC_E_CORRUPT;
+        }
+    }
+    return 0;
+}
+
+int sa_keyfields_kind(const sa_keyfields *kf)
+{
+    return steparc_kind_of_object(kf->object.ptr, kf->object.len);
+}
+
+void sa_posting_keys(const sa_keyfields *kf, int kind, unsigned minor, steparc_str out[3])
+{
+    out[0] = kf->run_id;
+    out[1] = kf->thread_id;
+    out[2] = kf->assistant_id;
+    if (minor < 3)
+        return;
+    if (kind == STEPARC_KIND_RUN)
+        out[0] = kf->id;
+    else if (kind == STEPARC_KIND_THREAD)
+        out[1] = kf->id;
+    else if (kind == STEPARC_KIND_ASSISTANT)
+        out[2] = kf->id;
+}
+
 int sa_mp_keyfields(const void *mp, size_t len, sa_keyfields *kf)
 {
     sa_mpr r = {(const unsigned char *)mp, (const unsigned char *)mp + len};

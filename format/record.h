@@ -42,6 +42,22 @@ typedef struct {
  * not a validation of the rest of the record. */
 int sa_mp_keyfields(const void *mp, size_t len, sa_keyfields *kf);
 
+/* The top-level string value of key (key, klen): 0 with *out set (ptr NULL
+ * when absent or not a string), or STEPARC_E_CORRUPT (not a map, truncated).
+ * Reads the record up to the key (the rarer fields sa_mp_keyfields does not
+ * fetch, such as a vector_store.file's vector_store_id). */
+int sa_mp_find_str(const void *mp, size_t len, const char *key, size_t klen, steparc_str *out);
+
+/* The record's kind (STEPARC_KIND_*) from its "object". */
+int sa_keyfields_kind(const sa_keyfields *kf);
+
+/* The values a record adds to the run, thread and assistant postings (8.3)
+ * of an archive of format minor `minor`: its run_id, thread_id and
+ * assistant_id, except that from 1.3 on a run, a thread and an assistant are
+ * keyed by their own id in their own postings (so a lookup by thread finds
+ * the thread itself). ptr NULL: no value. */
+void sa_posting_keys(const sa_keyfields *kf, int kind, unsigned minor, steparc_str out[3]);
+
 /* Float formatting as Python's repr: shortest round-trip digits. Writes at
  * most 32 bytes, returns the length. */
 size_t sa_format_double(double d, char *out);

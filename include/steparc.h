@@ -89,7 +89,7 @@ extern "C" {
 /* On-disk format version written by this library (docs/FORMAT.md). Separate
  * from the library version: a library reads every format with the same major. */
 #define STEPARC_FORMAT_MAJOR 1
-#define STEPARC_FORMAT_MINOR 2
+#define STEPARC_FORMAT_MINOR 3
 
 /* Run-time library version, as STEPARC_VERSION_NUMBER and as "0.2.0". */
 STEPARC_API unsigned steparc_version_number(void);
@@ -1289,6 +1289,54 @@ STEPARC_API int steparc_reader_get_assistant(steparc_assistant **out, steparc_re
  *         STEPARC_E_NOMEM. */
 STEPARC_API int steparc_reader_find_id(uint64_t *ordinal, steparc_reader *r, const char *id,
                                        size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Export: every record as JSONL, on several threads                          */
+/* ------------------------------------------------------------------------ */
+
+/* Decode each record into a steparc_step and write that (a check of the typed
+ * path; the output is the same for step records). */
+#define STEPARC_EXPORT_VIA_STEP 0x100u
+
+typedef struct {
+    unsigned flags;      /* STEPARC_JSON_PRETTY, STEPARC_EXPORT_VIA_STEP; 0: canonical JSON */
+    int threads;         /* 1 (default) or 0: the calling thread only; up to 256 */
+    int has_range;
+    uint64_t range_from, range_to; /* with has_range: only ordinals in [range_from, range_to),
+                                      clipped to the archive */
+    uint32_t kinds;      /* as steparc_filter.kinds: 0 every kind, else the records whose
+                            STEPARC_KIND_BIT(kind) is set */
+    uint32_t reserved32_;
+    uint64_t reserved_[3]; /* room to grow (see "Structs" at the top) */
+} steparc_export_options;
+
+STEPARC_API void steparc_export_options_init(steparc_export_options *opt);
+
+/* Writes the records (all, or opt's range) in archive order as JSONL: each
+ * record's JSON (as steparc_msgpack_to_json, with opt->flags) and a newline.
+ * The output is the same for every thread count. With threads > 1, workers
+ * build the JSON of chunks of 2048 records in parallel (up to 2 chunks per
+ * thread held in memory); `write` is always called on the calling thread, in
+ * order, with whole records only; it returns 0, or nonzero to stop the export.
+ * On a damaged block, the records before it are written, then the export
+ * stops. *written (may be NULL) counts the records written, also on failure.
+ * opt may be NULL (the defaults). r may be used by other threads meanwhile;
+ * the message of a failure is steparc_reader_errmsg(r) on the calling thread.
+ * @return 0, STEPARC_E_ARG (r or write NULL, threads outside 0..256, an unknown
+ *         flag), STEPARC_E_CORRUPT (a damaged block or record), STEPARC_E_INPUT /
+ *         STEPARC_E_LIMIT (STEPARC_EXPORT_VIA_STEP: a record the step struct cannot
+ *         hold), STEPARC_E_IO (write returned nonzero), STEPARC_E_NOMEM. */
+STEPARC_API int steparc_reader_export(uint64_t *written, steparc_reader *r,
+                                      const steparc_export_options *opt,
+                                      int (*write)(void *ctx, const void *data, size_t len),
+                                      void *ctx);
+
+/* Same, written to the file descriptor fd (which stays open; not flushed or
+ * synced).
+ * @return as steparc_reader_export; STEPARC_E_ARG also for fd < 0;
+ *         STEPARC_E_IO: write(2) failed (errno in the message). */
+STEPARC_API int steparc_reader_export_fd(uint64_t *written, steparc_reader *r,
+                                         const steparc_export_options *opt, int fd);
 
 /* ------------------------------------------------------------------------ */
 /* Cursors: filtered iteration in archive order, constant memory              */

@@ -90,13 +90,13 @@ static int section_digest(vstate *v, int slot, int unique, digest *d)
 }
 
 /* What the records of the blocks imply for the four indexes, and the
- * buffers for one block's keys. The postings are digested under both rules:
- * own[k] posts a run, thread or assistant under its own id (format 1.3), the
- * plain digests under its run_id/thread_id/assistant_id only (before 1.3;
- * an archive appended to keeps its minor, so either is accepted there). */
+ * buffers for one block's keys. The postings follow the writer's rule for
+ * the archive's minor (sa_posting_keys, 8.3): from 1.3 a run, thread or
+ * assistant is posted under its own id; an archive appended to keeps its
+ * minor, and so its rule. */
 typedef struct {
-    digest want[4], own[3];
-    uint32_t *keys[6]; /* 0-2 the fields, 3-5 under the own-id rule */
+    digest want[4];
+    uint32_t *keys[3]; /* run, thread, assistant keys of one block */
     size_t cap;
     int bad_blocks;
     const unsigned char *bkinds; /* the block kinds section, checked, or NULL */
@@ -118,7 +118,7 @@ static int block_keys(vstate *v, expect *x, uint64_t b, const sa_block_entry *e,
                       const sa_cblock *c)
 {
     if (c->count > x->cap) {
-        for (int k = 0; k < 6; k++) {
+        for (int k = 0; k < 3; k++) {
             uint32_t *nk = (uint32_t *)sa_realloc(x->keys[k], c->count * sizeof(uint32_t));
             if (nk == NULL)
                 return STEPARC_E_NOMEM;
@@ -126,10 +126,9 @@ static int block_keys(vstate *v, expect *x, uint64_t b, const sa_block_entry *e,
         }
         x->cap = c->count;
     }
-    size_t nk[6] = {0, 0, 0, 0, 0, 0};
+    size_t nk[3] = {0, 0, 0};
     int64_t mn = INT64_MAX, mx = INT64_MIN;
     uint32_t mask = 0;
-    static const int own_kind[3] = {STEPARC_KIND_RUN, STEPARC_KIND_THREAD, STEPARC_KIND_ASSISTANT};
     for (uint32_t i = 0; i < c->count; i++) {
         const unsigned char *p;
         size_t len;
@@ -153,16 +152,13 @@ static int block_keys(vstate *v, expect *x, uint64_t b, const sa_block_entry *e,
         }
         if (kf.id.ptr)
             dig_add(&x->want[0], ((uint64_t)sa_key32(kf.id.ptr, kf.id.len) << 32) | (c->first + i));
-        int kind = steparc_kind_of_object(kf.object.ptr, kf.object.len);
+        int kind = sa_keyfields_kind(&kf);
         mask |= STEPARC_KIND_BIT(kind);
-        const steparc_str *ps[3] = {&kf.run_id, &kf.thread_id, &kf.assistant_id};
-        for (int k = 0; k < 3; k++) {
-            if (ps[k]->ptr)
-                x->keys[k][nk[k]++] = sa_key32(ps[k]->ptr, ps[k]->len);
-            const steparc_str *o = kind == own_kind[k] ? &kf.id : ps[k];
-            if (o->ptr)
-                x->keys[k + 3][nk[k + 3]++] = sa_key32(o->ptr, o->len);
-        }
+        steparc_str ps[3]; /* the writer's rule (8.3), by the archive's minor */
+        sa_posting_keys(&kf, kind, v->r->hdr.minor, ps);
+        for (int k = 0; k < 3; k++)
+            if (ps[k].ptr)
+                x->keys[k][nk[k]++] = sa_key32(ps[k].ptr, ps[k].len);
     }
     if (x->bkinds && sa_get_u32(x->bkinds + 4 * b) != mask)
         problem(v, (int64_t)b, e->offset,
@@ -172,10 +168,8 @@ static int block_keys(vstate *v, expect *x, uint64_t b, const sa_block_entry *e,
         problem(v, (int64_t)b, e->offset,
                 "block %llu: created_at range in the index differs from its records",
                 (unsigned long long)b);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 3; k++)
         post_keys(&x->want[k + 1], x->keys[k], nk[k], b);
-        post_keys(&x->own[k], x->keys[k + 3], nk[k + 3], b);
-    }
     return 0;
 }
 
@@ -202,7 +196,7 @@ static int check_blocks(vstate *v, expect *x)
         sa_free(c->raw);
         sa_free(c);
     }
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 3; k++)
         sa_free(x->keys[k]);
     return rc;
 }
@@ -220,15 +214,11 @@ static void check_indexes(vstate *v, const expect *x)
         int s = section_digest(v, slots[k], k != 0, &have);
         if (s != 0 || x->bad_blocks)
             continue; /* absent, already reported, or unverifiable with lost blocks */
-        const digest *want = &x->want[k], *own = k ? &x->own[k - 1] : want;
-        int same_own = have.count == own->count && have.sum == own->sum && have.x == own->x;
-        int same = have.count == want->count && have.sum == want->sum && have.x == want->x;
-        if (k && r->hdr.minor >= 3)
-            same = 0; /* 1.3 posts runs, threads and assistants under their own ids */
-        if (!same && !same_own)
+        const digest *want = &x->want[k];
+        if (have.count != want->count || have.sum != want->sum || have.x != want->x)
             problem(v, -1, r->sec[slots[k]].s.offset,
                     "%s does not match the records (%llu entries, %llu expected)", names[k],
-                    (unsigned long long)have.count, (unsigned long long)own->count);
+                    (unsigned long long)have.count, (unsigned long long)want->count);
     }
 }
 

@@ -53,7 +53,7 @@ def main(argv):
     check("compat_1_1_verifies", v.returncode == 0, v.stdout.decode() + v.stderr.decode())
 
     want = cat(new)
-    check("compat_new_is_1_2", layout(new)[0] == 2 and {8, 9, 10, 11} <= set(layout(new)[1])
+    check("compat_new_is_1_3", layout(new)[0] == 3 and {8, 9, 10, 11, 12} <= set(layout(new)[1])
           and not set(layout(new)[1]) & {2, 3, 4, 5}, str(layout(new)))
     check("compat_rows_is_1_0", layout(rows)[0] == 0 and {2, 3, 4, 5} <= set(layout(rows)[1])
           and not set(layout(rows)[1]) & {8, 9, 10, 11}, str(layout(rows)))
@@ -100,13 +100,13 @@ def main(argv):
     f = run("find", app, "--id", recs[0]["id"] + "_again")
     check("compat_append_lookup", f.returncode == 0 and f.stdout.count(b"\n") == 1, f.stderr.decode())
 
-    # append to a 1.2 archive keeps it 1.2 (packed key sets rebuilt with the new entries)
+    # append to a 1.3 archive keeps it 1.3 (packed key sets and block kinds rebuilt with the new entries)
     app2 = os.path.join(W, "appended2.steparc")
     shutil.copy(new, app2)
     a = run("append", app2, more)
     minor, types = layout(app2)
-    check("compat_append_keeps_1_2", a.returncode == 0 and minor == 2 and {8, 9, 10, 11} <= set(types)
+    check("compat_append_keeps_1_3", a.returncode == 0 and minor == 3 and {8, 9, 10, 11, 12} <= set(types)
           and not set(types) & {2, 3, 4, 5}, "minor %d types %s" % (minor, types))
-    check("compat_append_1_2_same_as_1_1", cat(app2) == got and
+    check("compat_append_1_3_same_as_1_1", cat(app2) == got and
           lookups(app2, probes[:40]) == lookups(app, probes[:40]))
     return 0

@@ -140,6 +140,17 @@ class _ReaderOptions(ctypes.Structure):  # steparc_reader_options
     _fields_ = [("cache_blocks", ctypes.c_size_t), ("reserved_", ctypes.c_uint64 * 4)]
 
 
+class _ExportOptions(ctypes.Structure):  # steparc_export_options
+    _fields_ = [("flags", ctypes.c_uint), ("threads", ctypes.c_int), ("has_range", ctypes.c_int),
+                ("range_from", ctypes.c_uint64), ("range_to", ctypes.c_uint64),
+                ("kinds", ctypes.c_uint32), ("reserved32_", ctypes.c_uint32),
+                ("reserved_", ctypes.c_uint64 * 3)]
+
+
+# int write(void *ctx, const void *data, size_t len) of steparc_reader_export
+_WRITE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
+
+
 class _JsonError(ctypes.Structure):  # steparc_json_error
     _fields_ = [("offset", ctypes.c_size_t), ("line", ctypes.c_size_t),
                 ("column", ctypes.c_size_t), ("reason", ctypes.c_char * 160),
@@ -185,6 +196,11 @@ _OPTIONAL = {
     "steparc_writer_duplicates": (ctypes.c_uint64, [_VP]),
     # with it, the library also reads steparc_filter.kinds (an older one ignores it)
     "steparc_reader_kind_counts": (ctypes.c_int, [_P(ctypes.c_uint64 * 9), _VP]),
+    "steparc_export_options_init": (None, [_P(_ExportOptions)]),
+    "steparc_reader_export": (ctypes.c_int, [_P(ctypes.c_uint64), _VP, _P(_ExportOptions),
+                                             _WRITE_FN, _VP]),
+    "steparc_reader_export_fd": (ctypes.c_int, [_P(ctypes.c_uint64), _VP, _P(_ExportOptions),
+                                                ctypes.c_int]),
 }
 
 _lib_handle = None
@@ -496,6 +512,62 @@ class Archive:
             d[k] = bool(d[k])
         d["kinds"] = self.kinds()
         return d
+
+    # -- export (steparc_reader_export)
+    def export(self, dest, threads=None, pretty=False, start=None, stop=None):
+        """Writes the records (all, or ordinals [start, stop)) as JSONL, exactly as
+        `steparc cat` does, to dest: a path (created or truncated), a file object
+        with a fileno() (flushed first; written at its descriptor's position), or any
+        object with write(bytes). The JSON is built in C on `threads` threads (default
+        1) without the GIL. Returns the number of records written. On a damaged
+        block the records before it are written, then Error is raised."""
+        h = self._h()
+        lib = _lib()
+        if not hasattr(lib, "steparc_reader_export"):
+            raise Error("this libsteparc has no steparc_reader_export", E_ARG)
+        opt = _ExportOptions()
+        lib.steparc_export_options_init(ctypes.byref(opt))
+        opt.threads = _ranged(1 if threads is None else threads, 0, 256, "threads")
+        opt.flags = _JSON_PRETTY if pretty else 0
+        if start is not None or stop is not None:
+            opt.has_range = 1
+            opt.range_from = _ranged(0 if start is None else start, 0, 2**64 - 1, "start")
+            opt.range_to = _ranged(self._count if stop is None else stop, 0, 2**64 - 1, "stop")
+        written = ctypes.c_uint64()
+        if isinstance(dest, (str, bytes, os.PathLike)):
+            fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0),
+                         0o666)
+            try:
+                rc = lib.steparc_reader_export_fd(ctypes.byref(written), h, ctypes.byref(opt), fd)
+            finally:
+                os.close(fd)
+        else:
+            fileno = None
+            try:
+                fileno = dest.fileno()
+            except (AttributeError, OSError, ValueError):
+                pass
+            if fileno is not None:
+                dest.flush()
+                rc = lib.steparc_reader_export_fd(ctypes.byref(written), h, ctypes.byref(opt),
+                                                  fileno)
+            else:
+                failure = []
+
+                def write(_ctx, data, n):
+                    try:
+                        dest.write(ctypes.string_at(data, n))
+                        return 0
+                    except BaseException as e:  # reported after the call returns
+                        failure.append(e)
+                        return 1
+                rc = lib.steparc_reader_export(ctypes.byref(written), h, ctypes.byref(opt),
+                                               _WRITE_FN(write), None)
+                if failure:
+                    raise failure[0]
+        if rc != OK:
+            raise self._fail(rc)
+        return written.value
 
     # -- iteration with filters (steparc_cursor_*)
     def select(self, run=None, thread=None, assistant=None, since=None, until=None,

@@ -171,6 +171,86 @@ class TestRoundTrip(unittest.TestCase):
                              json.dumps(Data.records[3], ensure_ascii=False, indent=2))
 
 
+class TestExport(unittest.TestCase):
+    """Archive.export: the JSONL of `steparc cat`, for every thread count and sink."""
+
+    def expected(self, lo=0, hi=None):
+        return "".join(line + "\n" for line in Data.canon[lo:hi]).encode("utf-8")
+
+    def test_to_path_every_thread_count(self):
+        # 4096-byte blocks of 500 records: ranges of 2048 records cover many blocks
+        for threads in (0, 1, 2, 4):
+            path = os.path.join(Data.tmp, "export-%d.jsonl" % threads)
+            with steparc.open(Data.from_dicts) as a:
+                self.assertEqual(a.export(path, threads=threads), len(Data.records))
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), self.expected(), "threads=%d" % threads)
+
+    def test_same_as_cat(self):
+        if Data.from_cli is None:
+            self.skipTest("no steparc command at %s" % BIN)
+        for pretty in (False, True):
+            cat = subprocess.run([BIN, "cat"] + (["--pretty"] if pretty else []) +
+                                 [Data.from_cli], stdout=subprocess.PIPE, check=True).stdout
+            path = os.path.join(Data.tmp, "export-cat.jsonl")
+            with steparc.open(Data.from_cli) as a:
+                a.export(path, threads=3, pretty=pretty)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), cat, "pretty=%s" % pretty)
+
+    def test_to_file_objects_and_ranges(self):
+        import io
+        with steparc.open(Data.from_text) as a:
+            sink = io.BytesIO()  # no fileno: through the write callback
+            self.assertEqual(a.export(sink, threads=2, start=10, stop=130), 120)
+            self.assertEqual(sink.getvalue(), self.expected(10, 130))
+            path = os.path.join(Data.tmp, "export-file.jsonl")
+            with open(path, "wb") as f:  # a real file: its descriptor, after what f holds
+                f.write(b"head\n")
+                self.assertEqual(a.export(f, start=490), 10)
+            with open(path, "rb") as f:
+                self.assertEqual(f.read(), b"head\n" + self.expected(490))
+            self.assertEqual(a.export(io.BytesIO(), start=600, stop=700), 0)
+
+    def test_errors(self):
+        with steparc.open(Data.from_dicts) as a:
+            with self.assertRaises(steparc.Error) as cm:
+                a.export(io_failing(), threads=2)
+            self.assertEqual(str(cm.exception), "sink is full")
+            with self.assertRaises(steparc.Error) as cm:
+                a.export(os.path.join(Data.tmp, "x.jsonl"), threads=257)
+            self.assertEqual(cm.exception.status, steparc.E_ARG)
+        with self.assertRaises(steparc.Error) as cm:
+            a.export(os.path.join(Data.tmp, "x.jsonl"))
+        self.assertEqual(cm.exception.status, steparc.E_MISUSE)
+
+    def test_damaged_block_keeps_records_before_it(self):
+        src = os.path.join(Data.tmp, "damaged.steparc")
+        shutil.copy(Data.from_dicts, src)
+        with steparc.open(src) as a:
+            n = a.info()["blocks"]
+        with open(src, "r+b") as f:  # a byte in the middle of the data blocks
+            data = f.read()
+            at = len(data) // 3
+            f.seek(at)
+            f.write(bytes([data[at] ^ 0xFF]))
+        for threads in (1, 2):
+            import io
+            sink = io.BytesIO()
+            with steparc.open(src) as a:
+                with self.assertRaises(steparc.Error) as cm:
+                    a.export(sink, threads=threads)
+            self.assertEqual(cm.exception.status, steparc.E_CORRUPT)
+            got = sink.getvalue()
+            self.assertTrue(self.expected().startswith(got) and len(got) < len(self.expected()),
+                            "threads=%d, %d blocks" % (threads, n))
+
+
+class io_failing:
+    def write(self, data):
+        raise steparc.Error("sink is full")
+
+
 class TestAccess(unittest.TestCase):
     def setUp(self):
         self.a = steparc.open(Data.from_dicts)

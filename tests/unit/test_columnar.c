@@ -1324,7 +1324,7 @@ static void test_api_layouts(void)
     check_archive(pd, &s, s.n, &id);
     CHECK(ic.blocks > 10);
     CHECK_EQ_INT(ic.columnar_blocks, ic.blocks);
-    CHECK_EQ_INT(ic.format_minor, 2); /* columnar blocks and packed key sets */
+    CHECK_EQ_INT(ic.format_minor, 3); /* columnar blocks, packed key sets, block kinds */
     CHECK_EQ_INT(id.columnar_blocks, id.blocks);
     CHECK_EQ_INT(ir.columnar_blocks, 0);
     CHECK_EQ_INT(ir.format_minor, 0);
@@ -1396,7 +1396,7 @@ static void test_api_limit_fallback(void)
     check_archive(p, &s, s.n, &info);
     CHECK_EQ_INT(info.blocks, 2);
     CHECK_EQ_INT(info.columnar_blocks, 1);
-    CHECK_EQ_INT(info.format_minor, 2);
+    CHECK_EQ_INT(info.format_minor, 3);
     /* which one: the rows block is the first (the second holds record 1100 on) */
     unlink(p);
     /* the too-varied records alone: one rows block, still a 1.1 archive */
@@ -1431,7 +1431,7 @@ static void test_api_append(void)
     CHECK(img && len > 12 && img[10] == 0 && img[11] == 0); /* header minor, little-endian */
     free(img);
     unlink(p);
-    /* a 1.2 archive: columnar appends columnar, rows appends rows */
+    /* a 1.3 archive: columnar appends columnar, rows appends rows */
     CHECK_EQ_INT(write_set(p, &s, 0, half, STEPARC_LAYOUT_COLUMNAR, 8192, 0, 0), 0);
     check_archive(p, &s, half, &info);
     uint64_t first = info.columnar_blocks;
@@ -1443,7 +1443,7 @@ static void test_api_append(void)
     uint64_t blocks_before = info.blocks;
     CHECK_EQ_INT(write_set(p, &s, q, s.n, STEPARC_LAYOUT_DEFAULT, 8192, 0, 1), 0);
     check_archive(p, &s, s.n, &info);
-    CHECK_EQ_INT(info.format_minor, 2);
+    CHECK_EQ_INT(info.format_minor, 3);
     CHECK_EQ_INT(info.columnar_blocks, first + (info.blocks - blocks_before));
     CHECK(info.blocks > blocks_before && blocks_before > first);
     unlink(p);
