@@ -105,7 +105,13 @@ static int parse_sections(sa_archive *a, char *err, size_t cap)
             return fail(err, cap, STEPARC_E_CORRUPT,
                         "index section of type %u has a size that is not a multiple of 8",
                         a->slot[k].s.type);
-    /* one u32 per block (8.7); its CRC is checked on first use */
+    return 0;
+}
+
+/* The block kinds (8.7): one u32 per block, so its size is checked once the
+ * block count is (its CRC on first use, like the other index sections). */
+static int parse_block_kinds(const sa_archive *a, char *err, size_t cap)
+{
     if (a->slot[SA_SLOT_BLOCK_KINDS].present &&
         a->slot[SA_SLOT_BLOCK_KINDS].s.length != 4 * a->ft.block_count)
         return fail(err, cap, STEPARC_E_CORRUPT,
@@ -177,6 +183,8 @@ int sa_archive_parse(sa_archive *a, const unsigned char *base, uint64_t size, ch
         rc = parse_sections(a, err, cap);
     if (rc == 0)
         rc = parse_block_index(a, err, cap);
+    if (rc == 0)
+        rc = parse_block_kinds(a, err, cap);
     return rc;
 }
 
