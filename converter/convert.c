@@ -127,7 +127,7 @@ static int detect_format(steparc_converter *c, steparc_input_format *f)
             if (!((n >= 6 && memcmp(p, "event:", 6) == 0) || (n >= 5 && memcmp(p, "data:", 5) == 0) ||
                   p[0] == ':' || p[0] == '#'))
                 return sa_conv_parse_error(
-                    c, 0, STEPARC_E_INPUT,
+                                           c, 0, STEPARC_E_INPUT,
                     "not JSON and not an event stream (expected '{', '[' or 'event:')");
         }
     }
@@ -198,8 +198,8 @@ int steparc_converter_add_path(steparc_converter *c, const char *path)
         int rc = sa_conv_add_dir(c, path, 0, &found);
         if (rc == 0 && found == 0)
             return sa_conv_fail(c, STEPARC_E_INPUT,
-                         "%s: no .json, .jsonl, .ndjson, .sse or .txt files (or .zst of them) found",
-                         path);
+                                "%s: no .json, .jsonl, .ndjson, .sse or .txt files (or .zst of them) found",
+                                path);
         return rc;
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC);

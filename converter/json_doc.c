@@ -12,7 +12,7 @@
 #include "writer_internal.h"
 
 void sa_conv_report_skip(steparc_converter *c, steparc_skip_reason why, size_t rel,
-                        const char *detail, const char *raw, size_t raw_len)
+                         const char *detail, const char *raw, size_t raw_len)
 {
     c->st.skipped[why]++;
     if (c->opt.skipped) {
@@ -28,60 +28,57 @@ int sa_str_is(steparc_str s, const char *lit)
     return s.ptr != NULL && s.len == n && memcmp(s.ptr, lit, n) == 0;
 }
 
+/* An object that is not archived: under strict an error saying `what` (when
+ * what is not NULL), else counted and reported as skipped for `why`. */
+static int reject(steparc_converter *c, size_t rel, const char *what, steparc_skip_reason why,
+                  const char *detail)
+{
+    if (c->opt.strict && what) {
+        uint64_t l, col;
+        sa_conv_locate(c, rel, &l, &col);
+        return sa_conv_fail(c, STEPARC_E_INPUT, "%s:%llu:%llu: %s", c->name, (unsigned long long)l,
+                            (unsigned long long)col, what);
+    }
+    sa_conv_report_skip(c, why, rel, detail, NULL, 0);
+    return 0;
+}
+
+/* An object of no kind the archive holds. */
+static int reject_object(steparc_converter *c, size_t rel, steparc_str object)
+{
+    int on = (int)(object.len > 60 ? 60 : object.len);
+    const char *os = object.ptr ? object.ptr : "";
+    char what[160], detail[120];
+    snprintf(what, sizeof what, "an object that is not a run step (object \"%.*s\")", on, os);
+    if (object.ptr)
+        snprintf(detail, sizeof detail, "object \"%.*s\"", on, os);
+    else
+        snprintf(detail, sizeof detail, "object without an \"object\" key");
+    return reject(c, rel, what, STEPARC_SKIP_NOT_A_STEP, detail);
+}
+
 /* One JSON value found at record level (rel = its position in the window). */
 int sa_conv_item(steparc_converter *c, const unsigned char *mp, size_t len, size_t rel,
-                       const sa_keyfields *known)
+                 const sa_keyfields *known)
 {
     sa_keyfields kf;
     c->st.objects++;
     if (known)
         kf = *known;
-    if (len == 0 || (!known && sa_mp_keyfields(mp, len, &kf) != 0)) {
-        if (c->opt.strict) {
-            uint64_t l, col;
-            sa_conv_locate(c, rel, &l, &col);
-            return sa_conv_fail(c, STEPARC_E_INPUT, "%s:%llu:%llu: a JSON value that is not an object",
-                         c->name, (unsigned long long)l, (unsigned long long)col);
-        }
-        sa_conv_report_skip(c, STEPARC_SKIP_NOT_A_STEP, rel, "not an object", NULL, 0);
-        return 0;
-    }
-    if (sa_str_is(kf.object, "thread.run.step")) {
-        if (kf.id.ptr == NULL) {
-            if (c->opt.strict) {
-                uint64_t l, col;
-                sa_conv_locate(c, rel, &l, &col);
-                return sa_conv_fail(c, STEPARC_E_INPUT, "%s:%llu:%llu: a run step without a string \"id\"",
-                             c->name, (unsigned long long)l, (unsigned long long)col);
-            }
-            sa_conv_report_skip(c, STEPARC_SKIP_NO_ID, rel, "run step without a string id", NULL, 0);
-            return 0;
-        }
-        int rc = sa_writer_add_kf(c->w, mp, len, &kf);
-        if (rc)
-            return sa_conv_fail(c, rc, "%s: %s", c->name, steparc_writer_errmsg(c->w));
-        c->st.records++;
-        return 0;
-    }
-    if (sa_str_is(kf.object, "thread.run.step.delta")) {
-        sa_conv_report_skip(c, STEPARC_SKIP_DELTA, rel, "thread.run.step.delta", NULL, 0);
-        return 0;
-    }
-    if (c->opt.strict) {
-        uint64_t l, col;
-        sa_conv_locate(c, rel, &l, &col);
-        return sa_conv_fail(c, STEPARC_E_INPUT, "%s:%llu:%llu: an object that is not a run step (object \"%.*s\")",
-                     c->name, (unsigned long long)l, (unsigned long long)col,
-                     (int)(kf.object.len > 60 ? 60 : kf.object.len),
-                     kf.object.ptr ? kf.object.ptr : "");
-    }
-    char detail[120];
-    if (kf.object.ptr)
-        snprintf(detail, sizeof detail, "object \"%.*s\"", (int)(kf.object.len > 60 ? 60 : kf.object.len),
-                 kf.object.ptr);
-    else
-        snprintf(detail, sizeof detail, "object without an \"object\" key");
-    sa_conv_report_skip(c, STEPARC_SKIP_NOT_A_STEP, rel, detail, NULL, 0);
+    if (len == 0 || (!known && sa_mp_keyfields(mp, len, &kf) != 0))
+        return reject(c, rel, "a JSON value that is not an object", STEPARC_SKIP_NOT_A_STEP,
+                      "not an object");
+    if (sa_str_is(kf.object, "thread.run.step.delta"))
+        return reject(c, rel, NULL, STEPARC_SKIP_DELTA, "thread.run.step.delta");
+    if (!sa_str_is(kf.object, "thread.run.step"))
+        return reject_object(c, rel, kf.object);
+    if (kf.id.ptr == NULL)
+        return reject(c, rel, "a run step without a string \"id\"", STEPARC_SKIP_NO_ID,
+                      "run step without a string id");
+    int rc = sa_writer_add_kf(c->w, mp, len, &kf);
+    if (rc)
+        return sa_conv_fail(c, rc, "%s: %s", c->name, steparc_writer_errmsg(c->w));
+    c->st.records++;
     return 0;
 }
 

@@ -72,6 +72,63 @@ static int push_bad(batch *b, uint64_t line, size_t col, size_t off, size_t len,
     return 0;
 }
 
+/* Notes the record parsed last (its MessagePack ends at b->mp.len), from
+ * line `line`. 0 or STEPARC_E_NOMEM. */
+static int push_record(batch *b, uint64_t line)
+{
+    if (b->n == b->capn) {
+        size_t nc = b->capn ? 2 * b->capn : 256;
+        size_t *ne = (size_t *)sa_realloc(b->ends, nc * sizeof *ne);
+        uint64_t *nli = ne ? (uint64_t *)sa_realloc(b->lines, nc * sizeof *nli) : NULL;
+        if (ne)
+            b->ends = ne;
+        if (nli)
+            b->lines = nli;
+        if (ne == NULL || nli == NULL)
+            return STEPARC_E_NOMEM;
+        b->capn = nc;
+    }
+    b->ends[b->n] = b->mp.len;
+    b->lines[b->n] = line;
+    b->n++;
+    return 0;
+}
+
+/* Parses the non-blank line p[0..ll) (nl: its '\n' or NULL) into b->mp.
+ * 0 parsed and noted; 1 a bad line noted (parsing goes on); -1 stop. */
+static int parse_line(batch *b, const char *p, size_t ll, const char *nl, uint64_t line)
+{
+    size_t at = b->mp.len, used = 0;
+    int inc = 0;
+    steparc_json_error e;
+    int rc = sa_json_parse(p, ll, 0, &b->mp, &used, &inc, &e);
+    if (rc == 0 && !blank(p + used, ll - used)) {
+        b->mp.len = at;
+        rc = STEPARC_E_INPUT;
+        inc = 0;
+        e.offset = used;
+        while (e.offset < ll && (p[e.offset] == ' ' || p[e.offset] == '\t'))
+            e.offset++;
+        e.column = e.offset + 1;
+        snprintf(e.reason, sizeof e.reason, "unexpected text after the JSON value on this line");
+    }
+    if (rc == 0) {
+        if (push_record(b, line) == 0)
+            return 0;
+        push_bad(b, line, 1, (size_t)(p - b->text), ll, STEPARC_E_NOMEM, 0, "out of memory");
+        return -1;
+    }
+    const char *reason = e.reason;
+    if (inc)
+        reason = (b->last && !nl) ? "truncated record at the end of the input"
+                                  : "the JSON value does not end on its line (for "
+                                    "values that span lines use --input-format json)";
+    if (push_bad(b, line, inc ? 1 : e.column, (size_t)(p - b->text), ll, rc, inc, reason) != 0 ||
+        !b->skip_invalid || rc == STEPARC_E_NOMEM)
+        return -1;
+    return 1;
+}
+
 /* Parses every line of a batch. Stops at the first bad line unless
  * skip_invalid. */
 static void parse_batch(batch *b)
@@ -83,52 +140,8 @@ static void parse_batch(batch *b)
     while (p < end) {
         const char *nl = (const char *)memchr(p, '\n', (size_t)(end - p));
         size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        if (!blank(p, ll)) {
-            size_t at = b->mp.len, used = 0;
-            int inc = 0;
-            steparc_json_error e;
-            int rc = sa_json_parse(p, ll, 0, &b->mp, &used, &inc, &e);
-            if (rc == 0 && !blank(p + used, ll - used)) {
-                b->mp.len = at;
-                rc = STEPARC_E_INPUT;
-                inc = 0;
-                e.offset = used;
-                while (e.offset < ll && (p[e.offset] == ' ' || p[e.offset] == '\t'))
-                    e.offset++;
-                e.column = e.offset + 1;
-                snprintf(e.reason, sizeof e.reason,
-                         "unexpected text after the JSON value on this line");
-            }
-            if (rc == 0) {
-                if (b->n == b->capn) {
-                    size_t nc = b->capn ? 2 * b->capn : 256;
-                    size_t *ne = (size_t *)sa_realloc(b->ends, nc * sizeof *ne);
-                    uint64_t *nli = ne ? (uint64_t *)sa_realloc(b->lines, nc * sizeof *nli) : NULL;
-                    if (ne)
-                        b->ends = ne;
-                    if (nli)
-                        b->lines = nli;
-                    if (ne == NULL || nli == NULL) {
-                        push_bad(b, line, 1, (size_t)(p - b->text), ll, STEPARC_E_NOMEM, 0,
-                                 "out of memory");
-                        return;
-                    }
-                    b->capn = nc;
-                }
-                b->ends[b->n] = b->mp.len;
-                b->lines[b->n] = line;
-                b->n++;
-            } else {
-                const char *reason = e.reason;
-                if (inc)
-                    reason = (b->last && !nl) ? "truncated record at the end of the input"
-                                              : "the JSON value does not end on its line (for "
-                                                "values that span lines use --input-format json)";
-                if (push_bad(b, line, inc ? 1 : e.column, (size_t)(p - b->text), ll, rc, inc, reason) != 0 ||
-                    !b->skip_invalid || rc == STEPARC_E_NOMEM)
-                    return;
-            }
-        }
+        if (!blank(p, ll) && parse_line(b, p, ll, nl, line) < 0)
+            return;
         line++;
         p = nl ? nl + 1 : end;
     }
@@ -247,10 +260,10 @@ static int deliver(steparc_converter *c, batch *b)
             }
             ex[n] = 0;
             rc = sa_conv_fail(c, x->status == STEPARC_E_NOMEM ? STEPARC_E_NOMEM
-                          : x->status == STEPARC_E_LIMIT ? STEPARC_E_LIMIT : STEPARC_E_INPUT,
-                       "%s:%llu:%zu: %s (record %llu)%s%s%s", c->name, (unsigned long long)x->line,
-                       x->col, x->reason, (unsigned long long)(c->st.objects + 1), n ? ", near '" : "",
-                       ex, n ? "'" : "");
+                              : x->status == STEPARC_E_LIMIT ? STEPARC_E_LIMIT : STEPARC_E_INPUT,
+                              "%s:%llu:%zu: %s (record %llu)%s%s%s", c->name, (unsigned long long)x->line,
+                              x->col, x->reason, (unsigned long long)(c->st.objects + 1), n ? ", near '" : "",
+                              ex, n ? "'" : "");
         }
         if (i == b->n || rc)
             break;

@@ -102,8 +102,8 @@ int sa_conv_fill(steparc_converter *c, size_t need)
                 nc = SA_WINDOW_MAX;
             if (nc <= c->cap)
                 return sa_conv_fail(c, STEPARC_E_LIMIT,
-                             "%s:%llu: a record is longer than the 64 MiB limit", c->name,
-                             (unsigned long long)c->line);
+                                    "%s:%llu: a record is longer than the 64 MiB limit", c->name,
+                                    (unsigned long long)c->line);
             unsigned char *nb = (unsigned char *)sa_realloc(c->buf, nc);
             if (nb == NULL)
                 return sa_conv_fail(c, STEPARC_E_NOMEM, "out of memory");
@@ -204,8 +204,8 @@ int sa_conv_parse_error(steparc_converter *c, size_t rel, int status, const char
     }
     ex[n] = 0;
     return sa_conv_fail(c, status, "%s:%llu:%llu: %s (record %llu)%s%s%s", c->name, (unsigned long long)l,
-                 (unsigned long long)col, reason, (unsigned long long)(c->st.objects + 1),
-                 n ? ", near '" : "", ex, n ? "'" : "");
+                        (unsigned long long)col, reason, (unsigned long long)(c->st.objects + 1),
+                        n ? ", near '" : "", ex, n ? "'" : "");
 }
 
 /* Skips the rest of the current line after a parse failure (skip_invalid). */
@@ -264,7 +264,7 @@ int sa_conv_parse_one(steparc_converter *c, size_t *used)
             return rc ? rc : 1;
         }
         return sa_conv_parse_error(c, inc ? 0 : e.offset, rc == STEPARC_E_LIMIT ? rc : STEPARC_E_INPUT,
-                           reason);
+                                   reason);
     }
 }
 
