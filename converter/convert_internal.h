@@ -26,6 +26,7 @@ struct sa_jsonl_pool;
 
 /* An event-stream object whose final event has not arrived yet (stream.c). */
 typedef struct sa_pending {
+    int kind;            /* STEPARC_KIND_STEP or STEPARC_KIND_MESSAGE */
     char *id;
     size_t idlen;
     steparc_buf base;    /* the last full object */
@@ -64,7 +65,7 @@ struct steparc_converter {
     uint64_t fixed_line, fixed_col;
     /* parallel JSONL parsing */
     struct sa_jsonl_pool *pool;
-    /* event streams: steps whose final object has not arrived yet */
+    /* event streams: steps and messages whose final object has not arrived yet */
     sa_pending *pend;
     size_t npend, cappend;
 };
@@ -116,6 +117,8 @@ int sa_conv_value(steparc_converter *c, const unsigned char *mp, size_t len, siz
 /* JSON documents: arrays and list pages streamed item by item, objects. */
 int sa_conv_run_json(steparc_converter *c);
 int sa_str_is(steparc_str s, const char *lit);
+/* The STEPARC_KIND_* of a record by its "object" (OTHER when there is none). */
+int sa_conv_kind(const sa_keyfields *kf);
 
 /* ---- stream.c ---- */
 

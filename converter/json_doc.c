@@ -49,12 +49,42 @@ static int reject_object(steparc_converter *c, size_t rel, steparc_str object)
     int on = (int)(object.len > 60 ? 60 : object.len);
     const char *os = object.ptr ? object.ptr : "";
     char what[160], detail[120];
-    snprintf(what, sizeof what, "an object that is not a run step (object \"%.*s\")", on, os);
-    if (object.ptr)
+    if (object.ptr) {
+        snprintf(what, sizeof what, "an object of no archived kind (object \"%.*s\")", on, os);
         snprintf(detail, sizeof detail, "object \"%.*s\"", on, os);
-    else
+    } else {
+        snprintf(what, sizeof what, "an object without a string \"object\" key");
         snprintf(detail, sizeof detail, "object without an \"object\" key");
+    }
     return reject(c, rel, what, STEPARC_SKIP_NOT_A_STEP, detail);
+}
+
+/* An object of a record kind without a string id. */
+static int reject_no_id(steparc_converter *c, size_t rel, int kind, steparc_str object)
+{
+    int on = (int)(object.len > 60 ? 60 : object.len);
+    char what[160], detail[120];
+    const char *name = kind == STEPARC_KIND_STEP ? "run step" : steparc_kind_name(kind);
+    snprintf(what, sizeof what, "a %s without a string \"id\" (object \"%.*s\")", name, on,
+             object.ptr);
+    snprintf(detail, sizeof detail, "%s without a string id", name);
+    return reject(c, rel, what, STEPARC_SKIP_NO_ID, detail);
+}
+
+/* "thread.run.step.delta" or "thread.message.delta" (the name) or NULL. */
+static const char *delta_object(steparc_str object)
+{
+    static const char *const d[] = {"thread.run.step.delta", "thread.message.delta"};
+    for (size_t i = 0; i < 2; i++)
+        if (sa_str_is(object, d[i]))
+            return d[i];
+    return NULL;
+}
+
+int sa_conv_kind(const sa_keyfields *kf)
+{
+    return kf->object.ptr ? steparc_kind_of_object(kf->object.ptr, kf->object.len)
+                          : STEPARC_KIND_OTHER;
 }
 
 /* One JSON value found at record level (rel = its position in the window). */
@@ -68,17 +98,19 @@ int sa_conv_item(steparc_converter *c, const unsigned char *mp, size_t len, size
     if (len == 0 || (!known && sa_mp_keyfields(mp, len, &kf) != 0))
         return reject(c, rel, "a JSON value that is not an object", STEPARC_SKIP_NOT_A_STEP,
                       "not an object");
-    if (sa_str_is(kf.object, "thread.run.step.delta"))
-        return reject(c, rel, NULL, STEPARC_SKIP_DELTA, "thread.run.step.delta");
-    if (!sa_str_is(kf.object, "thread.run.step"))
+    const char *delta = delta_object(kf.object);
+    if (delta)
+        return reject(c, rel, NULL, STEPARC_SKIP_DELTA, delta);
+    int kind = sa_conv_kind(&kf);
+    if (kind == STEPARC_KIND_OTHER)
         return reject_object(c, rel, kf.object);
     if (kf.id.ptr == NULL)
-        return reject(c, rel, "a run step without a string \"id\"", STEPARC_SKIP_NO_ID,
-                      "run step without a string id");
+        return reject_no_id(c, rel, kind, kf.object);
     int rc = sa_writer_add_kf(c->w, mp, len, &kf);
     if (rc)
         return sa_conv_fail(c, rc, "%s: %s", c->name, steparc_writer_errmsg(c->w));
     c->st.records++;
+    c->st.by_kind[kind]++;
     return 0;
 }
 
