@@ -315,7 +315,8 @@ static const char *thousands(uint64_t v, char *out)
 }
 
 /* The records written, by kind: the converter's counts, or after the writer
- * dropped duplicates, counted in the finished archive. */
+ * dropped duplicates of several kinds, counted in the finished archive (one
+ * pass over it: the writer does not say which kinds its duplicates were). */
 static void count_kinds(const conv_job *job, const steparc_convert_stats *st, conv_totals *t)
 {
     memset(t->by_kind, 0, sizeof t->by_kind);
@@ -324,8 +325,8 @@ static void count_kinds(const conv_job *job, const steparc_convert_stats *st, co
         if (k != STEPARC_KIND_STEP && st->by_kind[k])
             t->other_kinds = 1;
     }
-    if (t->dups == 0 || job->mode != MODE_CONVERT)
-        return;
+    if (t->dups == 0 || !t->other_kinds || job->mode != MODE_CONVERT)
+        return; /* the converter's counts are the archive's */
     steparc_reader *r = NULL;
     steparc_cursor *c = NULL;
     uint64_t counted[STEPARC_KINDS] = {0}, ord;

@@ -323,13 +323,12 @@ static void test_sse_framing(void)
     CHECK(recs_are(&r, S2 "\n"));
     CHECK_EQ_INT(r.st.skipped[STEPARC_SKIP_INVALID], 2);
     result_free(&r);
-    /* events of other objects are counted as skipped (kinds before issue 13) */
+    /* events of other kinds are archived too */
     r = convert1("event: thread.run.created\ndata: {\"id\":\"run_1\",\"object\":\"thread.run\"}\n\n"
                  "event: thread.run.step.completed\ndata: " S1 "\n\n",
                  NULL, 0);
     CHECK_EQ_INT(r.rc, 0);
-    CHECK(r.st.records >= 1);
-    CHECK(strstr(r.recs, S1 "\n") != NULL);
+    CHECK(recs_are(&r, "{\"id\":\"run_1\",\"object\":\"thread.run\"}\n" S1 "\n"));
     result_free(&r);
 }
 
@@ -391,6 +390,179 @@ static void test_step_delta_rebuild(void)
     result_free(&r);
 }
 
+
+/* ---- issue 13: every kind, message deltas, error events --------------------------------- */
+
+#define MC "{\"id\":\"msg_1\",\"object\":\"thread.message\",\"created_at\":5,\"thread_id\":\"thread_1\"," \
+           "\"status\":\"in_progress\",\"role\":\"assistant\",\"content\":[],\"run_id\":\"run_1\"}"
+#define MD(x) "{\"id\":\"msg_1\",\"object\":\"thread.message.delta\",\"delta\":{\"content\":[" x "]}}"
+#define EV(name, data) "event: " name "\ndata: " data "\n\n"
+
+/* Converts an event stream (dedup on): the records and stats. */
+static result stream1(const char *text)
+{
+    return convert1(text, NULL, 1);
+}
+
+static void test_message_delta_merge(void)
+{
+    /* text fragments by content index, annotations by their own index (a
+     * restated annotation replaces start/end, never adds them), a refusal
+     * part, index keys dropped; the rebuilt message is archived and counted */
+    result r = stream1(
+        EV("thread.message.created", MC) EV("thread.message.in_progress", MC)
+        EV("thread.message.delta", MD("{\"index\":0,\"type\":\"text\",\"text\":{\"value\":\"See \","
+                                      "\"annotations\":[]}}"))
+        EV("thread.message.delta", MD("{\"index\":0,\"type\":\"text\",\"text\":{\"value\":\"[1]\","
+                                      "\"annotations\":[{\"index\":0,\"type\":\"file_citation\",\"text\":"
+                                      "\"[1]\",\"file_citation\":{\"file_id\":\"file-a\"},\"start_index\":4,"
+                                      "\"end_index\":7}]}}"))
+        EV("thread.message.delta", MD("{\"index\":0,\"type\":\"text\",\"text\":{\"annotations\":[{\"index\":0,"
+                                      "\"type\":\"file_citation\",\"start_index\":4,\"end_index\":7}]}}"))
+        EV("thread.message.delta", MD("{\"index\":1,\"type\":\"refusal\",\"refusal\":\"No\"}"))
+        EV("thread.message.delta", MD("{\"index\":1,\"type\":\"refusal\",\"refusal\":\"pe.\"}"))
+        EV("thread.message.delta", MD("{\"index\":0,\"type\":\"text\",\"text\":{\"value\":\" ok\"}}")));
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_EQ_INT(r.st.messages_rebuilt, 1);
+    CHECK_EQ_INT(r.st.rebuilt, 0);
+    CHECK_EQ_INT(r.st.skipped[STEPARC_SKIP_DELTA], 6);
+    CHECK_EQ_INT(r.st.by_kind[STEPARC_KIND_MESSAGE], 3); /* 2 snapshots + the rebuilt one */
+    CHECK(recs_are(&r, "{\"id\":\"msg_1\",\"object\":\"thread.message\",\"created_at\":5,\"thread_id\":"
+                       "\"thread_1\",\"status\":\"in_progress\",\"role\":\"assistant\",\"content\":[{\"type\":"
+                       "\"text\",\"text\":{\"value\":\"See [1] ok\",\"annotations\":[{\"type\":\"file_citation\","
+                       "\"text\":\"[1]\",\"file_citation\":{\"file_id\":\"file-a\"},\"start_index\":4,"
+                       "\"end_index\":7}]}},{\"type\":\"refusal\",\"refusal\":\"Nope.\"}],\"run_id\":\"run_1\"}\n"));
+    result_free(&r);
+}
+
+static void test_message_delta_out_of_order(void)
+{
+    /* indexes out of order: each part lands at its index; annotations too;
+     * a snapshot that already holds part 0 (no index key) takes index 0 */
+    result r = stream1(
+        EV("thread.message.created", MC)
+        EV("thread.message.delta", MD("{\"index\":2,\"type\":\"text\",\"text\":{\"value\":\"c\"}}"))
+        EV("thread.message.delta", MD("{\"index\":0,\"type\":\"text\",\"text\":{\"value\":\"a\"}}"))
+        EV("thread.message.delta", MD("{\"index\":1,\"type\":\"image_file\",\"image_file\":{\"file_id\":\"f\"}}"))
+        EV("thread.message.delta", MD("{\"index\":2,\"type\":\"text\",\"text\":{\"value\":\"C\",\"annotations\":"
+                                      "[{\"index\":1,\"type\":\"file_path\",\"start_index\":1},{\"index\":0,"
+                                      "\"type\":\"file_path\",\"start_index\":0}]}}"))
+        EV("thread.message.delta", MD("{\"index\":0,\"type\":\"text\",\"text\":{\"value\":\"A\"}}")));
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_EQ_INT(r.st.messages_rebuilt, 1);
+    CHECK(strstr(r.recs, "\"content\":[{\"type\":\"text\",\"text\":{\"value\":\"aA\"}},{\"type\":\"image_file\","
+                         "\"image_file\":{\"file_id\":\"f\"}},{\"type\":\"text\",\"text\":{\"value\":\"cC\","
+                         "\"annotations\":[{\"type\":\"file_path\",\"start_index\":0},{\"type\":"
+                         "\"file_path\",\"start_index\":1}]}}]") != NULL);
+    CHECK(strstr(r.recs, "\"index\"") == NULL);
+    result_free(&r);
+    r = stream1(EV("thread.message.in_progress", "{\"id\":\"msg_2\",\"object\":\"thread.message\",\"status\":"
+                                                  "\"in_progress\",\"content\":[{\"type\":\"text\",\"text\":"
+                                                  "{\"value\":\"x\",\"annotations\":[]}}]}")
+                EV("thread.message.delta", "{\"id\":\"msg_2\",\"object\":\"thread.message.delta\",\"delta\":"
+                                           "{\"content\":[{\"index\":0,\"type\":\"text\",\"text\":{\"value\":"
+                                           "\"y\"}}]}}"));
+    CHECK(recs_are(&r, "{\"id\":\"msg_2\",\"object\":\"thread.message\",\"status\":\"in_progress\",\"content\":"
+                       "[{\"type\":\"text\",\"text\":{\"value\":\"xy\",\"annotations\":[]}}]}\n"));
+    result_free(&r);
+}
+
+static void test_message_final_and_orphans(void)
+{
+    /* the final event wins: nothing is rebuilt */
+    const char *done = "{\"id\":\"msg_1\",\"object\":\"thread.message\",\"status\":\"completed\",\"content\":"
+                       "[{\"type\":\"text\",\"text\":{\"value\":\"Hi\",\"annotations\":[]}}]}";
+    char text[2048];
+    snprintf(text, sizeof text, "%s%sevent: thread.message.completed\ndata: %s\n\n",
+             EV("thread.message.created", MC),
+             EV("thread.message.delta", MD("{\"index\":0,\"type\":\"text\",\"text\":{\"value\":\"H\"}}")), done);
+    result r = stream1(text);
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_EQ_INT(r.st.messages_rebuilt, 0);
+    CHECK(recs_are(&r, "{\"id\":\"msg_1\",\"object\":\"thread.message\",\"status\":\"completed\",\"content\":"
+                       "[{\"type\":\"text\",\"text\":{\"value\":\"Hi\",\"annotations\":[]}}]}\n"));
+    result_free(&r);
+    /* deltas of a message never created: reported, nothing archived */
+    r = stream1(EV("thread.message.delta", MD("{\"index\":0,\"type\":\"text\",\"text\":{\"value\":\"H\"}}")));
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_EQ_INT(r.nrecs, 0);
+    CHECK_EQ_INT(r.st.unrebuilt, 1);
+    CHECK(strstr(r.skips, "delta(s) of message \"msg_1\" with no message object") != NULL);
+    result_free(&r);
+    /* no_rebuild: the snapshot stays */
+    steparc_convert_options o;
+    steparc_convert_options_init(&o);
+    o.no_rebuild = 1;
+    r = convert1(EV("thread.message.created", MC)
+                 EV("thread.message.delta", MD("{\"index\":0,\"type\":\"text\",\"text\":{\"value\":\"H\"}}")),
+                 &o, 1);
+    CHECK_EQ_INT(r.st.messages_rebuilt, 0);
+    CHECK(recs_are(&r, MC "\n"));
+    result_free(&r);
+}
+
+static void test_stream_kinds_and_errors(void)
+{
+    result r = stream1(
+        EV("thread.created", "{\"id\":\"thread_1\",\"object\":\"thread\",\"created_at\":1}")
+        EV("thread.run.created", "{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"queued\"}")
+        EV("thread.run.in_progress", "{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"in_progress\"}")
+        EV("error", "{\"code\":\"server_error\",\"message\":\"oops\",\"param\":null,\"type\":\"server_error\"}")
+        EV("error", "{\"error\":{\"code\":null,\"message\":\"oops\"}}")
+        EV("thread.run.frobnicated", "{\"id\":\"run_1\",\"object\":\"thread.run\"}")
+        EV("thread.run.failed", "{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"failed\"}")
+        "event: done\ndata: [DONE]\n\n");
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_EQ_INT(r.st.error_events, 2);
+    CHECK_EQ_INT(r.st.by_kind[STEPARC_KIND_THREAD], 1);
+    CHECK_EQ_INT(r.st.by_kind[STEPARC_KIND_RUN], 4); /* thread.run.* names: all status events */
+    CHECK(recs_are(&r, "{\"id\":\"thread_1\",\"object\":\"thread\",\"created_at\":1}\n"
+                       "{\"id\":\"run_1\",\"object\":\"thread.run\",\"status\":\"failed\"}\n"));
+    result_free(&r);
+    /* an unknown event name outside thread.run.*: skipped, whatever it holds */
+    r = stream1(EV("thread.run.step.completed", S1) EV("vector_store.updated", "{\"id\":\"vs_1\",\"object\":"
+                                                                                "\"vector_store\"}"));
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_EQ_INT(r.st.skipped[STEPARC_SKIP_EVENT], 1);
+    CHECK(strstr(r.skips, "3:vector_store.updated;") != NULL);
+    CHECK(recs_are(&r, S1 "\n"));
+    result_free(&r);
+    /* every kind from documents; other objects skipped, named */
+    r = convert1("[{\"id\":\"asst_1\",\"object\":\"assistant\"},{\"id\":\"file-1\",\"object\":\"file\"},"
+                 "{\"id\":\"vs_1\",\"object\":\"vector_store\"},{\"id\":\"file-1\",\"object\":"
+                 "\"vector_store.file\",\"vector_store_id\":\"vs_1\"},{\"id\":\"s\",\"object\":"
+                 "\"assistant.run.step\"},{\"id\":\"x\",\"object\":\"chat.completion\"},{\"object\":\"file\"}]",
+                 NULL, 0);
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK_EQ_INT(r.nrecs, 5);
+    CHECK_EQ_INT(r.st.by_kind[STEPARC_KIND_ASSISTANT], 1);
+    CHECK_EQ_INT(r.st.by_kind[STEPARC_KIND_FILE], 1);
+    CHECK_EQ_INT(r.st.by_kind[STEPARC_KIND_VECTOR_STORE], 1);
+    CHECK_EQ_INT(r.st.by_kind[STEPARC_KIND_VECTOR_STORE_FILE], 1);
+    CHECK_EQ_INT(r.st.by_kind[STEPARC_KIND_STEP], 1);
+    CHECK_EQ_INT(r.st.skipped[STEPARC_SKIP_NOT_A_STEP], 1);
+    CHECK_EQ_INT(r.st.skipped[STEPARC_SKIP_NO_ID], 1);
+    CHECK(strstr(r.skips, "object \"chat.completion\"") != NULL);
+    CHECK(strstr(r.skips, "file without a string id") != NULL);
+    result_free(&r);
+}
+
+static void test_sse_multiline_data(void)
+{
+    /* one JSON value over several data: lines (joined with '\n') */
+    result r = convert1("event: thread.run.step.completed\ndata: {\"id\":\"step_1\",\ndata:  \"object\":"
+                        "\"thread.run.step\",\r\ndata: \"status\":\"completed\"}\n\n",
+                        NULL, 0);
+    CHECK_EQ_INT(r.rc, 0);
+    CHECK(recs_are(&r, S1 "\n"));
+    result_free(&r);
+    /* an error inside the second data line is located there */
+    r = convert1("event: thread.run.step.completed\ndata: {\"id\":\"step_1\",\ndata: \"object\" 1}\n\n", NULL, 0);
+    CHECK(r.rc == STEPARC_E_INPUT);
+    CHECK(strstr(r.err, "mem:3:16:") != NULL);
+    result_free(&r);
+}
+
 /* ---- strict and skips -------------------------------------------------------------------- */
 
 static void test_skips_and_strict(void)
@@ -427,6 +599,11 @@ int main(void)
     RUN(test_sse_framing);
     RUN(test_step_delta_rebuild);
     RUN(test_skips_and_strict);
+    RUN(test_message_delta_merge);
+    RUN(test_message_delta_out_of_order);
+    RUN(test_message_final_and_orphans);
+    RUN(test_stream_kinds_and_errors);
+    RUN(test_sse_multiline_data);
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", g_dir);
     if (system(cmd) != 0)
