@@ -373,6 +373,10 @@ static int add_data(steparc_converter *c, sse_event *ev, const char *p, size_t n
 {
     if (n == 6 && memcmp(p, "[DONE]", 6) == 0)
         return 0;
+    if (ev->data.len + n + 1 > (size_t)STEPARC_MAX_RECORD_SIZE)
+        return sa_conv_fail(c, STEPARC_E_LIMIT,
+                            "%s:%llu: an event's data is longer than the 64 MiB limit", c->name,
+                            (unsigned long long)c->line);
     if (SA_GROW(ev->seg, ev->capseg, ev->nseg, 4) != 0 ||
         (ev->nseg && sa_buf_append(&ev->data, "\n", 1) != 0))
         return sa_conv_fail(c, STEPARC_E_NOMEM, "out of memory");
