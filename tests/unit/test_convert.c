@@ -42,7 +42,8 @@ static void read_back(result *r, const char *path)
     r->recs = NULL;
     r->nrecs = 0;
     if (steparc_reader_open(&rd, path, NULL, NULL, 0) != 0) {
-        CHECK(!"archive opens");
+        fprintf(stderr, "  %s: the archive does not open\n", path);
+        CHECK(0);
         return;
     }
     steparc_buf js = {0};
@@ -79,7 +80,8 @@ static result convert_all(const char *const *inputs, const steparc_convert_optio
     steparc_writer *w = NULL;
     steparc_converter *c = NULL;
     if (steparc_writer_open(&w, path, &wo, NULL, 0) != 0) {
-        CHECK(!"writer opens");
+        fprintf(stderr, "  %s: the writer does not open\n", path);
+        CHECK(0);
         return r;
     }
     steparc_convert_options o;
