@@ -37,7 +37,12 @@ typedef struct {
 } conv_ui;
 
 static const char *const g_skip_names[STEPARC_SKIP_REASONS] = {
-    "not a run step", "run step without id", "step deltas", "other events", "invalid records"};
+    "objects of no archived kind", "records without id", "step and message deltas",
+    "unknown events", "invalid records"};
+/* Plural names of the kinds in the summary, by STEPARC_KIND_*. */
+static const char *const g_kind_plurals[STEPARC_KINDS] = {
+    "others", "steps", "messages", "runs", "threads", "assistants", "files", "vector stores",
+    "vector store files"};
 static const char *const g_skip_keys[STEPARC_SKIP_REASONS] = {
     "not_a_step", "no_id", "delta", "other_event", "invalid"};
 
@@ -291,7 +296,73 @@ static int convert_inputs(conv_job *job, conv_ui *ui, steparc_writer *w, steparc
 typedef struct {
     double seconds;
     uint64_t archive_bytes, skipped, dups;
+    uint64_t by_kind[STEPARC_KINDS]; /* records in the archive written, by kind */
+    int other_kinds;                 /* a record of another kind than step */
 } conv_totals;
+
+/* 1234567 as "1,234,567" into out (at least 32 bytes). */
+static const char *thousands(uint64_t v, char *out)
+{
+    char d[24];
+    int n = snprintf(d, sizeof d, "%" PRIu64, v), k = 0;
+    for (int i = 0; i < n; i++) {
+        if (i && (n - i) % 3 == 0)
+            out[k++] = ',';
+        out[k++] = d[i];
+    }
+    out[k] = 0;
+    return out;
+}
+
+/* The records written, by kind: the converter's counts, or after the writer
+ * dropped duplicates of several kinds, counted in the finished archive (one
+ * pass over it: the writer does not say which kinds its duplicates were). */
+static void count_kinds(const conv_job *job, const steparc_convert_stats *st, conv_totals *t)
+{
+    memset(t->by_kind, 0, sizeof t->by_kind);
+    for (int k = 1; k < STEPARC_KINDS; k++) {
+        t->by_kind[k] = st->by_kind[k];
+        if (k != STEPARC_KIND_STEP && st->by_kind[k])
+            t->other_kinds = 1;
+    }
+    if (t->dups == 0 || !t->other_kinds || job->mode != MODE_CONVERT)
+        return; /* the converter's counts are the archive's */
+    steparc_reader *r = NULL;
+    steparc_cursor *c = NULL;
+    uint64_t counted[STEPARC_KINDS] = {0}, ord;
+    const void *mp;
+    size_t len;
+    int rc = steparc_reader_open(&r, job->out, NULL, NULL, 0);
+    if (rc == 0)
+        rc = steparc_cursor_open(&c, r, NULL);
+    while (rc == 0 && (rc = steparc_cursor_next(&ord, &mp, &len, c)) == 0) {
+        int kind;
+        if (steparc_record_kind(&kind, mp, len) == 0 && kind >= 0 && kind < STEPARC_KINDS)
+            counted[kind]++;
+    }
+    if (rc == STEPARC_END)
+        memcpy(t->by_kind, counted, sizeof counted);
+    steparc_cursor_close(c);
+    steparc_reader_close(r);
+}
+
+static void print_kinds(const conv_totals *t)
+{
+    char num[32], line[512];
+    uint64_t total = 0;
+    size_t n = 0;
+    for (int k = 0; k < STEPARC_KINDS; k++)
+        total += t->by_kind[k];
+    n += (size_t)snprintf(line, sizeof line, "  archived %s records:", thousands(total, num));
+    const char *sep = " ";
+    for (int k = 1; k < STEPARC_KINDS && n < sizeof line; k++)
+        if (t->by_kind[k]) {
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %s", sep,
+                                  thousands(t->by_kind[k], num), g_kind_plurals[k]);
+            sep = ", ";
+        }
+    fprintf(stderr, "%s\n", line);
+}
 
 static void print_summary(const conv_job *job, const steparc_convert_stats *st, const conv_totals *t)
 {
@@ -301,15 +372,22 @@ static void print_summary(const conv_job *job, const steparc_convert_stats *st, 
             job->out, st->inputs, st->records - t->dups, t->dups, t->skipped,
             (double)st->input_bytes / 1e6, (double)t->archive_bytes / 1e6,
             t->archive_bytes ? (double)st->input_bytes / (double)t->archive_bytes : 0.0, t->seconds);
+    if (t->other_kinds) /* step-only inputs keep the summary they always had */
+        print_kinds(t);
     for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
         if (st->skipped[k])
             fprintf(stderr, "  skipped %" PRIu64 " %s\n", st->skipped[k], g_skip_names[k]);
     if (st->rebuilt)
         fprintf(stderr, "  rebuilt %" PRIu64 " step(s) from their deltas (stream ended before "
                 "the final object)\n", st->rebuilt);
+    if (st->messages_rebuilt)
+        fprintf(stderr, "  %" PRIu64 " messages rebuilt from deltas (stream ended before "
+                "the final event)\n", st->messages_rebuilt);
     if (st->unrebuilt)
-        fprintf(stderr, "  %" PRIu64 " step(s) had deltas that could not be applied\n",
+        fprintf(stderr, "  %" PRIu64 " step(s) or message(s) had deltas that could not be applied\n",
                 st->unrebuilt);
+    if (st->error_events)
+        fprintf(stderr, "  %" PRIu64 " error events in streams\n", st->error_events);
 }
 
 /* --report FILE: the summary as JSON; 0 or EXIT_BAD. */
@@ -325,7 +403,13 @@ static int write_report(const conv_job *job, const steparc_convert_stats *st, co
     cJSON *sk = cJSON_AddObjectToObject(o, "skipped");
     for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
         cJSON_AddNumberToObject(sk, g_skip_keys[k], (double)st->skipped[k]);
+    cJSON *bk = cJSON_AddObjectToObject(o, "by_kind");
+    for (int k = 1; k < STEPARC_KINDS; k++)
+        if (t->by_kind[k])
+            cJSON_AddNumberToObject(bk, steparc_kind_name(k), (double)t->by_kind[k]);
     cJSON_AddNumberToObject(o, "rebuilt_from_deltas", (double)st->rebuilt);
+    cJSON_AddNumberToObject(o, "messages_rebuilt_from_deltas", (double)st->messages_rebuilt);
+    cJSON_AddNumberToObject(o, "error_events", (double)st->error_events);
     cJSON_AddNumberToObject(o, "deltas_not_applied", (double)st->unrebuilt);
     cJSON_AddNumberToObject(o, "input_bytes", (double)st->input_bytes);
     cJSON_AddNumberToObject(o, "archive_bytes", (double)t->archive_bytes);
@@ -359,6 +443,9 @@ static int conv_summary(const conv_job *job, const conv_ui *ui, steparc_writer *
     for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
         t.skipped += st->skipped[k];
     t.dups = steparc_writer_duplicates(w);
+    t.other_kinds = 0;
+    if (!job->quiet || job->report)
+        count_kinds(job, st, &t);
     if (!job->quiet)
         print_summary(job, st, &t);
     return job->report ? write_report(job, st, &t) : 0;
@@ -410,7 +497,8 @@ static int conv_run(conv_job *job)
     if (status)
         goto cleanup;
     if (st->records == 0) {
-        cli_msg("%s: no run steps found in the input; %s", job->cmd,
+        cli_msg("%s: no records found in the input (no object of an archived kind with an id); %s",
+                job->cmd,
                 job->mode == MODE_APPEND ? "the archive is unchanged" : "no archive written");
         status = EXIT_BAD;
         goto cleanup;

@@ -1,12 +1,16 @@
-/* delta.c - rebuild a run step from its last full object and the
- * thread.run.step.delta events that followed it, for event streams cut before
- * the step's final object.
+/* delta.c - rebuild a run step or a message from its last full object and
+ * the thread.run.step.delta / thread.message.delta events that followed it,
+ * for event streams cut before the object's final event.
  *
- * Works on a generic value tree: a delta is merged key by key into the step:
- * objects merge recursively; arrays whose items carry "index" (tool_calls,
- * outputs) merge item by item at that index; other arrays append; the text
- * fields that stream in pieces (arguments, input, logs) concatenate; any
- * other value replaces the old one. */
+ * Works on a generic value tree: a delta is merged key by key into the
+ * object: objects merge recursively; arrays whose items carry "index"
+ * (tool_calls, outputs, message content parts, annotations) merge item by
+ * item at that index, in any order; other arrays append; the text fields
+ * that stream in pieces (arguments, input, logs, value, refusal) concatenate;
+ * any other value, integers included, replaces the old one (the SDKs' generic
+ * merge adds numbers: a restated start_index would be summed). The "index"
+ * keys stay on the items while deltas come (later deltas find their item by
+ * it) and sa_tree_drop_index removes them before the object is encoded. */
 #include <stdlib.h>
 
 #include "delta.h"
@@ -71,7 +75,8 @@ static steparc_value *add_member(sa_tree *t, steparc_value *obj, steparc_str key
 
 static int concat_field(steparc_str k)
 {
-    return key_is(k, "arguments") || key_is(k, "input") || key_is(k, "logs");
+    return key_is(k, "arguments") || key_is(k, "input") || key_is(k, "logs") ||
+           key_is(k, "value") || key_is(k, "refusal");
 }
 
 static int index_of(const steparc_value *item, int64_t *idx)
@@ -84,22 +89,28 @@ static int index_of(const steparc_value *item, int64_t *idx)
 }
 
 static int merge(sa_tree *t, steparc_value *base, const steparc_value *d, int depth);
-
-/* A copy of v without its "index" key (items in final objects have none). */
-static int copy_without_index(sa_tree *t, steparc_value *dst, const steparc_value *v)
+/* The position an array item stands for: its "index" when it has one (a
+ * delta's item, not yet rebuilt), else where it is (a snapshot's item). */
+static int64_t item_pos(const steparc_value *item, size_t at)
 {
-    *dst = *v;
-    if (v->type != STEPARC_V_OBJECT)
-        return 0;
-    steparc_member *m = (steparc_member *)talloc(t, v->v.object.count * sizeof *m);
-    if (m == NULL)
+    int64_t idx;
+    return index_of(item, &idx) ? idx : (int64_t)at;
+}
+
+/* Inserts (a shallow copy of) item at position at of array base. */
+static int insert_item(sa_tree *t, steparc_value *base, size_t at, const steparc_value *item)
+{
+    size_t n = base->v.array.count;
+    steparc_value *a = (steparc_value *)talloc(t, (n + 1) * sizeof *a);
+    if (a == NULL)
         return STEPARC_E_NOMEM;
-    size_t n = 0;
-    for (size_t i = 0; i < v->v.object.count; i++)
-        if (!key_is(v->v.object.items[i].key, "index"))
-            m[n++] = v->v.object.items[i];
-    dst->v.object.items = m;
-    dst->v.object.count = n;
+    if (at)
+        memcpy(a, base->v.array.items, at * sizeof *a);
+    a[at] = *item;
+    if (n > at)
+        memcpy(a + at + 1, base->v.array.items + at, (n - at) * sizeof *a);
+    base->v.array.items = a;
+    base->v.array.count = n + 1;
     return 0;
 }
 
@@ -109,23 +120,26 @@ static int merge_array(sa_tree *t, steparc_value *base, const steparc_value *d, 
         const steparc_value *item = &d->v.array.items[i];
         int64_t idx;
         size_t n = base->v.array.count;
-        if (index_of(item, &idx) && (size_t)idx < n) {
-            int rc = merge(t, &base->v.array.items[idx], item, depth + 1);
+        if (!index_of(item, &idx)) {
+            int rc = insert_item(t, base, n, item); /* no index: appended */
             if (rc)
                 return rc;
             continue;
         }
-        /* a new item (at the end: streams send indexes in order) */
-        steparc_value *a = (steparc_value *)talloc(t, (n + 1) * sizeof *a);
-        if (a == NULL)
-            return STEPARC_E_NOMEM;
-        if (n)
-            memcpy(a, base->v.array.items, n * sizeof *a);
-        int rc = copy_without_index(t, &a[n], item);
+        /* the item at that index, else where it goes to keep the indexes in
+         * order (deltas may come out of order) */
+        size_t at = n;
+        steparc_value *hit = NULL;
+        for (size_t k = 0; k < n && hit == NULL; k++) {
+            int64_t p = item_pos(&base->v.array.items[k], k);
+            if (p == idx)
+                hit = &base->v.array.items[k];
+            else if (p > idx && at == n)
+                at = k;
+        }
+        int rc = hit ? merge(t, hit, item, depth + 1) : insert_item(t, base, at, item);
         if (rc)
             return rc;
-        base->v.array.items = a;
-        base->v.array.count = n + 1;
     }
     return 0;
 }
@@ -188,6 +202,37 @@ int sa_tree_merge(sa_tree *base, const sa_tree *delta, const steparc_value *dv)
 {
     (void)delta; /* dv points into delta, which must outlive base's use of it */
     return merge(base, &base->root, dv, 0);
+}
+
+static int drop_index(steparc_value *v, int in_array, int depth)
+{
+    if (depth > 2 * STEPARC_MAX_DEPTH)
+        return STEPARC_E_LIMIT;
+    if (v->type == STEPARC_V_ARRAY) {
+        for (size_t i = 0; i < v->v.array.count; i++) {
+            int rc = drop_index(&v->v.array.items[i], 1, depth + 1);
+            if (rc)
+                return rc;
+        }
+    } else if (v->type == STEPARC_V_OBJECT) {
+        size_t n = 0;
+        for (size_t i = 0; i < v->v.object.count; i++) {
+            steparc_member *m = &v->v.object.items[i];
+            if (in_array && key_is(m->key, "index"))
+                continue;
+            int rc = drop_index(&m->value, 0, depth + 1);
+            if (rc)
+                return rc;
+            v->v.object.items[n++] = *m;
+        }
+        v->v.object.count = n;
+    }
+    return 0;
+}
+
+int sa_tree_drop_index(sa_tree *t)
+{
+    return drop_index(&t->root, 0, 0);
 }
 
 /* The root as a record: the bytes and the checks of a step encoded with only

@@ -1,4 +1,5 @@
-/* delta.h - merge thread.run.step.delta events into a step (see delta.c). */
+/* delta.h - merge thread.run.step.delta and thread.message.delta events into
+ * their object (see delta.c). */
 #ifndef STEPARC_DELTA_H
 #define STEPARC_DELTA_H
 
@@ -11,6 +12,9 @@ const steparc_value *sa_tree_root(const sa_tree *t);
 /* Merges delta value dv (the "delta" member of an event, inside tree delta,
  * which must stay alive until base is encoded) into base. */
 int sa_tree_merge(sa_tree *base, const sa_tree *delta, const steparc_value *dv);
+/* Drops the "index" keys of the objects in arrays (positions the deltas
+ * carried, not data), everywhere in t. 0 or STEPARC_E_LIMIT. */
+int sa_tree_drop_index(sa_tree *t);
 int sa_tree_to_mp(const sa_tree *t, steparc_buf *out);
 void sa_tree_free(sa_tree *t);
 

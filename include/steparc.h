@@ -1089,8 +1089,16 @@ STEPARC_API const char *steparc_writer_errmsg(const steparc_writer *w);
 /* ------------------------------------------------------------------------ */
 
 /* Input shapes. AUTO detects per input from its first bytes: '[' an array,
- * '{' objects (a step, a list page, concatenated or one per line), "event:" /
- * "data:" an event stream. */
+ * '{' objects (a record, a list page, concatenated or one per line), "event:" /
+ * "data:" an event stream. Event streams: thread.created (a thread),
+ * thread.run.* (runs), thread.run.step.* (steps), thread.message.created,
+ * .in_progress, .completed, .incomplete (messages) are archived as they come;
+ * thread.run.step.delta and thread.message.delta are kept per object until its
+ * final event, and an object whose final event never came is rebuilt from its
+ * last snapshot and the deltas after it (text fragments concatenated, array
+ * items merged by their "index", integers replaced, "index" keys dropped); "error" events are counted; "done" and
+ * [DONE] ignored; other event names are skipped (STEPARC_SKIP_EVENT). The
+ * data lines of one event are joined with '\n' (SSE framing). */
 typedef enum {
     STEPARC_IN_AUTO = 0,
     STEPARC_IN_JSONL = 1,  /* one JSON value per line (also NDJSON) */
@@ -1100,33 +1108,55 @@ typedef enum {
 
 typedef struct steparc_converter steparc_converter;
 
-/* Why an object was not archived. */
+/* Why an object was not archived. The converter archives the objects of the
+ * eight record kinds (STEPARC_KIND_STEP .. STEPARC_KIND_VECTOR_STORE_FILE, by
+ * their "object": steparc_kind_of_object) that have a string "id". */
 typedef enum {
-    STEPARC_SKIP_NOT_A_STEP = 0, /* "object" is missing or is not "thread.run.step" */
-    STEPARC_SKIP_NO_ID = 1,      /* a run step without a string "id" */
-    STEPARC_SKIP_DELTA = 2,      /* a thread.run.step.delta (its final object carries it all) */
-    STEPARC_SKIP_EVENT = 3,      /* an event-stream event that is not a run step */
+    STEPARC_SKIP_NOT_A_STEP = 0, /* "object" is missing or names no record kind
+                                    (STEPARC_KIND_OTHER); the name is from when only
+                                    run steps were archived */
+    STEPARC_SKIP_NO_ID = 1,      /* an object of a record kind without a string "id" */
+    STEPARC_SKIP_DELTA = 2,      /* a thread.run.step.delta or thread.message.delta (the
+                                    final object carries it all; event streams rebuild
+                                    the object from them when it is missing) */
+    STEPARC_SKIP_EVENT = 3,      /* an event-stream event of no record kind (unknown name) */
     STEPARC_SKIP_INVALID = 4,    /* malformed JSON skipped under skip_invalid */
     STEPARC_SKIP_REASONS = 5
 } steparc_skip_reason;
+
+#define STEPARC_SKIP_NOT_A_RECORD STEPARC_SKIP_NOT_A_STEP
+
+/* Room in steparc_convert_stats.by_kind: STEPARC_KINDS and kinds to come. */
+#define STEPARC_CONVERT_KINDS 16
 
 typedef struct {
     uint64_t inputs;             /* files (or streams) read */
     uint64_t input_bytes;        /* bytes read (decompressed, for .zst inputs) */
     uint64_t objects;            /* JSON objects seen at record level */
-    uint64_t records;            /* records handed to the writer */
+    uint64_t records;            /* records handed to the writer (before its dedup) */
     uint64_t rebuilt;            /* of which: steps rebuilt from deltas (event streams cut
                                     before a step's final object) */
-    uint64_t unrebuilt;          /* steps whose deltas could not be applied (no step object) */
+    uint64_t unrebuilt;          /* steps or messages whose deltas could not be applied (no
+                                    step or message object before them, or deltas that do
+                                    not merge) */
     uint64_t skipped[STEPARC_SKIP_REASONS];
+    uint64_t by_kind[STEPARC_CONVERT_KINDS]; /* records handed to the writer, by
+                                    STEPARC_KIND_* (by_kind[0], other objects, stays 0:
+                                    they are skipped); they add up to records */
+    uint64_t messages_rebuilt;   /* of records: messages rebuilt from their last snapshot
+                                    and thread.message.delta events (streams cut before
+                                    thread.message.completed/incomplete) */
+    uint64_t error_events;       /* "error" events in event streams (not objects) */
 } steparc_convert_stats;
 
 typedef struct {
     steparc_input_format format;
-    int strict;        /* objects that are not run steps are an error, not skipped */
+    int strict;        /* objects of no record kind (or without an id) are an error, not
+                          skipped */
     int skip_invalid;  /* skip malformed JSON (to the next line / record) instead of failing */
-    int no_rebuild;    /* event streams: do not rebuild steps from their deltas when the
-                          final object is missing (see steparc_convert_stats.rebuilt) */
+    int no_rebuild;    /* event streams: do not rebuild steps and messages from their
+                          deltas when the final object is missing (see
+                          steparc_convert_stats.rebuilt, messages_rebuilt) */
     int threads;       /* parsing threads for line-oriented input (JSONL); 0 or 1 = parse in
                           the caller. The records and their order do not depend on it. */
     /* Called now and then with progress; NULL for none. */

@@ -19,17 +19,22 @@ Input modes:
              objects.
   --jsonl    one value per line ('\\n' only; U+2028 etc. are not line
              breaks); blank lines skipped.
-  --records  run-step records ("object": "thread.run.step") from any shape:
+  --records  records: objects of the eight kinds the converter archives
+             ("object" "thread.run.step" (or the 2023 "assistant.run.step"),
+             "thread.message", "thread.run", "thread", "assistant", "file",
+             "vector_store", "vector_store.file", or a kind's short name as
+             steparc_kind_name gives it) with a string "id", from any shape:
              a single object, an array (recursively), list pages
              ({"object":"list","data":[...]}), any number of these
              concatenated or one per line, or an SSE capture.  Input whose
              first non-blank character is not '{' or '[' is read as SSE
              (or force it with --sse): each line "data:<json>" (one optional
              space after the colon; "[DONE]" skipped, other lines ignored)
-             whose value is a thread.run.step object is a record.  Dicts
-             with another "object" are skipped; with --deep, other objects
-             are searched recursively (finds steps wrapped in fixtures, e.g.
-             {"someName": {<step>}}); a step is never searched inside.
+             whose value is such an object is a record.  Dicts with another
+             "object" (or without an id) are skipped; with --deep, other
+             objects are searched recursively (finds steps wrapped in
+             fixtures, e.g. {"someName": {<step>}}); a record is never
+             searched inside.
   --samples DIR  walk DIR recursively (sorted by path); *.json files are read
              as in --records, *.sse files as SSE; print all records.
              -v reports the count per file on stderr.
@@ -127,16 +132,28 @@ def iter_jsonl(text):
             raise CanonError("line %d: %s" % (no, e))
 
 
-def is_step(v):
-    return isinstance(v, dict) and v.get("object") == "thread.run.step"
+# the "object" values of the record kinds (steparc_kind_of_object)
+KIND_OBJECTS = {"thread.run.step", "assistant.run.step", "thread.message", "thread.run", "thread",
+                "assistant", "file", "vector_store", "vector_store.file",
+                "step", "message", "run", "vector_store_file"}
+
+
+def is_kind(v):
+    return isinstance(v, dict) and isinstance(v.get("object"), str) and v["object"] in KIND_OBJECTS
+
+
+def is_record(v):
+    """A record: an object of a record kind with a string id."""
+    return is_kind(v) and isinstance(v.get("id"), str)
 
 
 def extract(v, deep):
-    """Run-step records inside one parsed value."""
+    """Records inside one parsed value."""
     if isinstance(v, dict):
         obj = v.get("object")
-        if obj == "thread.run.step":
-            yield v
+        if is_kind(v):
+            if is_record(v):
+                yield v
         elif obj == "list" and isinstance(v.get("data"), list):
             for item in v["data"]:
                 yield from extract(item, deep)
@@ -166,7 +183,7 @@ def iter_sse(text):
             raise CanonError("line %d: data is not JSON: %s (col %d)" % (no, e.msg, e.colno + 5))
         except CanonError as e:
             raise CanonError("line %d: %s" % (no, e))
-        if is_step(v):
+        if is_record(v):
             yield v
 
 
@@ -210,7 +227,7 @@ def main(argv=None):
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--values", action="store_true", help="all top-level JSON values (default)")
     mode.add_argument("--jsonl", action="store_true", help="one JSON value per line")
-    mode.add_argument("--records", action="store_true", help="extract thread.run.step records from any shape")
+    mode.add_argument("--records", action="store_true", help="extract records (objects of the 8 kinds) from any shape")
     mode.add_argument("--samples", metavar="DIR", help="records from every *.json / *.sse under DIR")
     ap.add_argument("--deep", action="store_true", help="records/samples: also search inside other objects")
     ap.add_argument("--sse", action="store_true", help="records: force SSE parsing")

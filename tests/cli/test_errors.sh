@@ -118,12 +118,19 @@ echo '{}' > "$I/nomatch/data.csv"; echo x > "$I/nomatch/sub/readme.md"
 convert_fails directory_without_inputs 1 "nomatch" "$I/nomatch"
 grep -qF "no .json" "$W/stderr" && ok directory_without_inputs_reason || ko directory_without_inputs_reason "$(msg)"
 
-printf '%s\n{"id":"m","object":"thread.message"}\n' "$S1" > "$I/nonstep.jsonl"
+# objects of the 8 record kinds are archived; others are skipped (--strict: an error)
+printf '%s\n{"id":"c","object":"chat.completion"}\n' "$S1" > "$I/nonstep.jsonl"
 convert_fails strict_non_step 1 "nonstep.jsonl:2:" --strict "$I/nonstep.jsonl"
+grep -qF 'no archived kind (object "chat.completion")' "$W/stderr" && ok strict_non_step_names_object || ko strict_non_step_names_object "$(msg)"
 expect non_step_skipped_without_strict 0 "" convert -q "$I/nonstep.jsonl" -o "$O/nonstep.steparc"
+printf '%s\n{"id":"m","object":"thread.message"}\n{"object":"thread.run"}\n' "$S1" > "$I/kinds.jsonl"
+expect message_archived 0 "" convert -q "$I/kinds.jsonl" -o "$O/kinds.steparc"
+[ "$(records "$O/kinds.steparc")" = 2 ] && ok message_archived_count || ko message_archived_count "records: $(records "$O/kinds.steparc")"
+convert_fails strict_run_without_id 1 "kinds.jsonl:3:" --strict "$I/kinds.jsonl"
+grep -qF 'a run without a string "id"' "$W/stderr" && ok strict_run_without_id_reason || ko strict_run_without_id_reason "$(msg)"
 
-echo '{"id":"m","object":"thread.message"}' > "$I/nosteps.jsonl"
-convert_fails no_run_steps 1 "no run steps found" "$I/nosteps.jsonl"
+echo '{"id":"c","object":"chat.completion"}' > "$I/nosteps.jsonl"
+convert_fails no_records 1 "no records found" "$I/nosteps.jsonl"
 
 # output equal to an input: refused, input untouched
 cp "$I/good.jsonl" "$I/same.jsonl"

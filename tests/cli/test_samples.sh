@@ -1,8 +1,8 @@
 #!/bin/sh
 # Real-world captures (../shared/samples): every *.json / *.sse file alone, and
 # all of them together, converted and read back; compared byte for byte with
-# tests/canon.py. Files without any run step must be refused ("no run steps
-# found", exit 1, no output file).
+# tests/canon.py (--records: the objects of the 8 record kinds). Files without
+# any record must be refused ("no records found", exit 1, no output file).
 # Protocol: one "PASS name", "FAIL name" (reason on stderr) or "SKIP name why"
 # line per check. Environment: STEPARC_BIN STEPARC_TMP STEPARC_SAMPLES STEPARC_TESTS.
 
@@ -30,12 +30,12 @@ for f in "$S"/*.json "$S"/*.sse; do
     "$BIN" convert -q --keep-duplicates --no-rebuild "$f" -o "$O" > "$W/$b.out" 2> "$W/$b.err"
     rc=$?
     if [ ! -s "$W/$b.exp" ]; then
-        # no run step at all: a clear refusal and no archive
-        if [ $rc -eq 1 ] && grep -q "no run steps found" "$W/$b.err" && [ ! -e "$O" ] &&
+        # no record at all: a clear refusal and no archive
+        if [ $rc -eq 1 ] && grep -q "no records found" "$W/$b.err" && [ ! -e "$O" ] &&
             [ -z "$(find "$W" -name "$b.steparc.tmp-*" 2>/dev/null)" ]; then
             ok "${n}_no_steps_refused"
         else
-            ko "${n}_no_steps_refused" "expected exit 1, 'no run steps found' and no $O; got exit $rc, exists=$([ -e "$O" ] && echo yes || echo no): $(head -c 300 "$W/$b.err")"
+            ko "${n}_no_steps_refused" "expected exit 1, 'no records found' and no $O; got exit $rc, exists=$([ -e "$O" ] && echo yes || echo no): $(head -c 300 "$W/$b.err")"
         fi
         continue
     fi

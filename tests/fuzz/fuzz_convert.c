@@ -11,8 +11,9 @@
  * - each converter's record count (stats.records) is what the writer
  *   received; the archive appears when finish succeeds, verifies intact and
  *   holds the sum; the statistics add up (objects = records + skipped);
- * - every archived record is a run step with a string id ("object" is
- *   "thread.run.step"), its JSON and struct JSON agree, find_id finds it;
+ * - every archived record is of one of the 8 record kinds with a string id
+ *   (steparc_record_kind), its JSON and (step) struct JSON agree, find_id
+ *   finds it; the per-kind counts add up to the records;
  * - without skip_invalid, skipped[INVALID] stays 0; every skip (and every
  *   step whose deltas could not be applied) is reported through the callback;
  *   strict mode skips no non-step object;
@@ -100,7 +101,9 @@ static void check_archive(const char *path, const segment *seg, int nseg, uint64
         steparc_step *st = NULL;
         rc = steparc_step_decode(&st, mp, len);
         FZ_CHECK(rc == 0);
-        FZ_CHECK(st->object.state == STEPARC_SET && st->object.code == STEPARC_OBJECT_RUN_STEP);
+        int kind = STEPARC_KIND_OTHER;
+        FZ_CHECK(steparc_record_kind(&kind, mp, len) == 0);
+        FZ_CHECK(kind > STEPARC_KIND_OTHER && kind < STEPARC_KINDS);
         FZ_CHECK(st->id.state == STEPARC_SET);
         rc = steparc_msgpack_to_json(&js, mp, len, 0);
         FZ_CHECK(rc == 0);
@@ -165,7 +168,11 @@ static void convert_once(steparc_writer *w, const uint8_t *data, size_t size, st
     FZ_CHECK(s != NULL);
     steparc_convert_stats st = *s;
     FZ_CHECK(st.inputs == 1);
-    FZ_CHECK(st.rebuilt <= st.records);
+    FZ_CHECK(st.rebuilt + st.messages_rebuilt <= st.records);
+    uint64_t by_kind = 0;
+    for (int k = 0; k < STEPARC_CONVERT_KINDS; k++)
+        by_kind += st.by_kind[k];
+    FZ_CHECK(by_kind == st.records && st.by_kind[STEPARC_KIND_OTHER] == 0);
     uint64_t skipped = 0;
     for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
         skipped += st.skipped[k];

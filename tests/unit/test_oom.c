@@ -74,7 +74,7 @@ static void make_records(void)
         g_rec[i] = strdup(buf);
         g_reclen[i] = (size_t)n;
     }
-    /* JSONL of every record, plus a non-step object and a delta */
+    /* JSONL of every record, plus an object of no record kind and a delta */
     size_t cap = 1 << 16;
     g_jsonl = (char *)malloc(cap);
     g_jsonl_len = 0;
@@ -83,11 +83,12 @@ static void make_records(void)
         g_jsonl_len += g_reclen[i];
         g_jsonl[g_jsonl_len++] = '\n';
     }
-    const char *tail = "{\"object\":\"thread.message\",\"id\":\"m\"}\n"
+    const char *tail = "{\"object\":\"chat.completion\",\"id\":\"m\"}\n"
                        "{\"object\":\"thread.run.step.delta\",\"id\":\"step_1\",\"delta\":{}}\n";
     memcpy(g_jsonl + g_jsonl_len, tail, strlen(tail));
     g_jsonl_len += strlen(tail);
-    /* an event stream whose last step is cut before its final object */
+    /* an event stream whose last step and message are cut before their final
+     * events */
     const char *sse =
         "event: thread.run.created\ndata: {\"id\":\"run_1\",\"object\":\"thread.run\"}\n\n"
         "event: thread.run.step.created\ndata: {\"id\":\"step_a\",\"object\":\"thread.run.step\","
@@ -101,6 +102,12 @@ static void make_records(void)
         "\"function\":{\"arguments\":\":1}\"}}]}}}\n\n"
         "event: thread.run.step.completed\ndata: {\"id\":\"step_b\",\"object\":\"thread.run.step\","
         "\"run_id\":\"run_1\",\"status\":\"completed\"}\n\n"
+        "event: thread.message.created\ndata: {\"id\":\"msg_1\",\"object\":\"thread.message\","
+        "\"status\":\"in_progress\",\"content\":[]}\n\n"
+        "event: thread.message.delta\ndata: {\"id\":\"msg_1\",\"object\":\"thread.message.delta\","
+        "\"delta\":{\"content\":[{\"index\":0,\"type\":\"text\",\"text\":{\"value\":\"Hi\","
+        "\"annotations\":[{\"index\":0,\"type\":\"file_path\"}]}}]}}\n\n"
+        "event: error\ndata: {\"error\":{\"message\":\"m\"}}\n\n"
         "event: thread.run.step.delta\ndata: {\"id\":\"step_z\",\"object\":\"thread.run.step.delta\","
         "\"delta\":{}}\n\ndata: [DONE]\n";
     g_sse = strdup(sse);
@@ -664,7 +671,8 @@ static int op_convert_jsonl_threads(void)
 
 static int op_convert_sse(void)
 {
-    return convert(g_sse, g_sse_len, STEPARC_IN_AUTO, 0, 3); /* step_a, step_b, step_a rebuilt */
+    /* run_1, step_a, step_b, msg_1, step_a and msg_1 rebuilt */
+    return convert(g_sse, g_sse_len, STEPARC_IN_AUTO, 0, 6);
 }
 
 /* ---- tests ----------------------------------------------------------------------------- */
