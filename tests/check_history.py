@@ -19,6 +19,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import testlib  # noqa: E402
+
 KINDS = {"assistant", "thread", "thread.message", "thread.run", "thread.run.step", "assistant.run.step",
          "file", "vector_store", "vector_store.file"}
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
@@ -157,8 +160,8 @@ class Collector:
                 out[k] = r
                 continue
             best = None
-            for v in vs:
-                if best is None or not (best.get("status") in TERMINAL and v.get("status") not in TERMINAL):
+            for v in vs:  # the most advanced state, the last among equals
+                if best is None or testlib.state_rank(v) >= testlib.state_rank(best):
                     best = v
             out[k] = best
         return out

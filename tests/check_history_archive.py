@@ -7,9 +7,8 @@ Usage (through checks.py): history-archive NAME BIN SHAPE TRUTH INPUT WORKDIR
 
 1. `convert --keep-duplicates`: every snapshot the converter found is in the
    archive, in input order. `cat` it; per key (the id; "<vector_store_id>/<id>"
-   for a vector_store.file) the final state is the last terminal record, else
-   the last one (as tests/check_history.py picks it: capture order, terminal
-   beats non-terminal). It must equal the truth's FINAL record byte for byte
+   for a vector_store.file) the final state is the most advanced one
+   (testlib.state_rank, the writer's dedup ranks), the last among equals. It must equal the truth's FINAL record byte for byte
    in canonical JSON (tests/canon.py's form, testlib.dumps), every truth key
    must be there and no other; every kind of the truth is present; rebuilt
    messages (streams cut before thread.message.completed) equal the truth's
@@ -57,14 +56,15 @@ def cat(bin_, arc, *opts):
 
 
 def finals(lines):
-    """key -> canonical JSON of its final record (capture order, terminal wins)."""
+    """key -> canonical JSON of its final record (the most advanced state, as the
+    writer's dedup ranks it: testlib.state_rank; the last among equals)."""
     best = {}
     for line in lines:
         rec = json.loads(line)
         k = key_of(rec)
         cur = best.get(k)
-        if cur is None or not (cur[0] in TERMINAL and rec.get("status") not in TERMINAL):
-            best[k] = (rec.get("status"), line)
+        if cur is None or testlib.state_rank(rec) >= cur[0]:
+            best[k] = (testlib.state_rank(rec), line)
     return {k: v[1] for k, v in best.items()}
 
 

@@ -68,8 +68,8 @@ Truth (--truth FILE): {"format":"gen_history-truth-1", "options", "counts"
 "threads" {thread_id: {"messages":[ids], "runs":[ids], "steps":{run_id:[ids]}}}
 in creation order, "holes":[...], "fs_without_content":[step ids]}.  key is
 the object id, except vector_store.file: "<vector_store_id>/<file_id>" (its id
-is the file's id).  record is the FINAL expected object (most advanced state;
-in sse the last full snapshot plus later deltas).  Only objects present in the
+is the file's id).  record is the FINAL expected object (most advanced state as
+testlib.state_rank ranks it; rebuilt messages: snapshot plus deltas).  Only objects present in the
 output are listed; holes name the missing ones.  Annotation indices count code
 points.  created_at may be mutated (ms, negative), so creation order is the
 list order, not created_at.
@@ -83,6 +83,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gen_steps as gs  # noqa: E402
+import testlib  # noqa: E402
 from gen_steps import FastRandom, encode  # noqa: E402
 
 T_STREAM = 1711497600      # 2024-03-27 streaming, message status
@@ -994,6 +995,8 @@ class StreamTruth:
         kind = d.get("object")
         if d["id"] not in self.obj:
             self.order.append(d["id"])
+        elif testlib.state_rank(d) < testlib.state_rank(self.obj[d["id"]]):
+            return  # a less advanced state than the one kept (the writer's dedup ranks)
         self.obj[d["id"]] = d
         self.kind[d["id"]] = kind
         self.rebuilt.discard(d["id"])

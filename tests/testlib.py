@@ -104,3 +104,24 @@ class Problems:
                     sys.stderr.write("  %s\n" % m)
             else:
                 print("PASS " + name, flush=True)
+
+
+# The converter's "most advanced state" of an object (ISSUE 13, as the
+# writer's dedup ranks them): higher wins, the last seen among equals.
+RUN_RANK = {"queued": 1, "in_progress": 2, "requires_action": 3, "cancelling": 4}
+TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete"}
+
+
+def state_rank(rec):
+    """The dedup rank of a record: runs queued 1 < in_progress 2 <
+    requires_action 3 < cancelling 4 < terminal 5; steps and messages
+    non-terminal 1 < terminal 2; objects without a status 1."""
+    st = rec.get("status") if isinstance(rec, dict) else None
+    obj = rec.get("object") if isinstance(rec, dict) else None
+    if obj == "thread.run":
+        return 5 if st in TERMINAL else RUN_RANK.get(st, 1)
+    if obj in ("thread.run.step", "assistant.run.step", "thread.message"):
+        return 2 if st in TERMINAL else 1
+    if obj in ("thread", "assistant", "file", "vector_store", "vector_store.file"):
+        return 1
+    return 2 if st in ("completed", "failed", "cancelled", "expired") else 1
