@@ -38,13 +38,14 @@ typedef struct {
 
 static const char *const g_skip_names[STEPARC_SKIP_REASONS] = {
     "objects of no archived kind", "records without id", "step and message deltas",
-    "unknown events", "invalid records"};
+    "unknown events", "invalid records",
+    "inputs or bodies not JSON", "symbolic links to directories"};
 /* Plural names of the kinds in the summary, by STEPARC_KIND_*. */
 static const char *const g_kind_plurals[STEPARC_KINDS] = {
     "others", "steps", "messages", "runs", "threads", "assistants", "files", "vector stores",
     "vector store files"};
 static const char *const g_skip_keys[STEPARC_SKIP_REASONS] = {
-    "not_a_step", "no_id", "delta", "other_event", "invalid"};
+    "not_a_step", "no_id", "delta", "other_event", "invalid", "not_json", "link"};
 
 /* ---- progress and skipped records --------------------------------------------------- */
 
@@ -84,6 +85,11 @@ static void on_skipped(void *ctx, steparc_skip_reason why, const char *file, uin
         }
         return;
     }
+    if (why == STEPARC_SKIP_NOT_JSON || why == STEPARC_SKIP_LINK) {
+        if (!ui->quiet)
+            fprintf(stderr, "%s%s: skipped (%s)\n", ui->tty ? "\r" : "", file, detail);
+        return;
+    }
     if (why == STEPARC_SKIP_NOT_A_STEP || why == STEPARC_SKIP_NO_ID) {
         if (!ui->quiet && ui->shown < 3)
             fprintf(stderr, "%s%s:%" PRIu64 ":%" PRIu64 ": skipped (%s)\n", ui->tty ? "\r" : "",
@@ -96,7 +102,8 @@ static void on_skipped(void *ctx, steparc_skip_reason why, const char *file, uin
 
 enum {
     OPT_INPUT_FORMAT = CLI_OPT_FIRST_COMMAND, OPT_STRICT, OPT_SKIP_INVALID, OPT_REJECTS, OPT_LEVEL,
-    OPT_BLOCK_SIZE, OPT_REPORT, OPT_KEEP_DUPLICATES, OPT_NO_REBUILD, OPT_DICT_SIZE, OPT_LAYOUT
+    OPT_BLOCK_SIZE, OPT_REPORT, OPT_KEEP_DUPLICATES, OPT_NO_REBUILD, OPT_DICT_SIZE, OPT_LAYOUT,
+    OPT_FOLLOW_SYMLINKS
 };
 
 static const struct option g_conv_opts[] = {
@@ -114,6 +121,7 @@ static const struct option g_conv_opts[] = {
     {"no-rebuild", no_argument, NULL, OPT_NO_REBUILD},
     {"dict-size", required_argument, NULL, OPT_DICT_SIZE},
     {"layout", required_argument, NULL, OPT_LAYOUT},
+    {"follow-symlinks", no_argument, NULL, OPT_FOLLOW_SYMLINKS},
     CLI_HELP_OPTION,
     {NULL, 0, NULL, 0}};
 
@@ -190,6 +198,7 @@ static int job_options(conv_job *job, cli_args *a, int *status)
         case OPT_REPORT: job->report = optarg; break;
         case OPT_KEEP_DUPLICATES: job->wo.dedup = 0; break;
         case OPT_NO_REBUILD: job->co.no_rebuild = 1; break;
+        case OPT_FOLLOW_SYMLINKS: job->co.follow_symlinks = 1; break;
         default: value_opt(job, a, c, optarg);
         }
     }

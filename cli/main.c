@@ -18,7 +18,8 @@ static const char g_usage_convert[] =
     "Reads run steps from every INPUT (a file, a directory searched recursively for\n"
     ".json .jsonl .ndjson .sse .txt and their .zst, or - for standard input) and writes\n"
     "one archive. Shapes are detected per input: JSONL, a JSON array, list pages\n"
-    "({\"object\":\"list\",\"data\":[...]}), concatenated or pretty objects, event streams.\n"
+    "({\"object\":\"list\",\"data\":[...]}), concatenated or pretty objects, event streams,\n"
+    "HAR files, Node SDK page objects, documents nesting API objects at any depth.\n"
     "Objects that are not run steps are skipped and counted. The archive appears at OUT\n"
     "only when complete (written to a temporary file, fsynced, renamed).\n"
     "\n"
@@ -26,7 +27,10 @@ static const char g_usage_convert[] =
     "  -o, --output FILE        the archive to write (required)\n"
     "  --input-format F         auto (default), jsonl, json or sse\n"
     "  --strict                 objects that are not run steps are an error\n"
-    "  --skip-invalid           skip malformed records (reported) instead of failing\n"
+    "  --skip-invalid           skip malformed records (reported) instead of failing, and\n"
+    "                           inputs that are not JSON at all\n"
+    "  --follow-symlinks        directory walks follow links to directories (loops are\n"
+    "                           detected and skipped); by default they are skipped\n"
     "  --rejects FILE           with --skip-invalid, write the skipped text to FILE\n"
     "  --keep-duplicates        keep every occurrence of a step id; by default one record\n"
     "                           per id is kept, its most advanced state (a terminal status\n"
@@ -55,6 +59,7 @@ static const char g_usage_append[] =
     "file back. Appended records are all kept (use merge to drop duplicates).\n"
     "\n"
     "options: --input-format, --strict, --skip-invalid, --rejects, --no-rebuild,\n"
+    "         --follow-symlinks,\n"
     "         --level, --block-size, -j, --report, -q, as for convert\n";
 
 static const char g_usage_merge[] =

@@ -47,6 +47,7 @@ void steparc_converter_close(steparc_converter *c)
     sa_jsonl_pool_free(c->pool);
     sa_conv_drop_pending(c);
     sa_free(c->pend);
+    sa_free(c->dirs);
     steparc_buf_free(&c->mp);
     ZSTD_freeDStream(c->zs);
     sa_free(c->zin);
@@ -109,7 +110,8 @@ static int looks_like_jsonl(steparc_converter *c)
 }
 
 /* The shape of the current input (AUTO: from its first bytes, whitespace
- * skipped): 0 and *f set, or an error. */
+ * skipped): 0 and *f set, 1 skipped whole (not JSON, skip_invalid), or an
+ * error. */
 static int detect_format(steparc_converter *c, steparc_input_format *f)
 {
     *f = c->opt.format;
@@ -126,9 +128,7 @@ static int detect_format(steparc_converter *c, steparc_input_format *f)
              * people add to saved captures */
             if (!((n >= 6 && memcmp(p, "event:", 6) == 0) || (n >= 5 && memcmp(p, "data:", 5) == 0) ||
                   p[0] == ':' || p[0] == '#'))
-                return sa_conv_parse_error(
-                                           c, 0, STEPARC_E_INPUT,
-                    "not JSON and not an event stream (expected '{', '[' or 'event:')");
+                return sa_conv_not_json(c); /* containers.c: skipped under skip_invalid */
         }
     }
     if (*f == STEPARC_IN_AUTO || *f == STEPARC_IN_JSON)
@@ -153,7 +153,7 @@ int sa_conv_run_input(steparc_converter *c)
     steparc_input_format f;
     rc = detect_format(c, &f);
     if (rc)
-        return rc;
+        return rc < 0 ? rc : 0; /* 1: the input was skipped whole */
     rc = f == STEPARC_IN_SSE     ? sa_conv_run_sse(c)
          : f == STEPARC_IN_JSONL ? sa_conv_run_jsonl(c)
                                  : sa_conv_run_json(c);

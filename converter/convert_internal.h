@@ -9,11 +9,16 @@
  *               lines) and the record-level dispatch (sa_conv_value/item)
  *   stream.c    event streams: SSE framing, pending objects, delta rebuild
  *               (the merge itself is delta.c)
- *   jsonl.c     parallel JSONL parsing: batches and their pool */
+ *   jsonl.c     parallel JSONL parsing: batches and their pool
+ *   containers.c  what captures come in: HAR files, Node page objects,
+ *               documents nesting objects at any depth (searched, streamed
+ *               past the record limit), JSON strings holding documents;
+ *               non-JSON inputs; symbolic links in directory walks */
 #ifndef STEPARC_CONVERT_INTERNAL_H
 #define STEPARC_CONVERT_INTERNAL_H
 
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <zstd.h>
 
@@ -68,6 +73,14 @@ struct steparc_converter {
     /* event streams: steps and messages whose final object has not arrived yet */
     sa_pending *pend;
     size_t npend, cappend;
+    /* containers.c: search depth of the current input, JSON strings (and HAR
+     * bodies) being converted inside each other, the record limit for
+     * parsing a document whole (0: STEPARC_MAX_RECORD_SIZE; tests lower it),
+     * the directories on the current walk's path (loop detection) */
+    int walk_depth, embed;
+    size_t doc_limit;
+    struct { uint64_t dev, ino; } *dirs;
+    size_t ndirs, capdirs;
 };
 
 /* ---- convert.c ---- */
@@ -127,6 +140,41 @@ int sa_conv_run_sse(steparc_converter *c);
 int sa_conv_rebuild_pending(steparc_converter *c);
 /* Forgets every pending object. */
 void sa_conv_drop_pending(steparc_converter *c);
+
+/* ---- containers.c ---- */
+
+/* Searches a value found at record level (item: an item of an array or list
+ * page, else a top-level value) for API objects of a known kind, each handed
+ * to sa_conv_item: 0 when it held some (or was a HAR), 1 when it held none
+ * (the caller dispatches it as a record), <0 error. */
+int sa_conv_walk(steparc_converter *c, const unsigned char *mp, size_t len, size_t rel, int item);
+/* 1 when mp is a HAR document (an object whose "log" holds an "entries"
+ * array), else 0. */
+int sa_har_detect(const unsigned char *mp, size_t len);
+/* A top-level object at the window start: parsed whole when it fits the
+ * record limit (sa_conv_value), else descended member by member. 0 or <0. */
+int sa_conv_doc_value(steparc_converter *c);
+/* The record limit for documents (text bytes) and its test hook. */
+size_t sa_conv_doc_limit(const steparc_converter *c);
+void sa_conv_set_doc_limit(steparc_converter *c, size_t limit);
+/* An input that is neither JSON nor an event stream: the error, or under
+ * skip_invalid 1 (skipped and reported). */
+int sa_conv_not_json(steparc_converter *c);
+/* Whether the text at window position rel (a parse error) looks like a
+ * Python repr: a single quote, None, True or False. */
+int sa_conv_repr_hint(const steparc_converter *c, size_t rel);
+/* base64 (standard or URL alphabet, whitespace ignored, '=' padding optional
+ * but only at the end) appended to out: 0; STEPARC_E_INPUT with *bad the
+ * offset of the first bad character (n when the text ends mid-quantum);
+ * STEPARC_E_NOMEM. */
+int sa_base64_decode(steparc_buf *out, const char *src, size_t n, size_t *bad);
+/* Directory walks: a directory entry at path, *st set (links followed): 1
+ * read it, 0 skipped and reported (a link to a directory without
+ * follow_symlinks, or a link loop), <0 error. */
+int sa_conv_dir_entry(steparc_converter *c, const char *path, struct stat *st);
+/* The directories on the current path (for loops). push: 0 or NOMEM. */
+int sa_conv_dir_push(steparc_converter *c, const struct stat *st);
+void sa_conv_dir_pop(steparc_converter *c);
 
 /* ---- jsonl.c ---- */
 

@@ -119,6 +119,9 @@ int sa_conv_value(steparc_converter *c, const unsigned char *mp, size_t len, siz
 {
     sa_mpr r = {mp, mp + len};
     sa_mpitem m, k, v;
+    int found = sa_conv_walk(c, mp, len, rel, 0); /* containers.c: objects at any depth */
+    if (found <= 0)
+        return found;
     if (sa_mp_read(&r, &m) == 0 && m.type == SA_MP_ARRAY) {
         for (uint32_t i = 0; i < m.n; i++) {
             const unsigned char *s = r.p;
@@ -160,19 +163,6 @@ int sa_conv_value(steparc_converter *c, const unsigned char *mp, size_t len, siz
     return sa_conv_item(c, mp, len, rel, &kf); /* "list" without data: not a step */
 }
 
-
-static int parse_and_handle(steparc_converter *c)
-{
-    size_t used;
-    int rc = sa_conv_parse_one(c, &used);
-    if (rc)
-        return rc < 0 ? rc : 0;
-    rc = sa_conv_value(c, (const unsigned char *)c->mp.data, c->mp.len, 0);
-    if (rc)
-        return rc;
-    sa_conv_consume(c, used);
-    return 0;
-}
 
 /* Matches `{ "object" : "list" , "data" : [` (any whitespace) at the window
  * start; returns its length or 0. */
@@ -230,7 +220,9 @@ static int stream_array(steparc_converter *c)
             return rc;
         if (rc == 1)
             continue;
-        rc = sa_conv_item(c, (const unsigned char *)c->mp.data, c->mp.len, 0, NULL);
+        rc = sa_conv_walk(c, (const unsigned char *)c->mp.data, c->mp.len, 0, 1);
+        if (rc == 1)
+            rc = sa_conv_item(c, (const unsigned char *)c->mp.data, c->mp.len, 0, NULL);
         if (rc)
             return rc;
         sa_conv_consume(c, used);
@@ -299,7 +291,7 @@ int sa_conv_run_json(steparc_converter *c)
                 if (rc == 0)
                     rc = finish_object(c);
             } else {
-                rc = parse_and_handle(c);
+                rc = sa_conv_doc_value(c); /* containers.c: streamed past the record limit */
             }
         } else if (c->opt.skip_invalid) {
             rc = sa_conv_skip_bad(c, 0, "a JSON object or array was expected");

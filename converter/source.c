@@ -203,9 +203,11 @@ int sa_conv_parse_error(steparc_converter *c, size_t rel, int status, const char
         ex[n++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
     }
     ex[n] = 0;
-    return sa_conv_fail(c, status, "%s:%llu:%llu: %s (record %llu)%s%s%s", c->name, (unsigned long long)l,
+    return sa_conv_fail(c, status, "%s:%llu:%llu: %s (record %llu)%s%s%s%s", c->name, (unsigned long long)l,
                         (unsigned long long)col, reason, (unsigned long long)(c->st.objects + 1),
-                        n ? ", near '" : "", ex, n ? "'" : "");
+                        n ? ", near '" : "", ex, n ? "'" : "",
+                        sa_conv_repr_hint(c, rel) ? ": this looks like a Python repr (single quotes, "
+                                                    "None), not JSON: dump with json.dumps" : "");
 }
 
 /* Skips the rest of the current line after a parse failure (skip_invalid). */
@@ -313,10 +315,13 @@ int sa_conv_add_dir(steparc_converter *c, const char *path, int depth, uint64_t 
     struct dirent **list = NULL;
     if (depth > 64)
         return sa_conv_fail(c, STEPARC_E_LIMIT, "%s: directories nested too deep", path);
+    struct stat self;
+    if (stat(path, &self) != 0)
+        return sa_conv_fail(c, STEPARC_E_IO, "cannot stat %s: %s", path, strerror(errno));
     int n = scandir(path, &list, NULL, alphasort);
     if (n < 0)
         return sa_conv_fail(c, STEPARC_E_IO, "cannot read directory %s: %s", path, strerror(errno));
-    int rc = 0;
+    int rc = sa_conv_dir_push(c, &self); /* containers.c: loops of followed links */
     for (int i = 0; i < n; i++) {
         const char *nm = list[i]->d_name;
         if (rc == 0 && strcmp(nm, ".") != 0 && strcmp(nm, "..") != 0) {
@@ -327,8 +332,9 @@ int sa_conv_add_dir(steparc_converter *c, const char *path, int depth, uint64_t 
             else {
                 snprintf(child, pl, "%s/%s", path, nm);
                 struct stat st;
-                if (stat(child, &st) != 0)
-                    rc = sa_conv_fail(c, STEPARC_E_IO, "cannot stat %s: %s", child, strerror(errno));
+                int use = sa_conv_dir_entry(c, child, &st); /* containers.c: symbolic links */
+                if (use <= 0)
+                    rc = use;
                 else if (S_ISDIR(st.st_mode))
                     rc = sa_conv_add_dir(c, child, depth + 1, found);
                 else if (S_ISREG(st.st_mode) && wanted_ext(nm)) {
@@ -347,5 +353,6 @@ int sa_conv_add_dir(steparc_converter *c, const char *path, int depth, uint64_t 
         free(list[i]);
     }
     free(list);
+    sa_conv_dir_pop(c);
     return rc;
 }

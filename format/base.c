@@ -39,7 +39,7 @@ PIN_SIZE(steparc_usage, 104);
 PIN_SIZE(steparc_step, 888);
 PIN_SIZE(steparc_json_error, 216);
 PIN_SIZE(steparc_writer_options, 64);
-PIN_SIZE(steparc_convert_stats, 232);
+PIN_SIZE(steparc_convert_stats, 248);
 PIN_SIZE(steparc_convert_options, 88);
 PIN_SIZE(steparc_reader_options, 40);
 PIN_SIZE(steparc_info, 160);

@@ -1121,7 +1121,11 @@ typedef enum {
                                     the object from them when it is missing) */
     STEPARC_SKIP_EVENT = 3,      /* an event-stream event of no record kind (unknown name) */
     STEPARC_SKIP_INVALID = 4,    /* malformed JSON skipped under skip_invalid */
-    STEPARC_SKIP_REASONS = 5
+    STEPARC_SKIP_NOT_JSON = 5,   /* an input (or a HAR response body) that is neither JSON nor
+                                    an event stream: skipped whole (inputs: under skip_invalid) */
+    STEPARC_SKIP_LINK = 6,       /* a symbolic link to a directory not followed (no
+                                    follow_symlinks), or a link loop */
+    STEPARC_SKIP_REASONS = 7
 } steparc_skip_reason;
 
 #define STEPARC_SKIP_NOT_A_RECORD STEPARC_SKIP_NOT_A_STEP
@@ -1167,7 +1171,11 @@ typedef struct {
     void (*skipped)(void *ctx, steparc_skip_reason why, const char *file, uint64_t line,
                     uint64_t column, const char *detail, const char *raw, size_t raw_len);
     void *skipped_ctx;
-    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
+    int follow_symlinks; /* directory walks follow symbolic links to directories (loops are
+                            detected and skipped); 0: such links are skipped and reported.
+                            Links to files are always read. */
+    int reserved_int_;     /* zero */
+    uint64_t reserved_[3]; /* room to grow (see "Structs" at the top) */
 } steparc_convert_options;
 
 STEPARC_API void steparc_convert_options_init(steparc_convert_options *opt);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Real-world captures (../shared/samples): every *.json / *.sse file alone, and
 # all of them together, converted and read back; compared byte for byte with
-# tests/canon.py (--records: the objects of the 8 record kinds). Files without
-# any record must be refused ("no records found", exit 1, no output file).
+# tests/canon.py (--records --deep: the objects of the 8 record kinds, found
+# nested in wrappers at any depth). Files without any record must be refused
+# ("no records found", exit 1, no output file).
 # Protocol: one "PASS name", "FAIL name" (reason on stderr) or "SKIP name why"
 # line per check. Environment: STEPARC_BIN STEPARC_TMP STEPARC_SAMPLES STEPARC_TESTS.
 
@@ -23,7 +24,7 @@ for f in "$S"/*.json "$S"/*.sse; do
     b=$(basename "$f")
     n="sample_$b"
     O="$W/$b.steparc"
-    if ! python3 "$CANON" --records "$f" > "$W/$b.exp" 2> "$W/$b.canonerr"; then
+    if ! python3 "$CANON" --records --deep "$f" > "$W/$b.exp" 2> "$W/$b.canonerr"; then
         ko "$n" "canon.py --records $f failed: $(head -c 300 "$W/$b.canonerr")"
         continue
     fi
@@ -59,7 +60,7 @@ fi
 
 # All samples in one archive (directory input, read in name order). The
 # directory holds other files too (README.md), which convert must ignore.
-if ! python3 "$CANON" --samples "$S" > "$W/all.exp" 2> "$W/all.canonerr"; then
+if ! python3 "$CANON" --samples "$S" --deep > "$W/all.exp" 2> "$W/all.canonerr"; then
     ko samples_all_directory "canon.py --samples $S failed: $(head -c 300 "$W/all.canonerr")"
     exit 0
 fi

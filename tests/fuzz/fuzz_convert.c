@@ -176,7 +176,9 @@ static void convert_once(steparc_writer *w, const uint8_t *data, size_t size, st
     uint64_t skipped = 0;
     for (int k = 0; k < STEPARC_SKIP_REASONS; k++)
         skipped += st.skipped[k];
-    uint64_t accounted = st.records + skipped - st.skipped[STEPARC_SKIP_INVALID];
+    /* invalid text, non-JSON inputs and bodies, directory links: no objects */
+    uint64_t accounted = st.records + skipped - st.skipped[STEPARC_SKIP_INVALID] -
+                         st.skipped[STEPARC_SKIP_NOT_JSON] - st.skipped[STEPARC_SKIP_LINK];
     if (arc == 0) {
         if (st.objects != accounted)
             FZ_FAIL("stats do not add up: %llu objects, %llu records, %llu skipped",
