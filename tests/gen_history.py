@@ -810,21 +810,32 @@ class Truth:
         self.fh.close()
 
 
+def best_state(rec, snapshots):
+    """The most advanced of a record and the snapshots streams captured of it
+    before (testlib.state_rank; the later among equals: the record)."""
+    best = rec
+    for s in (snapshots or {}).get(rec.get("id"), []):
+        if testlib.state_rank(s) > testlib.state_rank(best):
+            best = s
+    return best
+
+
 def truth_thread(tr, th, excl, streamed=None):
-    """Record a thread's final objects in the truth (non-sse shapes)."""
+    """Record a thread's final objects in the truth (non-sse shapes); streamed:
+    id -> snapshots of it in streams the output also holds (HAR)."""
     tid = th["thread"]["id"]
     tr.add("thread", th["thread"])
     ent = {"messages": [], "runs": [], "steps": {}}
     for m in present(th["messages"], excl):
-        tr.add("thread.message", m, tid)
+        tr.add("thread.message", best_state(m, streamed), tid)
         ent["messages"].append(m["id"])
     for run in th["runs"]:
         if run["id"] not in excl:
-            tr.add("thread.run", run, tid)
+            tr.add("thread.run", best_state(run, streamed), tid)
             ent["runs"].append(run["id"])
         ss = present(th["steps"][run["id"]], excl)
         for s in ss:
-            tr.add("thread.run.step", s, tid)
+            tr.add("thread.run.step", best_state(s, streamed), tid)
         ent["steps"][run["id"]] = [s["id"] for s in ss]
     tr.threads[tid] = ent
 
@@ -1232,15 +1243,19 @@ def write_har(h, o, tr, threads):
         put(har_entry(f, m, u, o.j(b), "application/json"))
     for th in threads:
         ex = th["excluded"]
+        streamed = {}
         for run in th["runs"]:
             if run["id"] in ex or f.random() < 0.6:
                 continue
             for s in run_streams(f, h, th, run, False):
                 s = [(n, x) for n, x in s if not (isinstance(x, dict) and x.get("id") in ex)]
+                for n, x in s:
+                    if isinstance(x, dict) and not n.endswith(".delta") and "id" in x:
+                        streamed.setdefault(x["id"], []).append(x)
                 put(har_entry(f, "POST", "https://api.openai.com/v1/threads/%s/runs" % th["thread"]["id"], sse_text(o, s, False), "text/event-stream"))
         for m, u, b in thread_requests(th):
             put(har_entry(f, m, u, o.j(b), "application/json"))
-        truth_thread(tr, th, ex)
+        truth_thread(tr, th, ex, streamed)
         yield
     o.emit("\n]}}\n")
 
