@@ -146,7 +146,7 @@ static int export_all(const char *path, steparc_reader *r, const cli_printer *op
     steparc_export_options_init(&o);
     o.threads = threads;
     o.kinds = kinds;
-    o.flags = (opt->pretty ? STEPARC_JSON_PRETTY : 0) | (opt->via_struct ? STEPARC_EXPORT_VIA_STEP : 0);
+    o.flags = (opt->pretty ? STEPARC_JSON_PRETTY : 0) | (opt->via_struct ? STEPARC_EXPORT_VIA_VIEW : 0);
     out_sink sink = {0};
     int rc = steparc_reader_export(NULL, r, &o, out_write, &sink);
     if (rc && !sink.failed)

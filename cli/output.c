@@ -179,45 +179,9 @@ int cli_pack_str(msgpack_packer *pk, const char *s, size_t n)
 int cli_print_record(cli_printer *p, const void *mp, size_t len, uint64_t ordinal)
 {
     unsigned flags = p->pretty ? STEPARC_JSON_PRETTY : 0;
-    int rc;
-    int kind = STEPARC_KIND_OTHER;
-    if (p->via_struct && steparc_record_kind(&kind, mp, len) != 0)
-        kind = STEPARC_KIND_OTHER; /* not a record: the step decoder says why */
-    if (p->via_struct && kind == STEPARC_KIND_MESSAGE) {
-        /* each kind through its own typed view; steps, and the kinds without
-         * one, through the step's (any record decodes into its extras) */
-        steparc_message *m = NULL;
-        rc = steparc_message_decode(&m, mp, len);
-        if (rc == 0)
-            rc = steparc_message_to_json(&p->js, m, flags);
-        steparc_message_free(m);
-    } else if (p->via_struct && kind == STEPARC_KIND_RUN) {
-        steparc_run *run = NULL;
-        rc = steparc_run_decode(&run, mp, len);
-        if (rc == 0)
-            rc = steparc_run_to_json(&p->js, run, flags);
-        steparc_run_free(run);
-    } else if (p->via_struct && kind == STEPARC_KIND_THREAD) {
-        steparc_thread *th = NULL;
-        rc = steparc_thread_decode(&th, mp, len);
-        if (rc == 0)
-            rc = steparc_thread_to_json(&p->js, th, flags);
-        steparc_thread_free(th);
-    } else if (p->via_struct && kind == STEPARC_KIND_ASSISTANT) {
-        steparc_assistant *as = NULL;
-        rc = steparc_assistant_decode(&as, mp, len);
-        if (rc == 0)
-            rc = steparc_assistant_to_json(&p->js, as, flags);
-        steparc_assistant_free(as);
-    } else if (p->via_struct) {
-        steparc_step *st = NULL;
-        rc = steparc_step_decode(&st, mp, len);
-        if (rc == 0)
-            rc = steparc_step_to_json(&p->js, st, flags);
-        steparc_step_free(st);
-    } else {
-        rc = steparc_msgpack_to_json(&p->js, mp, len, flags);
-    }
+    /* --via-struct: each kind through its own typed view */
+    int rc = p->via_struct ? steparc_view_to_json(&p->js, mp, len, flags)
+                           : steparc_msgpack_to_json(&p->js, mp, len, flags);
     if (rc != 0) {
         cli_msg("record %" PRIu64 ": cannot be written as JSON: %s", ordinal, steparc_strerror(rc));
         return EXIT_BAD;
@@ -358,12 +322,8 @@ int cli_emit_record(cli_emitter *e, const void *mp, size_t len, uint64_t ord)
     }
     steparc_buf via = {0};
     if (e->p.via_struct) {
-        /* through the typed struct: decode, encode again */
-        steparc_step *st = NULL;
-        int rc = steparc_step_decode(&st, mp, len);
-        if (rc == 0)
-            rc = steparc_step_encode(&via, st);
-        steparc_step_free(st);
+        /* through the typed view of its kind: decode, encode again */
+        int rc = steparc_view_encode(&via, mp, len);
         if (rc) {
             cli_msg("record %" PRIu64 ": %s", ord, steparc_strerror(rc));
             steparc_buf_free(&via);

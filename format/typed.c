@@ -554,3 +554,46 @@ int steparc_record_kind(int *kind, const void *mp, size_t len)
         *kind = steparc_kind_of_object(kf.object.ptr, kf.object.len);
     return 0;
 }
+
+/* ---- a record through the view of its kind ------------------------------------ */
+
+/* Steps and the kinds without a view of their own (files, vector stores,
+ * others) go through the step's: any record decodes into its extras. */
+static const sa_view *view_of(const void *mp, size_t len)
+{
+    int kind = STEPARC_KIND_OTHER;
+    (void)steparc_record_kind(&kind, mp, len); /* a non-map fails in decode */
+    switch (kind) {
+    case STEPARC_KIND_MESSAGE: return &sa_view_message;
+    case STEPARC_KIND_RUN: return &sa_view_run;
+    case STEPARC_KIND_THREAD: return &sa_view_thread;
+    case STEPARC_KIND_ASSISTANT: return &sa_view_assistant;
+    default: return &sa_view_step;
+    }
+}
+
+/* Decodes mp into its view, then JSON (json != 0, with flags) or MessagePack
+ * into out. */
+static int via_view(steparc_buf *out, const void *mp, size_t len, int json, unsigned flags)
+{
+    if (out == NULL)
+        return STEPARC_E_ARG;
+    const sa_view *v = view_of(mp, len);
+    void *obj = NULL;
+    int rc = sa_typed_decode(&obj, v->desc, v->internal_off, mp, len);
+    if (rc == 0)
+        rc = json ? sa_typed_to_json(v->desc, obj, flags, out) : sa_typed_encode(v->desc, obj, out);
+    if (obj != NULL)
+        sa_typed_free(*(void **)((char *)obj + v->internal_off));
+    return rc;
+}
+
+int steparc_view_to_json(steparc_buf *out, const void *mp, size_t len, unsigned flags)
+{
+    return via_view(out, mp, len, 1, flags);
+}
+
+int steparc_view_encode(steparc_buf *out, const void *mp, size_t len)
+{
+    return via_view(out, mp, len, 0, 0);
+}

@@ -93,8 +93,18 @@ int sa_typed_encode(const sa_objdesc *od, const void *obj, steparc_buf *out);
 /* Canonical JSON of obj (steparc_msgpack_to_json's flags). */
 int sa_typed_to_json(const sa_objdesc *od, const void *obj, unsigned flags, steparc_buf *out);
 
+/* A typed view's table and where its struct keeps the arena handle: what
+ * steparc_view_to_json/_encode need to route a record by its kind. */
+typedef struct {
+    const sa_objdesc *desc;
+    size_t internal_off;
+} sa_view;
+extern const sa_view sa_view_step, sa_view_message, sa_view_run, sa_view_thread,
+    sa_view_assistant;
+
 /* The four public calls of a typed view (steparc_NAME_decode/_free/_encode/
- * _to_json, declared in steparc.h), the same for every kind: written once. */
+ * _to_json, declared in steparc.h) and its sa_view_NAME, the same for every
+ * kind: written once. */
 #define SA_TYPED_CALLS(NAME, T, DESC_)                                                    \
     int steparc_##NAME##_decode(T **out, const void *mp, size_t len)                      \
     {                                                                                     \
@@ -117,6 +127,7 @@ int sa_typed_to_json(const sa_objdesc *od, const void *obj, unsigned flags, step
     int steparc_##NAME##_to_json(steparc_buf *out, const T *obj, unsigned flags)          \
     {                                                                                     \
         return sa_typed_to_json(&DESC_, obj, flags, out);                                 \
-    }
+    }                                                                                     \
+    const sa_view sa_view_##NAME = {&DESC_, offsetof(T, internal_)};
 
 #endif

@@ -493,6 +493,20 @@ STEPARC_API int steparc_kind_of_object(const char *object, size_t len);
  *         *kind is then STEPARC_KIND_OTHER). */
 STEPARC_API int steparc_record_kind(int *kind, const void *mp, size_t len);
 
+/* A record (MessagePack bytes, as stored) through the typed view of its kind:
+ * decoded into steparc_message, steparc_run, steparc_thread or
+ * steparc_assistant by its "object", into steparc_step for steps and every
+ * other kind, then written as JSON (steparc_view_to_json, with
+ * steparc_msgpack_to_json's flags; STEPARC_JSON_APPEND appends) or encoded
+ * back to MessagePack (steparc_view_encode, out replaced). Every valid record
+ * comes back byte-identical (the views lose nothing), which is what
+ * `steparc cat --via-struct` checks from the command line. Thread-safe; out
+ * is the caller's (steparc_buf_free).
+ * @return 0, STEPARC_E_ARG (out NULL, mp NULL with len), STEPARC_E_INPUT (not
+ *         a valid record), STEPARC_E_LIMIT, STEPARC_E_NOMEM. */
+STEPARC_API int steparc_view_to_json(steparc_buf *out, const void *mp, size_t len, unsigned flags);
+STEPARC_API int steparc_view_encode(steparc_buf *out, const void *mp, size_t len);
+
 /* ------------------------------------------------------------------------ */
 /* Typed views of the other kinds: message, run, thread, assistant           */
 /* ------------------------------------------------------------------------ */
@@ -1332,12 +1346,12 @@ STEPARC_API int steparc_reader_find_id(uint64_t *ordinal, steparc_reader *r, con
 /* Export: every record as JSONL, on several threads                          */
 /* ------------------------------------------------------------------------ */
 
-/* Decode each record into a steparc_step and write that (a check of the typed
- * path; the output is the same for step records). */
-#define STEPARC_EXPORT_VIA_STEP 0x100u
+/* Write each record through the typed view of its kind (steparc_view_to_json:
+ * a check of the typed path; the output is the same bytes). */
+#define STEPARC_EXPORT_VIA_VIEW 0x100u
 
 typedef struct {
-    unsigned flags;      /* STEPARC_JSON_PRETTY, STEPARC_EXPORT_VIA_STEP; 0: canonical JSON */
+    unsigned flags;      /* STEPARC_JSON_PRETTY, STEPARC_EXPORT_VIA_VIEW; 0: canonical JSON */
     int threads;         /* 1 (default) or 0: the calling thread only; up to 256 */
     int has_range;
     uint64_t range_from, range_to; /* with has_range: only ordinals in [range_from, range_to),
@@ -1362,7 +1376,7 @@ STEPARC_API void steparc_export_options_init(steparc_export_options *opt);
  * the message of a failure is steparc_reader_errmsg(r) on the calling thread.
  * @return 0, STEPARC_E_ARG (r or write NULL, threads outside 0..256, an unknown
  *         flag), STEPARC_E_CORRUPT (a damaged block or record), STEPARC_E_INPUT /
- *         STEPARC_E_LIMIT (STEPARC_EXPORT_VIA_STEP: a record the step struct cannot
+ *         STEPARC_E_LIMIT (STEPARC_EXPORT_VIA_VIEW: a record the views cannot
  *         hold), STEPARC_E_IO (write returned nonzero), STEPARC_E_NOMEM. */
 STEPARC_API int steparc_reader_export(uint64_t *written, steparc_reader *r,
                                       const steparc_export_options *opt,

@@ -44,15 +44,10 @@ static int put_record(const export_ctx *x, steparc_buf *out, const void *mp, siz
 {
     unsigned jf = (x->flags & STEPARC_JSON_PRETTY) | STEPARC_JSON_APPEND;
     int rc;
-    if (x->flags & STEPARC_EXPORT_VIA_STEP) {
-        steparc_step *st = NULL;
-        rc = steparc_step_decode(&st, mp, len);
-        if (rc == 0)
-            rc = steparc_step_to_json(out, st, jf);
-        steparc_step_free(st);
-    } else {
+    if (x->flags & STEPARC_EXPORT_VIA_VIEW)
+        rc = steparc_view_to_json(out, mp, len, jf);
+    else
         rc = steparc_msgpack_to_json(out, mp, len, jf);
-    }
     if (rc == 0 && sa_buf_append(out, "\n", 1) != 0)
         rc = STEPARC_E_NOMEM;
     return rc;
@@ -141,7 +136,7 @@ int steparc_reader_export(uint64_t *written, steparc_reader *r, const steparc_ex
     if (opt)
         o = *opt;
     if (o.threads < 0 || o.threads > 256 ||
-        (o.flags & ~(unsigned)(STEPARC_JSON_PRETTY | STEPARC_EXPORT_VIA_STEP)))
+        (o.flags & ~(unsigned)(STEPARC_JSON_PRETTY | STEPARC_EXPORT_VIA_VIEW)))
         return sa_rfail(r, STEPARC_E_ARG, "invalid export options (threads %d, flags %#x)",
                         o.threads, o.flags);
     uint64_t n = steparc_reader_count(r), from = 0, to = n;
