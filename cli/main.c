@@ -15,18 +15,19 @@
 static const char g_usage_convert[] =
     "usage: steparc convert INPUT... -o OUT.steparc [options]\n"
     "\n"
-    "Reads run steps from every INPUT (a file, a directory searched recursively for\n"
+    "Reads the Assistants objects (steps, messages, runs, threads, assistants, files,\n"
+    "vector stores) of every INPUT (a file, a directory searched recursively for\n"
     ".json .jsonl .ndjson .sse .txt and their .zst, or - for standard input) and writes\n"
     "one archive. Shapes are detected per input: JSONL, a JSON array, list pages\n"
     "({\"object\":\"list\",\"data\":[...]}), concatenated or pretty objects, event streams,\n"
     "HAR files, Node SDK page objects, documents nesting API objects at any depth.\n"
-    "Objects that are not run steps are skipped and counted. The archive appears at OUT\n"
+    "Other objects are skipped and counted. The archive appears at OUT\n"
     "only when complete (written to a temporary file, fsynced, renamed).\n"
     "\n"
     "options:\n"
     "  -o, --output FILE        the archive to write (required)\n"
     "  --input-format F         auto (default), jsonl, json or sse\n"
-    "  --strict                 objects that are not run steps are an error\n"
+    "  --strict                 objects of no record kind are an error\n"
     "  --skip-invalid           skip malformed records (reported) instead of failing, and\n"
     "                           inputs that are not JSON at all\n"
     "  --follow-symlinks        directory walks follow links to directories (loops are\n"
@@ -52,7 +53,7 @@ static const char g_usage_convert[] =
 static const char g_usage_append[] =
     "usage: steparc append ARCHIVE INPUT... [options]\n"
     "\n"
-    "Adds the run steps of every INPUT (as for convert) to an existing archive\n"
+    "Adds the records of every INPUT (as for convert) to an existing archive\n"
     "without rewriting its blocks: new blocks, new indexes and a new footer go after\n"
     "the old footer, which is never modified. If append is interrupted (a crash, a\n"
     "kill, a full disk) the archive reads as it was before; a failed append cuts the\n"
@@ -187,7 +188,7 @@ static void main_help(FILE *f)
 {
     fputs("usage: steparc COMMAND [ARGS]\n"
           "\n"
-          "Archive OpenAI Assistants run steps compactly and read them back losslessly.\n"
+          "Archive the OpenAI Assistants API history compactly and read it back losslessly.\n"
           "\n"
           "commands:\n",
           f);
