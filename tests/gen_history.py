@@ -236,7 +236,9 @@ class History:
                     g.insert(rec, "x_note", g.nstr())
             elif m == 4:
                 if isinstance(rec.get("created_at"), int):
-                    rec["created_at"] = r.choice([rec["created_at"] * 1000, r.choice(gs.NASTY_TIMESTAMPS)])
+                    ms = rec["created_at"] * 1000  # in milliseconds, while it stays within 64 bits
+                    rec["created_at"] = r.choice([ms if -2 ** 63 <= ms < 2 ** 63 else rec["created_at"],
+                                                  r.choice(gs.NASTY_TIMESTAMPS)])
             else:
                 g.insert(rec, r.choice(["x_request_id", "gmt_created", "request_id", "status_code"]),
                          r.choice([g.rid("req_"), "2024-03-27 11:33:18", 200, 2 ** 63]))
