@@ -182,6 +182,7 @@ static void free_exporter(exporter *x)
 {
     for (int i = 0; i < SQLROW_TABLES; i++) {
         sqlite3_finalize(x->ins[i]);
+        x->ins[i] = NULL;
         sqlrow_clear(&x->rec[i]);
     }
     sqlite3_close(x->db);

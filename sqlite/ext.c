@@ -294,7 +294,7 @@ static int vt_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
                 in_used = 1;
             }
             info->aConstraintUsage[i].argvIndex = ++argn;
-            sqlite3_str_appendf(s, " %s%s", names[k], in ? ":in" : "=");
+            sqlite3_str_appendf(s, "%s%s%s", sqlite3_str_length(s) ? " " : "", names[k], in ? ":in" : "=");
             idnum |= bits[k];
             if (k == 0) {
                 cost = in ? 50 : 10;
@@ -313,7 +313,7 @@ static int vt_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
         if (c->iColumn != t->c_created || !c->usable || !op)
             continue;
         info->aConstraintUsage[i].argvIndex = ++argn;
-        sqlite3_str_appendf(s, " created_at%s", op);
+        sqlite3_str_appendf(s, "%screated_at%s", sqlite3_str_length(s) ? " " : "", op);
         if (!(idnum & IDX_TIME)) {
             cost /= c->op == SQLITE_INDEX_CONSTRAINT_EQ ? 100 : 4;
             rows /= c->op == SQLITE_INDEX_CONSTRAINT_EQ ? 100 : 4;
@@ -321,10 +321,11 @@ static int vt_best_index(sqlite3_vtab *base, sqlite3_index_info *info)
         idnum |= IDX_TIME;
     }
     info->idxNum = idnum;
-    info->idxStr = sqlite3_str_finish(s);
-    if (!info->idxStr)
+    int bad = sqlite3_str_errcode(s);
+    info->idxStr = sqlite3_str_finish(s); /* NULL when empty: no arguments */
+    if (bad)
         return SQLITE_NOMEM;
-    info->needToFreeIdxStr = 1;
+    info->needToFreeIdxStr = info->idxStr != NULL;
     info->estimatedCost = cost;
     info->estimatedRows = (sqlite3_int64)rows;
     return SQLITE_OK;
