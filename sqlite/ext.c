@@ -602,28 +602,29 @@ static int arc_error(ext_cursor *c, int st, const char *msg)
     return SQLITE_ERROR;
 }
 
-/* Starts the next access unit: one scan, or the next key. STEPARC_END: none left. */
-static int start_unit(ext_cursor *c)
+/* Starts the next access unit: one scan, or the next key; *done when none is
+ * left. Returns an SQLite code (STEPARC_END is 1, as SQLITE_ERROR: kept apart). */
+static int start_unit(ext_cursor *c, int *done)
 {
     ext_vtab *vt = (ext_vtab *)c->base.pVtab;
     int st;
+    *done = 0;
     c->ki++;
-    if (c->by_id || c->key_field) {
-        if (c->ki >= c->nkeys)
-            return STEPARC_END;
-    } else if (c->ki > 0)
-        return STEPARC_END;
+    if ((c->by_id || c->key_field) ? c->ki >= c->nkeys : c->ki > 0) {
+        *done = 1;
+        return SQLITE_OK;
+    }
     if (c->by_id) {
         ext_key *k = &c->keys[c->ki];
         st = steparc_reader_find_id(&c->ordinal, c->r, k->s, (size_t)k->n);
         if (st == STEPARC_E_NOTFOUND)
-            return 0; /* an empty unit */
+            return SQLITE_OK; /* an empty unit */
         if (st == 0)
             st = steparc_reader_get_msgpack(&c->buf, c->r, c->ordinal);
         if (st)
             return arc_error(c, st, steparc_reader_errmsg(c->r));
         c->pending = 1;
-        return 0;
+        return SQLITE_OK;
     }
     if (c->key_field) {
         steparc_str *fs = filter_field(&c->f, c->key_field);
@@ -631,28 +632,38 @@ static int start_unit(ext_cursor *c)
         fs->len = (size_t)c->keys[c->ki].n;
     }
     st = sqlrow_cursor_open(&c->c, c->r, vt->t, &c->f);
-    return st ? arc_error(c, st, steparc_reader_errmsg(c->r)) : 0;
+    return st ? arc_error(c, st, steparc_reader_errmsg(c->r)) : SQLITE_OK;
 }
 
-/* The next record of the current unit into (mp, len); STEPARC_END when it is done. */
-static int unit_next(ext_cursor *c, const void **mp, size_t *len)
+/* The next record of the current unit into (mp, len), *done at its end (or
+ * before the first unit). Returns an SQLite code. */
+static int unit_next(ext_cursor *c, const void **mp, size_t *len, int *done)
 {
+    *done = 0;
+    if (c->ki < 0) {
+        *done = 1;
+        return SQLITE_OK;
+    }
     if (c->by_id) {
-        if (!c->pending)
-            return STEPARC_END;
+        *done = !c->pending;
         c->pending = 0;
         *mp = c->buf.data;
         *len = c->buf.len;
-        return 0;
+        return SQLITE_OK;
+    }
+    if (!c->c) {
+        *done = 1;
+        return SQLITE_OK;
     }
     int st = steparc_cursor_next(&c->ordinal, mp, len, c->c);
-    if (st < 0)
+    if (st < 0) /* a damaged block: the query fails rather than miss its rows */
         return arc_error(c, st, steparc_cursor_errmsg(c->c));
     if (st == STEPARC_END) {
         steparc_cursor_close(c->c);
         c->c = NULL;
+        *done = 1;
     }
-    return st;
+    return SQLITE_OK;
 }
 
 static int next_record(ext_cursor *c)
@@ -666,20 +677,19 @@ static int next_record(ext_cursor *c)
     for (;;) {
         const void *mp = NULL;
         size_t len = 0;
-        int st = c->ki < 0 ? STEPARC_END : unit_next(c, &mp, &len);
-        if (st < 0)
-            return st; /* an SQLite code already */
-        if (st == STEPARC_END) {
-            st = start_unit(c);
-            if (st == STEPARC_END) {
+        int done, rc = unit_next(c, &mp, &len, &done);
+        if (rc != SQLITE_OK)
+            return rc;
+        if (done) {
+            if ((rc = start_unit(c, &done)) != SQLITE_OK)
+                return rc;
+            if (done) {
                 c->eof = 1;
                 return SQLITE_OK;
             }
-            if (st)
-                return st;
             continue;
         }
-        st = sqlrow_load(&c->rec, vt->t, mp, len);
+        int st = sqlrow_load(&c->rec, vt->t, mp, len);
         if (st)
             return arc_error(c, st, "a record is not valid MessagePack");
         if (c->rec.nrows) {
