@@ -593,7 +593,7 @@ def contenders(ctx):
         if cores > 1:
             out.append((f"{title} -j{cores}", "steparc", e["size"], e["jn"], e["export"]))
     for key in (k for k in res
-                if not k.startswith("steparc-") and k not in ("sqlite", "mpz", "colstat")):
+                if not k.startswith("steparc-") and k not in ("sqlite", "mpz", "colstat", "sql")):
         e = res[key]
         out.append((key, "compressor", e["size"], e["conv"], e.get("export")))
     out.append(("SQLite (3 indexes)", "sqlite", res["sqlite"]["size"], res["sqlite"]["conv"],

@@ -7,7 +7,7 @@
  *
  * N lookups by random id (from the IDS file) and N by random thread (THREADS),
  * each returning the rows' json, then one grouped aggregate over every step
- * (total tokens per thread); each on both stores, with statements prepared
+ * (total tokens per thread: total(), as a sum that cannot overflow); each on both stores, with statements prepared
  * once. The two stores must give the same rows (count and bytes) or it exits
  * 1. Prints one JSON object of seconds and checksums.
  */
@@ -116,7 +116,7 @@ int main(int argc, char **argv)
     result tn = lookups(db, "SELECT json, 0 FROM steps WHERE thread_id = ?", NULL, &threads, n,
                         seed + 1);
     same("by thread", te, tn);
-    const char *agg = "SELECT thread_id, sum(total_tokens) FROM %s GROUP BY thread_id";
+    const char *agg = "SELECT thread_id, total(total_tokens) FROM %s GROUP BY thread_id";
     char q1[200], q2[200];
     snprintf(q1, sizeof q1, agg, "steparc_steps(?)");
     snprintf(q2, sizeof q2, agg, "steps");
