@@ -26,6 +26,8 @@ DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(MSGPACK_PC) libzstd 2>/dev/null)
 DEP_LIBS := $(shell $(PKG_CONFIG) --libs $(MSGPACK_PC) libzstd 2>/dev/null) -lpthread
 CJSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcjson 2>/dev/null)
 CJSON_LIBS := $(shell $(PKG_CONFIG) --libs libcjson 2>/dev/null)
+SQLITE3_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3 2>/dev/null)
+SQLITE3_LIBS := $(or $(shell $(PKG_CONFIG) --libs sqlite3 2>/dev/null),-lsqlite3)
 
 # Missing build packages stop make with their names, before anything is
 # compiled. Not for the goals that install them first (make deps, then a
@@ -34,10 +36,11 @@ NODEPS_GOALS := deps test check demo asan bench fuzz fuzz-deps clean uninstall
 ifneq ($(filter-out $(NODEPS_GOALS),$(or $(MAKECMDGOALS),all)),)
 MISSING_PKGS := $(shell \
     if ! command -v $(PKG_CONFIG) >/dev/null 2>&1; then \
-        echo pkg-config libmsgpack-dev libzstd-dev libcjson-dev; exit 0; fi; \
+        echo pkg-config libmsgpack-dev libzstd-dev libcjson-dev libsqlite3-dev; exit 0; fi; \
     $(PKG_CONFIG) --exists $(MSGPACK_PC) 2>/dev/null || echo libmsgpack-dev; \
     $(PKG_CONFIG) --exists libzstd 2>/dev/null || echo libzstd-dev; \
-    $(PKG_CONFIG) --exists libcjson 2>/dev/null || echo libcjson-dev)
+    $(PKG_CONFIG) --exists libcjson 2>/dev/null || echo libcjson-dev; \
+    $(PKG_CONFIG) --exists sqlite3 2>/dev/null || echo libsqlite3-dev)
 ifneq ($(strip $(MISSING_PKGS)),)
 $(error missing Debian packages: $(strip $(MISSING_PKGS)); `make deps` installs them \
     (or, as root: apt-get install $(strip $(MISSING_PKGS))))
@@ -57,7 +60,7 @@ TEST_BIN := $(TEST_SRC:tests/unit/%.c=$(B)/tests/%)
 
 .PHONY: all lib deps test check demo install uninstall clean asan bench valgrind test-run demo-run FORCE
 
-all: $(B)/steparc $(B)/libsteparc.a $(B)/libsteparc.so
+all: $(B)/steparc $(B)/libsteparc.a $(B)/libsteparc.so $(B)/steparc_sqlite.so
 
 lib: $(B)/libsteparc.a $(B)/libsteparc.so
 
@@ -92,8 +95,33 @@ $(B)/cli/%.o: cli/%.c cli/cli.h include/steparc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CJSON_CFLAGS) $(CFLAGS) -c $< -o $@
 
-$(B)/steparc: $(CLI_OBJ) $(B)/libsteparc.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libsteparc.a $(CJSON_LIBS) $(DEP_LIBS) $(LDFLAGS)
+# sqlite/rows.c (records -> SQL rows) is compiled into both the command (for
+# export --sqlite) and the extension.
+$(B)/cli/rows.o: sqlite/rows.c sqlite/rows.h include/steparc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(CFLAGS) -c $< -o $@
+
+$(B)/cli/cmd_export.o: CPPFLAGS_ALL += -Isqlite $(SQLITE3_CFLAGS)
+
+$(B)/steparc: $(CLI_OBJ) $(B)/cli/rows.o $(B)/libsteparc.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/cli/rows.o $(B)/libsteparc.a $(CJSON_LIBS) $(SQLITE3_LIBS) $(DEP_LIBS) $(LDFLAGS)
+
+# The SQLite extension: libsteparc's PIC objects linked in (so that
+# `.load build/steparc_sqlite` works from any directory, without
+# libsteparc.so on the library path); only its entry point is exported.
+EXT_OBJ := $(B)/sqlite/ext.o $(B)/sqlite/rows.o
+$(B)/sqlite/%.o: sqlite/%.c sqlite/rows.h include/steparc.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(SQLITE3_CFLAGS) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(B)/steparc_sqlite.so: $(EXT_OBJ) $(PIC_OBJ) sqlite/steparc_sqlite.map
+	$(CC) -shared -Wl,--version-script=sqlite/steparc_sqlite.map $(LDFLAGS) -o $@ $(EXT_OBJ) $(PIC_OBJ) $(DEP_LIBS) -lm
+
+# The extension built into a test program (sqlite3_auto_extension), for the
+# damaged-archive test under ASan, where the Python driver cannot load it.
+$(B)/tests/sqlite_static: tests/sqlite_static.c sqlite/ext.c sqlite/rows.c sqlite/rows.h $(B)/libsteparc.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) -Isqlite $(SQLITE3_CFLAGS) $(CFLAGS) -DSQLITE_CORE -o $@ tests/sqlite_static.c sqlite/ext.c sqlite/rows.c $(B)/libsteparc.a $(SQLITE3_LIBS) $(DEP_LIBS) -lm $(LDFLAGS)
 
 $(TEST_BIN): $(B)/tests/%: tests/unit/%.c $(B)/tests/%.d $(B)/libsteparc.a
 	@mkdir -p $(dir $@)
@@ -107,7 +135,7 @@ deps:
 test: deps
 	@$(MAKE) --no-print-directory test-run
 
-test-run: all $(TEST_BIN)
+test-run: all $(TEST_BIN) $(B)/tests/sqlite_static
 	@sh tests/run.sh $(B)
 
 check: test
@@ -156,13 +184,15 @@ install: all $(B)/steparc.pc
 	install -m 755 $(B)/libsteparc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsteparc.so.$(VERSION)
 	ln -sf libsteparc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME)
 	ln -sf libsteparc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libsteparc.so
+	install -m 755 $(B)/steparc_sqlite.so $(DESTDIR)$(LIBDIR)/steparc_sqlite.so
 	install -m 644 include/steparc.h $(DESTDIR)$(INCLUDEDIR)/steparc.h
 	install -m 644 $(B)/steparc.pc $(DESTDIR)$(PKGCONFIGDIR)/steparc.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/steparc $(DESTDIR)$(LIBDIR)/libsteparc.a \
 	      $(DESTDIR)$(LIBDIR)/libsteparc.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(SONAME) \
-	      $(DESTDIR)$(LIBDIR)/libsteparc.so $(DESTDIR)$(INCLUDEDIR)/steparc.h \
+	      $(DESTDIR)$(LIBDIR)/libsteparc.so $(DESTDIR)$(LIBDIR)/steparc_sqlite.so \
+	      $(DESTDIR)$(INCLUDEDIR)/steparc.h \
 	      $(DESTDIR)$(PKGCONFIGDIR)/steparc.pc
 
 clean:

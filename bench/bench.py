@@ -44,6 +44,13 @@ TIME = "/usr/bin/time"
 MB = 1e6
 
 
+# tokens per thread, as SQL's GROUP BY thread_id with sum(total_tokens): a
+# total_tokens that is not a number counts nothing
+JQ_AGG = ('reduce inputs as $s ({}; .[($s.thread_id | tostring)] += '
+          '(if ($s.usage | type) == "object" and ($s.usage.total_tokens | type) == "number" '
+          'then $s.usage.total_tokens else 0 end)) | length')
+
+
 class BenchError(Exception):
     pass
 
@@ -479,6 +486,24 @@ def run_bench(args):
     e["mt"] = merge_query(q)
     res["sqlite"] = e
 
+    # ---- SQL over the archive: the extension against native SQLite and jq (issue 15)
+    log("SQL: the extension against native SQLite (export --sqlite) and jq")
+    arc = res["steparc-default"]["path"]
+    ndb = W("export.sqlite")
+    e = {"path": ndb}
+    e["export"] = R.measure("steparc export --sqlite", [args.steparc, "export", "--sqlite",
+                                                        ndb, arc], before=rm(ndb))
+    e["size"] = os.path.getsize(ndb)
+    warm(ndb)
+    q = R.measure(f"SQL queries (sql_bench, {args.sql} lookups each)",
+                  [args.sqlbench, args.ext, arc, ndb, keys["ids"], keys["threads"],
+                   str(args.sql), str(args.seed)], capture=True)
+    outs = [json.loads(o) for o in q["outs"]]
+    e["q"] = {k: statistics.median(o[k] for o in outs) for k in outs[0]}
+    e["q"]["runs"] = len(outs)
+    e["jq"] = R.measure("jq: total tokens per thread over the JSONL", ["jq", "-n", JQ_AGG, cpath])
+    res["sql"] = e
+
     # ---- MessagePack + zstd, no index
     log("MessagePack rows + zstd -3, one stream, no index")
     mpz = W("corpus.mpz")
@@ -568,7 +593,7 @@ def contenders(ctx):
         if cores > 1:
             out.append((f"{title} -j{cores}", "steparc", e["size"], e["jn"], e["export"]))
     for key in (k for k in res
-                if not k.startswith("steparc-") and k not in ("sqlite", "mpz", "colstat")):
+                if not k.startswith("steparc-") and k not in ("sqlite", "mpz", "colstat", "sql")):
         e = res[key]
         out.append((key, "compressor", e["size"], e["conv"], e.get("export")))
     out.append(("SQLite (3 indexes)", "sqlite", res["sqlite"]["size"], res["sqlite"]["conv"],
@@ -911,6 +936,9 @@ def report(ctx):
     L.append(table(["Field group", "Column bytes", "zstd bytes", "Share"], rows, "lrrr"))
     L.append("")
 
+    # ---- SQL over the archive
+    L.extend(sql_report(ctx))
+
     # ---- lookups from several threads
     L.append("## Lookups from several threads (gets per second, warm file)")
     L.append("")
@@ -958,6 +986,39 @@ def report(ctx):
     return "\n".join(L)
 
 
+def sql_report(ctx):
+    res, args = ctx["res"], ctx["args"]
+    e = res["sql"]
+    q = e["q"]
+    n = q["n"]
+    L = ["## SQL over the archive (the extension against native SQLite)", ""]
+    us = lambda s: s * 1e6 / n  # noqa: E731
+    rows = [["by id (`WHERE id = ?`)", f"{us(q['id_ext_s']):.1f} µs", f"{us(q['id_native_s']):.1f} µs",
+             ratio(q["id_ext_s"], q["id_native_s"]), "—"],
+            ["by thread (`WHERE thread_id = ?`)", f"{us(q['thread_ext_s']):.1f} µs",
+             f"{us(q['thread_native_s']):.1f} µs", ratio(q["thread_ext_s"], q["thread_native_s"]), "—"],
+            ["tokens per thread (`GROUP BY thread_id`, every step)",
+             f"{q['agg_ext_s'] * 1e3:.1f} ms", f"{q['agg_native_s'] * 1e3:.1f} ms",
+             ratio(q["agg_ext_s"], q["agg_native_s"]),
+             f"{e['jq']['wall'] * 1e3:.1f} ms ({ratio(e['jq']['wall'], q['agg_ext_s'])} the extension)"]]
+    L.append(table(["Query", "Extension (`steparc_steps(FILE)`)", "Native SQLite, indexed",
+                    "Extension ÷ native", "jq over the JSONL"], rows, "lrrrr"))
+    L.append("")
+    L.append(f"`bench/sql_bench` loads `build/steparc_sqlite.so` into one SQLite connection on "
+             f"the database `steparc export --sqlite` wrote from the default archive "
+             f"({e['size'] / MB:.1f} MB, written in {e['export']['wall']:.2f} s), then makes "
+             f"{n:,} lookups by random id and {n:,} by random thread on each store (statements "
+             "prepared once, every row's json read; the lookups by id return "
+             f"{q['id_rows']:,} rows, by thread {q['thread_rows']:,}), then the aggregate "
+             f"({q['agg_groups']:,} groups); the two stores must give the same rows. Times are "
+             f"in-process, median of {q['runs']} runs; per lookup for the lookups. The goal for "
+             "the lookups is within 10× of native SQLite. jq's time is the whole process "
+             "(`jq -n 'reduce inputs ...'` over the corpus JSONL: start-up and JSON parsing "
+             "included), the way it is used.")
+    L.append("")
+    return L
+
+
 def speedup(q, key, t):
     """Gets/s with t threads over gets/s with 1 (key: pos or id)."""
     a, b = q.get(f"mt_{key}_{t}"), q.get(f"mt_{key}_1")
@@ -974,6 +1035,7 @@ def main(argv=None):
     ap.add_argument("--gets", type=int, default=5000)
     ap.add_argument("--finds", type=int, default=500)
     ap.add_argument("--opens", type=int, default=1000)
+    ap.add_argument("--sql", type=int, default=2000, help="SQL lookups by id and by thread")
     ap.add_argument("--slow", type=float, default=30.0,
                     help="a command whose first run takes longer (s) runs once")
     ap.add_argument("--max-flags", default="--level 19 --block-size 4194304")
@@ -990,6 +1052,8 @@ def main(argv=None):
     args.sqlite = os.path.abspath(os.path.join(args.build, "bench", "sqlite_bench"))
     args.mpz = os.path.abspath(os.path.join(args.build, "bench", "mpz_bench"))
     args.colstat = os.path.abspath(os.path.join(args.build, "bench", "colstat"))
+    args.sqlbench = os.path.abspath(os.path.join(args.build, "bench", "sql_bench"))
+    args.ext = os.path.abspath(os.path.join(args.build, "steparc_sqlite"))
     try:
         run_bench(args)
     except BenchError as e:

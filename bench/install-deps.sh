@@ -10,6 +10,8 @@ command -v gzip >/dev/null 2>&1 || need="$need gzip"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v gnuplot >/dev/null 2>&1 || need="$need gnuplot-nox"
 [ -x /usr/bin/time ] || need="$need time"
+# the SQL benchmark compares with jq over the JSONL
+command -v jq >/dev/null 2>&1 || need="$need jq"
 if ! pkg-config --exists sqlite3 2>/dev/null && [ ! -f /usr/include/sqlite3.h ]; then
     need="$need libsqlite3-dev"
 fi

@@ -50,6 +50,7 @@ int cli_info(const cli_command *cmd, int argc, char **argv);
 int cli_stats(const cli_command *cmd, int argc, char **argv);
 int cli_verify(const cli_command *cmd, int argc, char **argv);
 int cli_recover(const cli_command *cmd, int argc, char **argv);
+int cli_export(const cli_command *cmd, int argc, char **argv);
 
 /* ---- option parsing (main.c) --------------------------------------------------------
  *

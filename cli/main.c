@@ -151,6 +151,17 @@ static const char g_usage_recover[] =
     "Exit status: 0 nothing was lost, 3 some blocks were lost (listed), 1 nothing\n"
     "could be saved.\n";
 
+static const char g_usage_export[] =
+    "usage: steparc export --sqlite OUT.db ARCHIVE\n"
+    "\n"
+    "Writes the archive in another tool's format. --sqlite: a SQLite database with\n"
+    "the tables of the SQL extension (docs/SQL.md) as ordinary tables: steps,\n"
+    "tool_calls, messages, runs, threads, assistants and records (every record:\n"
+    "kind, id, json), each with its typed columns and the canonical JSON, indexed\n"
+    "on the ids and created_at. OUT is written to a temporary file beside it,\n"
+    "fsynced and renamed over it. A damaged block stops the export (exit 1): use\n"
+    "steparc recover first.\n";
+
 /* ---- the command table ---------------------------------------------------------------- */
 
 static const cli_command g_commands[] = {
@@ -172,6 +183,8 @@ static const cli_command g_commands[] = {
      g_usage_verify},
     {"recover", cli_recover, "DAMAGED -o OUT", "save every intact block into a new archive",
      g_usage_recover},
+    {"export", cli_export, "--sqlite OUT.db ARCHIVE",
+     "the archive as a SQLite database (tables of the SQL extension)", g_usage_export},
 };
 
 #define NCOMMANDS (sizeof g_commands / sizeof g_commands[0])

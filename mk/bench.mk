@@ -10,6 +10,7 @@
 # BENCH_REPEAT   runs of each timed command; the median is reported
 # BENCH_SEED     generator (and query sampling) seed
 # BENCH_GETS     random gets per lookup run; BENCH_FINDS finds; BENCH_OPENS opens
+# BENCH_SQL      lookups by id and by thread through the SQL extension (and native SQLite)
 # BENCH_SLOW     a command whose first run takes longer (seconds) is run once
 # BENCH_MAX      steparc's strongest settings
 # BENCH_DIR      scratch directory (corpus, archives, compressed files)
@@ -20,6 +21,7 @@ BENCH_SEED ?= 42
 BENCH_GETS ?= 5000
 BENCH_FINDS ?= 500
 BENCH_OPENS ?= 1000
+BENCH_SQL ?= 2000
 BENCH_SLOW ?= 30
 BENCH_MAX ?= --level 19 --block-size 4194304
 BENCH_DIR ?= $(B)/bench-data
@@ -28,7 +30,8 @@ BENCH_SVG ?= docs/bench_size_speed.svg
 
 SQLITE_CFLAGS = $(shell pkg-config --cflags sqlite3 2>/dev/null)
 SQLITE_LIBS = $(or $(shell pkg-config --libs sqlite3 2>/dev/null),-lsqlite3)
-BENCH_BIN := $(B)/bench/lookup_bench $(B)/bench/sqlite_bench $(B)/bench/mpz_bench $(B)/bench/colstat
+BENCH_BIN := $(B)/bench/lookup_bench $(B)/bench/sqlite_bench $(B)/bench/mpz_bench $(B)/bench/colstat \
+    $(B)/bench/sql_bench
 
 .PHONY: bench bench-run bench-bin
 
@@ -44,7 +47,7 @@ bench-bin: $(BENCH_BIN)
 bench-run: all $(BENCH_BIN)
 	python3 bench/bench.py --build $(B) --work $(BENCH_DIR) \
 	    --records $(BENCH_RECORDS) --repeat $(BENCH_REPEAT) --seed $(BENCH_SEED) \
-	    --gets $(BENCH_GETS) --finds $(BENCH_FINDS) --opens $(BENCH_OPENS) \
+	    --gets $(BENCH_GETS) --finds $(BENCH_FINDS) --opens $(BENCH_OPENS) --sql $(BENCH_SQL) \
 	    --slow $(BENCH_SLOW) --max-flags "$(BENCH_MAX)" \
 	    --out $(BENCH_OUT) --svg $(BENCH_SVG)
 
@@ -64,3 +67,7 @@ $(B)/bench/mpz_bench: bench/mpz_bench.c bench/bench_util.h $(B)/libsteparc.a inc
 $(B)/bench/sqlite_bench: bench/sqlite_bench.c bench/bench_util.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(SQLITE_CFLAGS) -Ibench $(CFLAGS) -o $@ $< $(SQLITE_LIBS) -lpthread $(LDFLAGS)
+
+$(B)/bench/sql_bench: bench/sql_bench.c bench/bench_util.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS_ALL) $(SQLITE_CFLAGS) -Ibench $(CFLAGS) -o $@ $< $(SQLITE_LIBS) $(LDFLAGS)

@@ -10,6 +10,8 @@ command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 have_pc msgpack || have_pc msgpack-c || need="$need libmsgpack-dev"
 have_pc libzstd || need="$need libzstd-dev"
 have_pc libcjson || need="$need libcjson-dev"
+# the SQL extension (build/steparc_sqlite.so) and export --sqlite
+have_pc sqlite3 || need="$need libsqlite3-dev"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 # zstd is used by the tests (.zst inputs) and the benchmarks
 command -v zstd >/dev/null 2>&1 || need="$need zstd"
