@@ -324,8 +324,9 @@ static const char *thousands(uint64_t v, char *out)
 }
 
 /* The records written, by kind: the converter's counts, or after the writer
- * dropped duplicates of several kinds, counted in the finished archive (one
- * pass over it: the writer does not say which kinds its duplicates were). */
+ * dropped duplicates of several kinds, the finished archive's (its
+ * statistics' by_kind: one small read, not a pass over the records, which
+ * would also map the whole archive into memory). */
 static void count_kinds(const conv_job *job, const steparc_convert_stats *st, conv_totals *t)
 {
     memset(t->by_kind, 0, sizeof t->by_kind);
@@ -337,21 +338,10 @@ static void count_kinds(const conv_job *job, const steparc_convert_stats *st, co
     if (t->dups == 0 || !t->other_kinds || job->mode != MODE_CONVERT)
         return; /* the converter's counts are the archive's */
     steparc_reader *r = NULL;
-    steparc_cursor *c = NULL;
-    uint64_t counted[STEPARC_KINDS] = {0}, ord;
-    const void *mp;
-    size_t len;
-    int rc = steparc_reader_open(&r, job->out, NULL, NULL, 0);
-    if (rc == 0)
-        rc = steparc_cursor_open(&c, r, NULL);
-    while (rc == 0 && (rc = steparc_cursor_next(&ord, &mp, &len, c)) == 0) {
-        int kind;
-        if (steparc_record_kind(&kind, mp, len) == 0 && kind >= 0 && kind < STEPARC_KINDS)
-            counted[kind]++;
-    }
-    if (rc == STEPARC_END)
+    uint64_t counted[STEPARC_KINDS] = {0};
+    if (steparc_reader_open(&r, job->out, NULL, NULL, 0) == 0 &&
+        steparc_reader_kind_counts(counted, r) == 0)
         memcpy(t->by_kind, counted, sizeof counted);
-    steparc_cursor_close(c);
     steparc_reader_close(r);
 }
 
