@@ -119,7 +119,7 @@ typedef struct {
     int fixed_loc;
     uint64_t fixed_line, fixed_col;
     steparc_buf mp;
-    struct sa_jsonl_pool *pool;
+    sa_pool *pool;
     sa_pending *pend;
     size_t npend, cappend;
     steparc_input_format format;
@@ -171,7 +171,7 @@ static void restore_input(steparc_converter *c, const saved_input *s)
 {
     sa_free(c->buf);
     steparc_buf_free(&c->mp);
-    sa_jsonl_pool_free(c->pool);
+    sa_pool_close(c->pool);
     sa_conv_drop_pending(c);
     sa_free(c->pend);
     c->name = s->name;

@@ -22,12 +22,12 @@
 #include <sys/types.h>
 #include <zstd.h>
 
+#include "pool.h"
 #include "record.h"
 
 #define SA_READ_CHUNK (1u << 20)
 #define SA_WINDOW_MAX ((size_t)STEPARC_MAX_RECORD_SIZE + (2u << 20))
 
-struct sa_jsonl_pool;
 
 /* An event-stream object whose final event has not arrived yet (stream.c). */
 typedef struct sa_pending {
@@ -69,7 +69,7 @@ struct steparc_converter {
     int fixed_loc;
     uint64_t fixed_line, fixed_col;
     /* parallel JSONL parsing */
-    struct sa_jsonl_pool *pool;
+    sa_pool *pool;
     /* event streams: steps and messages whose final object has not arrived yet */
     sa_pending *pend;
     size_t npend, cappend;
@@ -179,7 +179,5 @@ void sa_conv_dir_pop(steparc_converter *c);
 /* ---- jsonl.c ---- */
 
 int sa_conv_run_jsonl(steparc_converter *c);
-/* NULL is a no-op. */
-void sa_jsonl_pool_free(struct sa_jsonl_pool *pl);
 
 #endif
