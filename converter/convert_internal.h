@@ -102,6 +102,12 @@ void sa_conv_consume(steparc_converter *c, size_t n);
 void sa_conv_locate(const steparc_converter *c, size_t rel, uint64_t *line, uint64_t *col);
 /* Skips whitespace (and a UTF-8 byte order mark at the very start). */
 int sa_conv_skip_ws(steparc_converter *c);
+/* Before a member or element of a container being streamed: skips
+ * whitespace; 1 when `close` follows (consumed: the container ends), 0 when
+ * something else does, <0 on error (the input ends first: `truncated`). */
+int sa_conv_next_member(steparc_converter *c, unsigned char close, const char *truncated);
+/* Expects byte ch after whitespace and consumes it; else fails with `what`. */
+int sa_conv_expect(steparc_converter *c, unsigned char ch, const char *what);
 /* A parse failure at window position rel, with an excerpt: fails c. */
 int sa_conv_parse_error(steparc_converter *c, size_t rel, int status, const char *reason);
 /* Skips the rest of the current line after a parse failure (skip_invalid),
