@@ -119,7 +119,7 @@ typedef struct {
     int fixed_loc;
     uint64_t fixed_line, fixed_col;
     steparc_buf mp;
-    struct sa_jsonl_pool *pool;
+    sa_pool *pool;
     sa_pending *pend;
     size_t npend, cappend;
     steparc_input_format format;
@@ -171,7 +171,7 @@ static void restore_input(steparc_converter *c, const saved_input *s)
 {
     sa_free(c->buf);
     steparc_buf_free(&c->mp);
-    sa_jsonl_pool_free(c->pool);
+    sa_pool_close(c->pool);
     sa_conv_drop_pending(c);
     sa_free(c->pend);
     c->name = s->name;
@@ -569,18 +569,6 @@ static int try_parse(steparc_converter *c, size_t *used)
     }
 }
 
-/* Expects byte ch at the window start (after whitespace) and consumes it. */
-static int expect(steparc_converter *c, unsigned char ch, const char *what)
-{
-    int rc = sa_conv_skip_ws(c);
-    if (rc)
-        return rc;
-    if (c->start == c->end || c->buf[c->start] != ch)
-        return sa_conv_parse_error(c, 0, STEPARC_E_INPUT, what);
-    sa_conv_consume(c, 1);
-    return 0;
-}
-
 static int stream_value(steparc_converter *c, int role, int depth, uint64_t *found);
 
 /* One member value or element at the window start. */
@@ -653,7 +641,7 @@ static int stream_key(steparc_converter *c, char *key, size_t cap)
         key[n] = 0;
     }
     sa_conv_consume(c, used);
-    return expect(c, ':', "':' expected after an object key");
+    return sa_conv_expect(c, ':', "':' expected after an object key");
 }
 
 /* An object or array too large to parse whole, at the window start: its
@@ -667,16 +655,10 @@ static int stream_value(steparc_converter *c, int role, int depth, uint64_t *fou
     int is_list = 0, node_opts = 0, node_body_found = 0;
     sa_conv_consume(c, 1);
     for (uint64_t i = 0;; i++) {
-        int rc = sa_conv_skip_ws(c);
+        int rc = sa_conv_next_member(c, close, "truncated document at the end of the input");
         if (rc)
-            return rc;
-        if (c->start == c->end)
-            return sa_conv_parse_error(c, 0, STEPARC_E_INPUT, "truncated document at the end of the input");
-        if (c->buf[c->start] == close) {
-            sa_conv_consume(c, 1);
-            return 0;
-        }
-        if (i > 0 && (rc = expect(c, ',', is_obj ? "',' or '}' expected in object"
+            return rc < 0 ? rc : 0;
+        if (i > 0 && (rc = sa_conv_expect(c, ',', is_obj ? "',' or '}' expected in object"
                                                  : "',' or ']' expected in array")) != 0)
             return rc;
         int r = role == R_ITEMS ? R_ITEMS : role == R_HAR_ENTRIES ? R_HAR_ENTRIES : R_ANY;

@@ -44,7 +44,7 @@ void steparc_converter_close(steparc_converter *c)
 {
     if (c == NULL)
         return;
-    sa_jsonl_pool_free(c->pool);
+    sa_pool_close(c->pool);
     sa_conv_drop_pending(c);
     sa_free(c->pend);
     sa_free(c->dirs);

@@ -22,12 +22,12 @@
 #include <sys/types.h>
 #include <zstd.h>
 
+#include "pool.h"
 #include "record.h"
 
 #define SA_READ_CHUNK (1u << 20)
 #define SA_WINDOW_MAX ((size_t)STEPARC_MAX_RECORD_SIZE + (2u << 20))
 
-struct sa_jsonl_pool;
 
 /* An event-stream object whose final event has not arrived yet (stream.c). */
 typedef struct sa_pending {
@@ -69,7 +69,7 @@ struct steparc_converter {
     int fixed_loc;
     uint64_t fixed_line, fixed_col;
     /* parallel JSONL parsing */
-    struct sa_jsonl_pool *pool;
+    sa_pool *pool;
     /* event streams: steps and messages whose final object has not arrived yet */
     sa_pending *pend;
     size_t npend, cappend;
@@ -102,6 +102,12 @@ void sa_conv_consume(steparc_converter *c, size_t n);
 void sa_conv_locate(const steparc_converter *c, size_t rel, uint64_t *line, uint64_t *col);
 /* Skips whitespace (and a UTF-8 byte order mark at the very start). */
 int sa_conv_skip_ws(steparc_converter *c);
+/* Before a member or element of a container being streamed: skips
+ * whitespace; 1 when `close` follows (consumed: the container ends), 0 when
+ * something else does, <0 on error (the input ends first: `truncated`). */
+int sa_conv_next_member(steparc_converter *c, unsigned char close, const char *truncated);
+/* Expects byte ch after whitespace and consumes it; else fails with `what`. */
+int sa_conv_expect(steparc_converter *c, unsigned char ch, const char *what);
 /* A parse failure at window position rel, with an excerpt: fails c. */
 int sa_conv_parse_error(steparc_converter *c, size_t rel, int status, const char *reason);
 /* Skips the rest of the current line after a parse failure (skip_invalid),
@@ -179,7 +185,5 @@ void sa_conv_dir_pop(steparc_converter *c);
 /* ---- jsonl.c ---- */
 
 int sa_conv_run_jsonl(steparc_converter *c);
-/* NULL is a no-op. */
-void sa_jsonl_pool_free(struct sa_jsonl_pool *pl);
 
 #endif

@@ -188,16 +188,10 @@ static int stream_array(steparc_converter *c)
 {
     int first = 1;
     for (;;) {
-        int rc = sa_conv_skip_ws(c);
+        int rc = sa_conv_next_member(c, ']', "truncated array at the end of the input");
         if (rc)
-            return rc;
-        if (c->start == c->end)
-            return sa_conv_parse_error(c, 0, STEPARC_E_INPUT, "truncated array at the end of the input");
+            return rc < 0 ? rc : 0;
         unsigned char ch = c->buf[c->start];
-        if (ch == ']') {
-            sa_conv_consume(c, 1);
-            return 0;
-        }
         if (!first) {
             if (ch != ',') {
                 if (c->opt.skip_invalid) {
@@ -234,33 +228,19 @@ static int stream_array(steparc_converter *c)
 static int finish_object(steparc_converter *c)
 {
     for (;;) {
-        int rc = sa_conv_skip_ws(c);
+        int rc = sa_conv_next_member(c, '}', "truncated list page at the end of the input");
         if (rc)
-            return rc;
-        if (c->start == c->end)
-            return sa_conv_parse_error(c, 0, STEPARC_E_INPUT, "truncated list page at the end of the input");
-        unsigned char ch = c->buf[c->start];
-        if (ch == '}') {
-            sa_conv_consume(c, 1);
-            return 0;
-        }
-        if (ch != ',')
-            return sa_conv_parse_error(c, 0, STEPARC_E_INPUT, "',' or '}' expected in list page");
-        sa_conv_consume(c, 1);
-        rc = sa_conv_skip_ws(c);
-        if (rc)
+            return rc < 0 ? rc : 0;
+        if ((rc = sa_conv_expect(c, ',', "',' or '}' expected in list page")) != 0 ||
+            (rc = sa_conv_skip_ws(c)) != 0)
             return rc;
         size_t used;
         rc = sa_conv_parse_one(c, &used); /* the key */
         if (rc)
             return rc < 0 ? rc : 0;
         sa_conv_consume(c, used);
-        rc = sa_conv_skip_ws(c);
-        if (rc)
+        if ((rc = sa_conv_expect(c, ':', "':' expected in list page")) != 0)
             return rc;
-        if (c->start == c->end || c->buf[c->start] != ':')
-            return sa_conv_parse_error(c, 0, STEPARC_E_INPUT, "':' expected in list page");
-        sa_conv_consume(c, 1);
         rc = sa_conv_skip_ws(c);
         if (rc)
             return rc;

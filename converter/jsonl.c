@@ -1,10 +1,10 @@
 /* jsonl.c - line-oriented input (JSONL, NDJSON) parsed in parallel.
  *
  * Line-oriented input is cut into batches of whole lines; batches are parsed
- * on worker threads and their records handed to the writer strictly in input
- * order, so the archive is the same for every thread count. */
+ * on the ordered worker pool (format/pool.c) and their records handed to the
+ * writer strictly in input order, so the archive is the same for every
+ * thread count. */
 #define _GNU_SOURCE
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -32,20 +32,7 @@ typedef struct {
     size_t n, capn;
     badline *bad;
     size_t nbad, capbad;
-    int state;              /* 0 free, 1 queued, 2 parsing, 3 done */
-    uint64_t seq;
 } batch;
-
-typedef struct sa_jsonl_pool {
-    pthread_t *th;
-    int n;
-    pthread_mutex_t mu;
-    pthread_cond_t cv_work, cv_done;
-    batch *b;
-    size_t nb;
-    uint64_t next_seq, next_out;
-    int stop;
-} pool;
 
 static int blank(const char *p, size_t n)
 {
@@ -147,96 +134,6 @@ static void parse_batch(batch *b)
     }
 }
 
-static void *pool_worker(void *arg)
-{
-    pool *pl = (pool *)arg;
-    pthread_mutex_lock(&pl->mu);
-    for (;;) {
-        batch *b = NULL;
-        while (!pl->stop) {
-            for (size_t i = 0; i < pl->nb; i++)
-                if (pl->b[i].state == 1 && (b == NULL || pl->b[i].seq < b->seq))
-                    b = &pl->b[i];
-            if (b)
-                break;
-            pthread_cond_wait(&pl->cv_work, &pl->mu);
-        }
-        if (b == NULL)
-            break;
-        b->state = 2;
-        pthread_mutex_unlock(&pl->mu);
-        parse_batch(b);
-        pthread_mutex_lock(&pl->mu);
-        b->state = 3;
-        pthread_cond_broadcast(&pl->cv_done);
-    }
-    pthread_mutex_unlock(&pl->mu);
-    return NULL;
-}
-
-void sa_jsonl_pool_free(pool *pl)
-{
-    if (pl == NULL)
-        return;
-    if (pl->th) {
-        pthread_mutex_lock(&pl->mu);
-        pl->stop = 1;
-        pthread_cond_broadcast(&pl->cv_work);
-        pthread_mutex_unlock(&pl->mu);
-        for (int i = 0; i < pl->n; i++)
-            pthread_join(pl->th[i], NULL);
-    }
-    for (size_t i = 0; pl->b && i < pl->nb; i++) {
-        batch *b = &pl->b[i];
-        sa_free(b->text);
-        steparc_buf_free(&b->mp);
-        sa_free(b->ends);
-        sa_free(b->lines);
-        sa_free(b->bad);
-    }
-    pthread_mutex_destroy(&pl->mu);
-    pthread_cond_destroy(&pl->cv_work);
-    pthread_cond_destroy(&pl->cv_done);
-    sa_free(pl->b);
-    sa_free(pl->th);
-    sa_free(pl);
-}
-
-/* threads <= 1: one batch slot, parsed in the caller. */
-static int pool_new(steparc_converter *c, int threads)
-{
-    pool *pl = (pool *)sa_calloc(1, sizeof *pl);
-    if (pl == NULL)
-        return STEPARC_E_NOMEM;
-    pthread_mutex_init(&pl->mu, NULL);
-    pthread_cond_init(&pl->cv_work, NULL);
-    pthread_cond_init(&pl->cv_done, NULL);
-    pl->nb = threads > 1 ? (size_t)threads * 3 : 1;
-    pl->b = (batch *)sa_calloc(pl->nb, sizeof(batch));
-    if (pl->b == NULL) {
-        sa_jsonl_pool_free(pl);
-        return STEPARC_E_NOMEM;
-    }
-    if (threads > 1) {
-        pl->th = (pthread_t *)sa_calloc((size_t)threads, sizeof(pthread_t));
-        if (pl->th == NULL) {
-            sa_jsonl_pool_free(pl);
-            return STEPARC_E_NOMEM;
-        }
-        for (int i = 0; i < threads; i++) {
-            if (pthread_create(&pl->th[i], NULL, pool_worker, pl) != 0)
-                break;
-            pl->n++;
-        }
-        if (pl->n == 0) {
-            sa_jsonl_pool_free(pl);
-            return STEPARC_E_NOMEM;
-        }
-    }
-    c->pool = pl;
-    return 0;
-}
-
 /* Hands a parsed batch's records (and bad lines) to the writer, in order. */
 static int deliver(steparc_converter *c, batch *b)
 {
@@ -277,88 +174,83 @@ static int deliver(steparc_converter *c, batch *b)
     return rc;
 }
 
-/* Waits for the oldest batch in flight and delivers it, or only drops it
- * (discard: after an error). *more = 0 when none is in flight. */
-static int next_batch(steparc_converter *c, int discard, int *more)
+/* The pool's callbacks: a worker parses a batch; the caller delivers it. */
+static int parse_item(void *ctx, void *tls, void *item)
 {
-    pool *pl = c->pool;
-    batch *b = NULL;
-    pthread_mutex_lock(&pl->mu);
-    for (;;) {
-        b = NULL;
-        for (size_t i = 0; i < pl->nb; i++)
-            if (pl->b[i].state != 0 && pl->b[i].seq == pl->next_out)
-                b = &pl->b[i];
-        if (b == NULL || b->state == 3)
-            break;
-        pthread_cond_wait(&pl->cv_done, &pl->mu);
-    }
-    pthread_mutex_unlock(&pl->mu);
-    *more = b != NULL;
-    if (b == NULL)
-        return 0;
-    int rc = discard ? 0 : deliver(c, b);
-    pthread_mutex_lock(&pl->mu);
-    b->state = 0;
-    pl->next_out++;
-    pthread_mutex_unlock(&pl->mu);
-    return rc;
+    (void)ctx;
+    (void)tls;
+    parse_batch((batch *)item);
+    return 0;
 }
 
+static int deliver_item(void *ctx, void *item, int status)
+{
+    (void)status; /* parse_item always succeeds: its errors are bad lines */
+    return deliver((steparc_converter *)ctx, (batch *)item);
+}
+
+static void free_batch(void *ctx, void *item)
+{
+    (void)ctx;
+    batch *b = (batch *)item;
+    sa_free(b->text);
+    steparc_buf_free(&b->mp);
+    sa_free(b->ends);
+    sa_free(b->lines);
+    sa_free(b->bad);
+}
+
+/* The converter keeps its pool from input to input. threads <= 1: no
+ * workers, each batch parsed and delivered inside submit. */
+static int pool_open(steparc_converter *c, int threads)
+{
+    sa_pool_def def;
+    memset(&def, 0, sizeof def);
+    def.ctx = c;
+    def.item_size = sizeof(batch);
+    def.threads = threads > 1 ? threads : 0;
+    def.nslots = (size_t)def.threads * 3;
+    def.work = parse_item;
+    def.deliver = deliver_item;
+    def.item_fini = free_batch;
+    return sa_pool_open(&c->pool, &def);
+}
+
+/* Queues text[0..len), whole lines, as the next batch. */
 static int submit(steparc_converter *c, const unsigned char *text, size_t len, int last)
 {
-    pool *pl = c->pool;
     batch *b = NULL;
-    for (;;) {
-        pthread_mutex_lock(&pl->mu);
-        for (size_t i = 0; i < pl->nb && b == NULL; i++)
-            if (pl->b[i].state == 0)
-                b = &pl->b[i];
-        pthread_mutex_unlock(&pl->mu);
-        if (b)
-            break;
-        int more, rc = next_batch(c, 0, &more);
-        if (rc)
-            return rc;
-    }
+    int rc = sa_pool_acquire((void **)&b, c->pool);
+    if (rc)
+        return rc;
     b->first_line = c->line;
     b->last = last;
     b->skip_invalid = c->opt.skip_invalid;
-    if (pl->n == 0) {
+    if (sa_pool_threads(c->pool) == 0) {
         /* no workers: parse the window in place (it stays put until the
-         * batch is delivered, right here) */
+         * batch is delivered, inside submit) */
         char *own = b->text;
         b->text = (char *)(uintptr_t)text;
         b->len = len;
-        b->seq = pl->next_seq++;
-        parse_batch(b);
-        b->state = 3;
-        int more;
-        int rc = next_batch(c, 0, &more);
+        rc = sa_pool_submit(c->pool, b);
         b->text = own;
         return rc;
     }
     if (b->cap < len) {
         char *nt = (char *)sa_realloc(b->text, len);
         if (nt == NULL)
-            return sa_conv_fail(c, STEPARC_E_NOMEM, "out of memory");
+            return sa_pool_cancel(c->pool, sa_conv_fail(c, STEPARC_E_NOMEM, "out of memory"));
         b->text = nt;
         b->cap = len;
     }
     memcpy(b->text, text, len);
     b->len = len;
-    pthread_mutex_lock(&pl->mu);
-    b->seq = pl->next_seq++;
-    b->state = 1;
-    pthread_cond_signal(&pl->cv_work);
-    pthread_mutex_unlock(&pl->mu);
-    return 0;
+    return sa_pool_submit(c->pool, b);
 }
-
 int sa_conv_run_jsonl(steparc_converter *c)
 {
     int rc = 0;
-    if (c->pool == NULL && (rc = pool_new(c, c->opt.threads)) != 0)
+    if (c->pool == NULL && (rc = pool_open(c, c->opt.threads)) != 0)
         return sa_conv_fail(c, rc, "out of memory");
     for (;;) {
         rc = sa_conv_fill(c, BATCH_BYTES);
@@ -392,14 +284,15 @@ int sa_conv_run_jsonl(steparc_converter *c)
             break;
         sa_conv_consume(c, cut);
     }
-    /* deliver what is in flight, in order; after an error, only wait for it */
-    for (;;) {
-        int more;
-        int r2 = next_batch(c, rc != 0, &more);
-        if (rc == 0)
-            rc = r2;
-        if (!more)
-            break;
+    /* deliver what is in flight, in order; after an error, only wait for it.
+     * The pool's error is sticky, so a failed pool is not kept for the
+     * next input. */
+    if (rc == 0)
+        rc = sa_pool_finish(c->pool);
+    if (rc) {
+        sa_pool_cancel(c->pool, rc);
+        sa_pool_close(c->pool);
+        c->pool = NULL;
     }
     return rc;
 }

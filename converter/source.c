@@ -188,6 +188,30 @@ int sa_conv_skip_ws(steparc_converter *c)
     }
 }
 
+int sa_conv_next_member(steparc_converter *c, unsigned char close, const char *truncated)
+{
+    int rc = sa_conv_skip_ws(c);
+    if (rc)
+        return rc;
+    if (c->start == c->end)
+        return sa_conv_parse_error(c, 0, STEPARC_E_INPUT, truncated);
+    if (c->buf[c->start] != close)
+        return 0;
+    sa_conv_consume(c, 1);
+    return 1;
+}
+
+int sa_conv_expect(steparc_converter *c, unsigned char ch, const char *what)
+{
+    int rc = sa_conv_skip_ws(c);
+    if (rc)
+        return rc;
+    if (c->start == c->end || c->buf[c->start] != ch)
+        return sa_conv_parse_error(c, 0, STEPARC_E_INPUT, what);
+    sa_conv_consume(c, 1);
+    return 0;
+}
+
 
 /* Formats a parse failure at window position rel with an excerpt. */
 int sa_conv_parse_error(steparc_converter *c, size_t rel, int status, const char *reason)

@@ -717,25 +717,33 @@ uint64_t sa_col_rows_size(const unsigned char *col, size_t col_size)
     return rd_varint(&r, &v) == 0 ? v : 0;
 }
 
-#define DFAIL(msg) do { *why = (msg); rc = STEPARC_E_CORRUPT; goto cleanup; } while (0)
-
-int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigned char **rows_out,
-                  size_t *rows_size_out, const char **why)
-{
-    int rc = 0;
-    unsigned char *rows = NULL;
-    dstream *st = NULL;
-    dop *ops = NULL;
-    uint32_t *skstart = NULL;
+/* The decoder's state, phase to phase: the block's header and tables, the
+ * streams and the skeletons compiled into ops. */
+typedef struct {
+    const unsigned char *col, *colend;
     uint64_t rows_size, nskel, nst, ids_len;
-    *rows_out = NULL;
-    *rows_size_out = 0;
-    *why = NULL;
-    rd h = {col, col + col_size};
-    const unsigned char *colend = col + col_size;
-    if (rd_varint(&h, &rows_size) || rd_varint(&h, &nskel) || rd_varint(&h, &nst) ||
-        rd_varint(&h, &ids_len))
+    rd h;                /* the payload after the parts read so far */
+    rd skh;              /* the skeleton lengths (checked by dec_tables) */
+    dstream *st;
+    dop *ops;
+    size_t nops, capops;
+    uint32_t *skstart;   /* skeleton k's ops: skstart[k] .. skstart[k + 1] */
+    rd ids;              /* the records' skeleton ids */
+    const char **why;
+} cdec;
+
+#define DFAIL(msg) do { *d->why = (msg); return STEPARC_E_CORRUPT; } while (0)
+
+/* Phase 1: the header, the skeleton lengths and the stream table, every
+ * size checked against the payload. */
+static int dec_tables(cdec *d, uint32_t n)
+{
+    size_t col_size = (size_t)(d->colend - d->col);
+    rd *h = &d->h;
+    if (rd_varint(h, &d->rows_size) || rd_varint(h, &d->nskel) || rd_varint(h, &d->nst) ||
+        rd_varint(h, &d->ids_len))
         DFAIL("columnar header is truncated");
+    uint64_t rows_size = d->rows_size, nskel = d->nskel, nst = d->nst, ids_len = d->ids_len;
     if (n == 0 || rows_size > STEPARC_MAX_BLOCK_RAW || rows_size < 5 * (uint64_t)n)
         DFAIL("columnar rows size is out of range");
     /* every skeleton, stream and skeleton id takes at least one byte */
@@ -743,16 +751,14 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
         ids_len > col_size)
         DFAIL("columnar counts are out of range");
     uint64_t need = ids_len, sk_total = 0;
-    skstart = (uint32_t *)sa_malloc(((size_t)nskel + 1) * sizeof *skstart);
-    st = (dstream *)sa_calloc(nst ? (size_t)nst : 1, sizeof *st);
-    if (skstart == NULL || st == NULL) {
-        rc = STEPARC_E_NOMEM;
-        goto cleanup;
-    }
-    rd skh = h;
+    d->skstart = (uint32_t *)sa_malloc(((size_t)nskel + 1) * sizeof *d->skstart);
+    d->st = (dstream *)sa_calloc(nst ? (size_t)nst : 1, sizeof *d->st);
+    if (d->skstart == NULL || d->st == NULL)
+        return STEPARC_E_NOMEM;
+    d->skh = *h;
     for (uint64_t k = 0; k < nskel; k++) {
         uint64_t v;
-        if (rd_varint(&h, &v) || v == 0 || v > col_size)
+        if (rd_varint(h, &v) || v == 0 || v > col_size)
             DFAIL("columnar skeleton length is invalid");
         sk_total += v;
     }
@@ -760,37 +766,43 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
         DFAIL("columnar skeletons exceed their size limit");
     need += sk_total;
     for (uint64_t s = 0; s < nst; s++) {
+        dstream *st = &d->st[s];
         uint64_t kind, alen, plen = 0, llen = 0, blen = 0;
-        if (rd_varint(&h, &kind) || rd_varint(&h, &alen))
+        if (rd_varint(h, &kind) || rd_varint(h, &alen))
             DFAIL("columnar stream table is truncated");
         if (kind < K_INT || kind > K_STR || alen > col_size)
             DFAIL("columnar stream kind or size is invalid");
-        st[s].kind = (uint8_t)kind;
+        st->kind = (uint8_t)kind;
         if (kind == K_STR) {
-            if (rd_varint(&h, &plen) || plen > MAX_PREFIX || plen > (uint64_t)(h.end - h.p))
+            if (rd_varint(h, &plen) || plen > MAX_PREFIX || plen > (uint64_t)(h->end - h->p))
                 DFAIL("columnar string prefix is invalid");
-            st[s].prefix = h.p;
-            st[s].plen = (uint32_t)plen;
-            h.p += plen;
-            if (rd_varint(&h, &llen) || rd_varint(&h, &blen) || llen > col_size || blen > col_size)
+            st->prefix = h->p;
+            st->plen = (uint32_t)plen;
+            h->p += plen;
+            if (rd_varint(h, &llen) || rd_varint(h, &blen) || llen > col_size || blen > col_size)
                 DFAIL("columnar stream table is truncated");
         }
-        st[s].alen = (size_t)alen;
-        st[s].llen = (size_t)llen;
-        st[s].blen = (size_t)blen;
+        st->alen = (size_t)alen;
+        st->llen = (size_t)llen;
+        st->blen = (size_t)blen;
         need += alen + llen + blen;
     }
-    if (need != (uint64_t)(h.end - h.p))
+    if (need != (uint64_t)(h->end - h->p))
         DFAIL("columnar areas do not add up to the payload size");
-    /* the skeletons: compile their ops once for the whole block */
-    const unsigned char *at = h.p;
-    size_t nops = 0, capops = 0;
-    for (uint64_t k = 0; k < nskel; k++) {
+    return 0;
+}
+
+/* Phase 2: the skeletons compiled into ops once for the whole block; on
+ * return d->h.p is at the ids area. */
+static int dec_compile(cdec *d)
+{
+    const unsigned char *at = d->h.p;
+    for (uint64_t k = 0; k < d->nskel; k++) {
         uint64_t len = 0;
-        (void)rd_varint(&skh, &len); /* checked above */
+        (void)rd_varint(&d->skh, &len); /* checked by dec_tables */
         rd o = {at, at + len};
         at += len;
-        skstart[k] = (uint32_t)nops;
+        d->skstart[k] = (uint32_t)d->nops;
         while (o.p < o.end) {
             uint64_t v, ln = 0;
             if (rd_varint(&o, &v))
@@ -798,59 +810,76 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
             if (v == 0) {
                 if (rd_varint(&o, &ln) || ln == 0 || ln > (uint64_t)(o.end - o.p))
                     DFAIL("columnar skeleton literal is invalid");
-            } else if (v > nst) {
+            } else if (v > d->nst) {
                 DFAIL("columnar skeleton refers to a missing stream");
             }
-            if (SA_GROW(ops, capops, nops, 64) != 0) {
-                rc = STEPARC_E_NOMEM;
-                goto cleanup;
-            }
-            ops[nops].s = v ? (uint32_t)(v - 1) : NONE;
-            ops[nops].kind = v ? 0xFF : 0; /* value kinds are filled in below */
-            ops[nops].len = (uint32_t)ln;
-            ops[nops].lit = o.p;
-            ops[nops].short_lit = (uint8_t)(v == 0 && ln <= 32 && (size_t)(h.end - o.p) >= 32);
+            if (SA_GROW(d->ops, d->capops, d->nops, 64) != 0)
+                return STEPARC_E_NOMEM;
+            dop *op = &d->ops[d->nops++];
+            op->s = v ? (uint32_t)(v - 1) : NONE;
+            op->kind = v ? 0xFF : 0; /* value kinds are filled in below */
+            op->len = (uint32_t)ln;
+            op->lit = o.p;
+            op->short_lit = (uint8_t)(v == 0 && ln <= 32 && (size_t)(d->h.end - o.p) >= 32);
             o.p += ln;
-            nops++;
         }
     }
-    skstart[nskel] = (uint32_t)nops;
-    for (size_t q = 0; q < nops; q++)
-        if (ops[q].kind)
-            ops[q].kind = st[ops[q].s].kind;
-    rd ids = {at, at + ids_len};
-    at += ids_len;
-    for (uint64_t s = 0; s < nst; s++) {
-        size_t alen = st[s].alen;
-        st[s].a.p = at;
-        st[s].a.end = at + alen;
-        at += alen;
-        if (st[s].kind == K_F64) {
-            if (alen % 8)
-                DFAIL("columnar float stream is not whole values");
-            st[s].fcount = alen / 8;
-        }
-    }
-    for (uint64_t s = 0; s < nst; s++) { /* the string lengths areas */
-        st[s].lens.p = at;
-        st[s].lens.end = at + st[s].llen;
-        at += st[s].llen;
-    }
-    for (uint64_t s = 0; s < nst; s++) { /* the string bytes areas */
-        st[s].bytes.p = at;
-        st[s].bytes.end = at + st[s].blen;
-        at += st[s].blen;
-    }
+    d->skstart[d->nskel] = (uint32_t)d->nops;
+    for (size_t q = 0; q < d->nops; q++)
+        if (d->ops[q].kind)
+            d->ops[q].kind = d->st[d->ops[q].s].kind;
+    d->h.p = at;
+    return 0;
+}
 
-    /* SLACK bytes after the end: an integer or float is written first and
-     * checked after, and short copies move a fixed 32 bytes */
-    rows = (unsigned char *)sa_malloc((size_t)rows_size + SLACK);
-    if (rows == NULL) {
-        rc = STEPARC_E_NOMEM;
-        goto cleanup;
+/* Phase 3: the ids, then each stream's value, lengths and bytes areas, in
+ * that order. */
+static int dec_areas(cdec *d)
+{
+    const unsigned char *at = d->h.p;
+    d->ids.p = at;
+    d->ids.end = at + d->ids_len;
+    at += d->ids_len;
+    for (uint64_t s = 0; s < d->nst; s++) {
+        dstream *st = &d->st[s];
+        st->a.p = at;
+        st->a.end = at + st->alen;
+        at += st->alen;
+        if (st->kind == K_F64) {
+            if (st->alen % 8)
+                DFAIL("columnar float stream is not whole values");
+            st->fcount = st->alen / 8;
+        }
     }
+    for (uint64_t s = 0; s < d->nst; s++) { /* the string lengths areas */
+        d->st[s].lens.p = at;
+        d->st[s].lens.end = at + d->st[s].llen;
+        at += d->st[s].llen;
+    }
+    for (uint64_t s = 0; s < d->nst; s++) { /* the string bytes areas */
+        d->st[s].bytes.p = at;
+        d->st[s].bytes.end = at + d->st[s].blen;
+        at += d->st[s].blen;
+    }
+    return 0;
+}
+
+/* Phase 4, the hot loop (every record of every columnar block read goes
+ * through it, value by value): kept in one function, the state in locals,
+ * so the op dispatch compiles to a tight loop. Writes the n records and
+ * their offset table into rows (rows_size + SLACK bytes: an integer or
+ * float is written first and checked after, and short copies move a fixed
+ * 32 bytes). */
+static int dec_rows(cdec *d, uint32_t n, unsigned char *rows)
+{
+    const unsigned char *colend = d->colend;
+    dstream *st = d->st;
+    const dop *ops = d->ops;
+    const uint32_t *skstart = d->skstart;
+    uint64_t nskel = d->nskel;
+    rd ids = d->ids;
     size_t table = 4 * (size_t)n;
-    unsigned char *o = rows + table, *oend = rows + rows_size;
+    unsigned char *o = rows + table, *oend = rows + d->rows_size;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t k;
         if (rd_varint(&ids, &k) || k >= nskel)
@@ -907,10 +936,8 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
                         DFAIL("columnar string bytes are exhausted");
                     /* grows with the strings actually decoded, each of which
                      * wrote output: bounded by rows_size */
-                    if (SA_GROW(s->strs, s->capstrs, s->nstrs, 64) != 0) {
-                        rc = STEPARC_E_NOMEM;
-                        goto cleanup;
-                    }
+                    if (SA_GROW(s->strs, s->capstrs, s->nstrs, 64) != 0)
+                        return STEPARC_E_NOMEM;
                     v.p = s->bytes.p;
                     v.n = (uint32_t)len;
                     s->bytes.p += len;
@@ -949,21 +976,59 @@ int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigne
     }
     if (o != oend || ids.p != ids.end)
         DFAIL("columnar payload does not decode to its declared size");
-    for (uint64_t s = 0; s < nst; s++)
-        if ((st[s].kind == K_F64 ? st[s].fnext != st[s].fcount : st[s].a.p != st[s].a.end) ||
-            st[s].lens.p != st[s].lens.end ||
-            st[s].bytes.p != st[s].bytes.end)
+    return 0;
+}
+
+/* Phase 5: every stream used up. */
+static int dec_all_used(cdec *d)
+{
+    for (uint64_t s = 0; s < d->nst; s++) {
+        const dstream *st = &d->st[s];
+        if ((st->kind == K_F64 ? st->fnext != st->fcount : st->a.p != st->a.end) ||
+            st->lens.p != st->lens.end || st->bytes.p != st->bytes.end)
             DFAIL("columnar stream has bytes left over");
-    *rows_out = rows;
-    *rows_size_out = (size_t)rows_size;
-    rows = NULL;
-cleanup:
-    if (st)
-        for (uint64_t s = 0; s < nst; s++)
-            sa_free(st[s].strs);
-    sa_free(st);
-    sa_free(ops);
-    sa_free(skstart);
+    }
+    return 0;
+}
+
+#undef DFAIL
+
+int sa_col_decode(const unsigned char *col, size_t col_size, uint32_t n, unsigned char **rows_out,
+                  size_t *rows_size_out, const char **why)
+{
+    unsigned char *rows = NULL;
+    cdec d;
+    *rows_out = NULL;
+    *rows_size_out = 0;
+    *why = NULL;
+    memset(&d, 0, sizeof d);
+    d.col = col;
+    d.colend = col + col_size;
+    d.h.p = col;
+    d.h.end = col + col_size;
+    d.why = why;
+    int rc = dec_tables(&d, n);
+    if (rc == 0)
+        rc = dec_compile(&d);
+    if (rc == 0)
+        rc = dec_areas(&d);
+    if (rc == 0 && (rows = (unsigned char *)sa_malloc((size_t)d.rows_size + SLACK)) == NULL)
+        rc = STEPARC_E_NOMEM;
+    if (rc == 0)
+        rc = dec_rows(&d, n, rows);
+    if (rc == 0)
+        rc = dec_all_used(&d);
+    if (rc == 0) {
+        *rows_out = rows;
+        *rows_size_out = (size_t)d.rows_size;
+        rows = NULL;
+    }
+    if (d.st)
+        for (uint64_t s = 0; s < d.nst; s++)
+            sa_free(d.st[s].strs);
+    sa_free(d.st);
+    sa_free(d.ops);
+    sa_free(d.skstart);
     sa_free(rows);
     return rc;
 }

@@ -237,75 +237,15 @@ static int hex4(const unsigned char *p, unsigned *v)
     return 0;
 }
 
-/* Parses a string at ps->p (on the opening quote) and writes it as a
- * MessagePack str. On return body_off and body_len locate the decoded bytes. */
-static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
+/* The slow path of parse_string: a string with escapes, UTF-8 or control
+ * characters; its source starts at run, q is the first byte past its plain
+ * prefix. The decoded string is never longer than its source, so the
+ * output is reserved for the remaining source. */
+static int parse_string_escaped(parser *ps, const unsigned char *run, const unsigned char *q,
+                                size_t *body_off, size_t *body_len)
 {
-    const unsigned char *q = ps->p + 1, *end = ps->end;
-    const unsigned char *run = q;
-    /* Fast path: find the closing quote with no escapes, 16 bytes at a time
-     * (SSE2: every x86-64), else 8. A byte flagged by the mask is exactly a
-     * byte sa_attn_byte flags ('"', '\\', < 0x20, >= 0x80). With SSE2 each
-     * 16-byte chunk is also stored to the output behind a 1-byte header as
-     * it is scanned, so a short string (keys, ids) is read once. */
-#if defined(SA_SCAN_SSE2)
-    {
-        size_t at = ps->out->len;
-        while (end - q >= 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
-            unsigned mask = sa_attn_mask_v(v);
-            size_t done = (size_t)(q - run);
-            if (ps->out->cap - at < 1 + done + 16 && sa_buf_reserve(ps->out, 1 + done + 16) != 0)
-                return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
-            _mm_storeu_si128((__m128i *)(void *)(ps->out->data + at + 1 + done), v);
-            if (mask) {
-                q += __builtin_ctz(mask);
-                if (*q != '"')
-                    goto stop; /* escapes or UTF-8: the slow path copies again */
-                size_t n = (size_t)(q - run), hs = header_size(0, n);
-                if (n > STEPARC_MAX_RECORD_SIZE)
-                    return fail(ps, run, STEPARC_E_LIMIT, "string longer than the record size limit");
-                if (hs > 1) {
-                    if (sa_buf_reserve(ps->out, hs + n) != 0)
-                        return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
-                    memmove(ps->out->data + at + hs, ps->out->data + at + 1, n);
-                }
-                write_header((unsigned char *)ps->out->data + at, 0, n);
-                ps->out->len = at + hs + n;
-                *body_off = at + hs;
-                *body_len = n;
-                ps->p = q + 1;
-                return 0;
-            }
-            q += 16;
-        }
-    }
-#endif
-    while (end - q >= 8 && !sa_attn8(q))
-        q += 8;
-    while (q < end && !sa_attn_byte(*q))
-        q++;
-#if defined(SA_SCAN_SSE2)
-stop:;
-#endif
+    const unsigned char *end = ps->end;
     size_t at = ps->out->len;
-    if (q < end && *q == '"') {
-        size_t n = (size_t)(q - run);
-        if (n > STEPARC_MAX_RECORD_SIZE)
-            return fail(ps, run, STEPARC_E_LIMIT, "string longer than the record size limit");
-        size_t hs = header_size(0, n);
-        if (sa_buf_reserve(ps->out, hs + n) != 0)
-            return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
-        write_header((unsigned char *)ps->out->data + at, 0, n);
-        memcpy(ps->out->data + at + hs, run, n);
-        ps->out->len = at + hs + n;
-        *body_off = at + hs;
-        *body_len = n;
-        ps->p = q + 1;
-        return 0;
-    }
-    /* Slow path: escapes, UTF-8 or control characters. The decoded string is
-     * never longer than its source, so reserve for the remaining source. */
     /* the closing quote is the first '"' preceded by an even run of '\\' */
     const unsigned char *scan = q;
     for (;;) {
@@ -435,6 +375,78 @@ stop:;
     *body_len = n;
     ps->p = scan + 1;
     return 0;
+}
+
+/* Parses a string at ps->p (on the opening quote) and writes it as a
+ * MessagePack str. On return body_off and body_len locate the decoded bytes.
+ * A hot path (every key and string parsed): the plain strings are done
+ * here, the rest in parse_string_escaped. */
+static int parse_string(parser *ps, size_t *body_off, size_t *body_len)
+{
+    const unsigned char *q = ps->p + 1, *end = ps->end;
+    const unsigned char *run = q;
+    /* Fast path: find the closing quote with no escapes, 16 bytes at a time
+     * (SSE2: every x86-64), else 8. A byte flagged by the mask is exactly a
+     * byte sa_attn_byte flags ('"', '\\', < 0x20, >= 0x80). With SSE2 each
+     * 16-byte chunk is also stored to the output behind a 1-byte header as
+     * it is scanned, so a short string (keys, ids) is read once. */
+#if defined(SA_SCAN_SSE2)
+    {
+        size_t at = ps->out->len;
+        while (end - q >= 16) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)q);
+            unsigned mask = sa_attn_mask_v(v);
+            size_t done = (size_t)(q - run);
+            if (ps->out->cap - at < 1 + done + 16 && sa_buf_reserve(ps->out, 1 + done + 16) != 0)
+                return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
+            _mm_storeu_si128((__m128i *)(void *)(ps->out->data + at + 1 + done), v);
+            if (mask) {
+                q += __builtin_ctz(mask);
+                if (*q != '"')
+                    goto stop; /* escapes or UTF-8: the slow path copies again */
+                size_t n = (size_t)(q - run), hs = header_size(0, n);
+                if (n > STEPARC_MAX_RECORD_SIZE)
+                    return fail(ps, run, STEPARC_E_LIMIT, "string longer than the record size limit");
+                if (hs > 1) {
+                    if (sa_buf_reserve(ps->out, hs + n) != 0)
+                        return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
+                    memmove(ps->out->data + at + hs, ps->out->data + at + 1, n);
+                }
+                write_header((unsigned char *)ps->out->data + at, 0, n);
+                ps->out->len = at + hs + n;
+                *body_off = at + hs;
+                *body_len = n;
+                ps->p = q + 1;
+                return 0;
+            }
+            q += 16;
+        }
+    }
+#endif
+    while (end - q >= 8 && !sa_attn8(q))
+        q += 8;
+    while (q < end && !sa_attn_byte(*q))
+        q++;
+#if defined(SA_SCAN_SSE2)
+stop:;
+#endif
+    size_t at = ps->out->len;
+    if (q < end && *q == '"') {
+        size_t n = (size_t)(q - run);
+        if (n > STEPARC_MAX_RECORD_SIZE)
+            return fail(ps, run, STEPARC_E_LIMIT, "string longer than the record size limit");
+        size_t hs = header_size(0, n);
+        if (sa_buf_reserve(ps->out, hs + n) != 0)
+            return fail(ps, run, STEPARC_E_NOMEM, "out of memory");
+        write_header((unsigned char *)ps->out->data + at, 0, n);
+        memcpy(ps->out->data + at + hs, run, n);
+        ps->out->len = at + hs + n;
+        *body_off = at + hs;
+        *body_len = n;
+        ps->p = q + 1;
+        return 0;
+    }
+    return parse_string_escaped(ps, run, q, body_off, body_len);
 }
 
 static int parse_number(parser *ps)

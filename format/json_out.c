@@ -829,6 +829,12 @@ static inline char *put_small(char *d, unsigned c)
     return d;
 }
 
+/* Writes one value. A documented hot loop (every record read as JSON goes
+ * through it, once per value): kept whole on purpose. The scalar cases,
+ * the string and container headers share one dispatch on the type byte
+ * (goto str / container), and the container loop writes the commonest
+ * items (short strings, small integers, null) inline instead of recursing,
+ * as a call per item costs more than writing most of them. */
 static char *cw_value(cw *w, const unsigned char **pp, char *d, int depth)
 {
     const unsigned char *p = *pp, *end = w->end;

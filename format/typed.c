@@ -34,27 +34,46 @@ typedef struct {
 
 static int bind_obj(dctx *d, const sa_objdesc *od, void *obj, const steparc_value *v);
 
-/* An array of strings is SET; anything else (an array holding a non-string
- * included) is OTHER, kept whole. */
-static int bind_strs(dctx *d, steparc_opt_strs *f, const steparc_value *v)
+/* What the array fields share: NULL for null; SET when v is an array whose
+ * items all have type item, with *count items of item_size bytes allocated
+ * (zeroed) and returned; OTHER, v kept whole in *other, for anything else
+ * (an array holding another type included). Returns NULL but for SET, and
+ * then on a failed allocation (d->status is STEPARC_E_NOMEM). */
+static void *bind_array(dctx *d, steparc_presence *state, size_t *count,
+                        const steparc_value **other, const steparc_value *v, steparc_vtype item,
+                        size_t item_size)
 {
     if (v->type == STEPARC_V_NULL) {
-        f->state = STEPARC_NULL;
-        return 0;
+        *state = STEPARC_NULL;
+        return NULL;
     }
     int ok = v->type == STEPARC_V_ARRAY;
     for (size_t i = 0; ok && i < v->v.array.count; i++)
-        ok = v->v.array.items[i].type == STEPARC_V_STRING;
+        ok = v->v.array.items[i].type == item;
     if (!ok) {
-        f->state = STEPARC_OTHER;
-        f->other = v;
-        return 0;
+        *state = STEPARC_OTHER;
+        *other = v;
+        return NULL;
     }
-    f->state = STEPARC_SET;
-    f->count = v->v.array.count;
-    f->items = (steparc_str *)sa_arena_alloc(&d->a, f->count * sizeof(steparc_str));
+    *state = STEPARC_SET;
+    *count = v->v.array.count;
+    void *items = sa_arena_alloc(&d->a, *count * item_size);
+    if (items == NULL)
+        d->status = STEPARC_E_NOMEM;
+    else
+        memset(items, 0, *count * item_size);
+    return items;
+}
+
+/* An array of strings (see bind_array). */
+static int bind_strs(dctx *d, steparc_opt_strs *f, const steparc_value *v)
+{
+    f->items = (steparc_str *)bind_array(d, &f->state, &f->count, &f->other, v, STEPARC_V_STRING,
+                                         sizeof(steparc_str));
+    if (f->state != STEPARC_SET)
+        return 0;
     if (f->items == NULL)
-        return d->status = STEPARC_E_NOMEM;
+        return d->status;
     for (size_t i = 0; i < f->count; i++)
         f->items[i] = v->v.array.items[i].v.s;
     return 0;
@@ -147,24 +166,11 @@ static int bind_field(dctx *d, const sa_fielddesc *fd, void *obj, const steparc_
     }
     case K_ARR: {
         arr_field *f = (arr_field *)field;
-        if (is_null) {
-            f->state = STEPARC_NULL;
+        f->items = bind_array(d, &f->state, &f->count, &f->other, v, STEPARC_V_OBJECT, fd->sub->size);
+        if (f->state != STEPARC_SET)
             return 0;
-        }
-        int ok = v->type == STEPARC_V_ARRAY;
-        for (size_t i = 0; ok && i < v->v.array.count; i++)
-            ok = v->v.array.items[i].type == STEPARC_V_OBJECT;
-        if (!ok) {
-            f->state = STEPARC_OTHER;
-            f->other = v;
-            return 0;
-        }
-        f->state = STEPARC_SET;
-        f->count = v->v.array.count;
-        f->items = sa_arena_alloc(&d->a, f->count * fd->sub->size);
         if (f->items == NULL)
-            return d->status = STEPARC_E_NOMEM;
-        memset(f->items, 0, f->count * fd->sub->size);
+            return d->status;
         for (size_t i = 0; i < f->count; i++)
             if (bind_obj(d, fd->sub, (char *)f->items + i * fd->sub->size, &v->v.array.items[i]))
                 return d->status;
