@@ -50,6 +50,9 @@ int cli_info(const cli_command *cmd, int argc, char **argv);
 int cli_stats(const cli_command *cmd, int argc, char **argv);
 int cli_verify(const cli_command *cmd, int argc, char **argv);
 int cli_recover(const cli_command *cmd, int argc, char **argv);
+int cli_audit(const cli_command *cmd, int argc, char **argv); /* cmd_audit.c */
+int cli_files(const cli_command *cmd, int argc, char **argv); /* cmd_files.c */
+extern const char cli_usage_audit[], cli_usage_files[];
 
 /* ---- option parsing (main.c) --------------------------------------------------------
  *
