@@ -269,7 +269,8 @@ static int files_csv(const files *fs, const size_t *ix)
     int bad = cli_out_write(head, sizeof head - 1);
     for (int k = 0; k < NREFS && !bad; k++)
         bad = cli_out_write(",", 1) || cli_out_write(g_ref_names[k], strlen(g_ref_names[k]));
-    bad = bad || cli_out_write(",threads,first_seen,last_seen\r\n", 32);
+    static const char tail[] = ",threads,first_seen,last_seen\r\n";
+    bad = bad || cli_out_write(tail, sizeof tail - 1);
     steparc_buf th = {0};
     for (size_t r = 0; r < fs->ids.n && !bad; r++) {
         const fentry *e = &fs->f[ix[r]];
