@@ -172,7 +172,7 @@ static const cli_command g_commands[] = {
     {"recover", cli_recover, "DAMAGED -o OUT", "save every intact block into a new archive",
      g_usage_recover},
     {"audit", cli_audit, "ARCHIVE [--json]", "what is missing or inconsistent (holes, truncated pages)", cli_usage_audit},
-    {"files", cli_files, "ARCHIVE [--json|--csv]", "every file id referenced, with names, kinds, threads", cli_usage_files},
+    {"files", cli_files, "ARCHIVE [--csv]", "every file id referenced, with names, kinds, threads", cli_usage_files},
 };
 
 #define NCOMMANDS (sizeof g_commands / sizeof g_commands[0])
