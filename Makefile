@@ -91,7 +91,7 @@ $(B)/libsteparc.so: $(B)/libsteparc.so.$(VERSION)
 
 CLI_OBJ := $(patsubst cli/%.c,$(B)/cli/%.o,$(wildcard cli/*.c))
 
-$(B)/cli/%.o: cli/%.c cli/cli.h include/steparc.h
+$(B)/cli/%.o: cli/%.c $(wildcard cli/*.h) include/steparc.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS_ALL) $(CJSON_CFLAGS) $(CFLAGS) -c $< -o $@
 

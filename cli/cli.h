@@ -4,6 +4,7 @@
  * output.c    messages, number parsing, buffered stdout, record printers,
  *             the cat/find emitter (JSONL, one JSON array, API list pages)
  * cmd_*.c     one file per command family; each handler is listed in main.c
+ * walk.c      audit's and files' id map and record walk (walk.h)
  *
  * Exit status: 0 ok, 1 bad input or damaged archive, 2 usage error (recover:
  * 3 when some blocks were lost). Data to stdout, messages to stderr.
@@ -51,6 +52,9 @@ int cli_stats(const cli_command *cmd, int argc, char **argv);
 int cli_verify(const cli_command *cmd, int argc, char **argv);
 int cli_recover(const cli_command *cmd, int argc, char **argv);
 int cli_export(const cli_command *cmd, int argc, char **argv);
+int cli_audit(const cli_command *cmd, int argc, char **argv); /* cmd_audit.c */
+int cli_files(const cli_command *cmd, int argc, char **argv); /* cmd_files.c */
+extern const char cli_usage_audit[], cli_usage_files[];
 
 /* ---- option parsing (main.c) --------------------------------------------------------
  *

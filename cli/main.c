@@ -185,6 +185,8 @@ static const cli_command g_commands[] = {
      g_usage_recover},
     {"export", cli_export, "--sqlite OUT.db ARCHIVE",
      "the archive as a SQLite database (tables of the SQL extension)", g_usage_export},
+    {"audit", cli_audit, "ARCHIVE [--json]", "what is missing or inconsistent (holes, truncated pages)", cli_usage_audit},
+    {"files", cli_files, "ARCHIVE [--csv]", "every file id referenced, with names, kinds, threads", cli_usage_files},
 };
 
 #define NCOMMANDS (sizeof g_commands / sizeof g_commands[0])

@@ -45,6 +45,7 @@ driver("roundtrip-prep", "check_roundtrip", "prep_main")
 driver("roundtrip-queries", "check_roundtrip", "queries_main")
 driver("kinds", "check_kinds")
 driver("history-archive", "check_history_archive")
+driver("audit", "check_audit")
 
 
 def cat_lines(bin_, arc):
