@@ -51,6 +51,7 @@ int cli_stats(const cli_command *cmd, int argc, char **argv);
 int cli_verify(const cli_command *cmd, int argc, char **argv);
 int cli_recover(const cli_command *cmd, int argc, char **argv);
 int cli_export(const cli_command *cmd, int argc, char **argv);
+int cli_transcript(const cli_command *cmd, int argc, char **argv);
 
 /* ---- option parsing (main.c) --------------------------------------------------------
  *
