@@ -213,11 +213,9 @@ static void header(rd *d, int level, const char *ccode, const char *s, size_t n)
         put(d, "\n\n", 2);
     } else {
         d->indent -= 2;
-        put_indent(d);
         color(d, ccode);
-        put(d, s, n);
+        put_wrapped(d, s, n);
         color(d, C_RESET);
-        put(d, "\n", 1);
         d->indent += 2;
     }
 }
@@ -859,9 +857,9 @@ static int render_thread(rd *d, const steparc_str *tid)
         color(d, C_RESET);
         puts_(d, "\n");
         color(d, C_DIM);
-        put(d, d->tmp.data, d->tmp.len);
+        put_wrapped(d, d->tmp.data, d->tmp.len);
         color(d, C_RESET);
-        puts_(d, "\n\n");
+        puts_(d, "\n");
     }
     rc = walk(d, tid, NULL);
     if (d->fmt == STEPARC_TR_HTML)
