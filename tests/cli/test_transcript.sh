@@ -70,6 +70,18 @@ mkdir -p "$W/dir"
 "$BIN" transcript "$A" --thread nope > /dev/null 2>&1; check transcript-nothread "exit $?" [ $? -eq 1 ]
 "$BIN" transcript "$A" --format pdf > /dev/null 2>&1; check transcript-badformat "exit $?" [ $? -eq 2 ]
 
+# the Python binding renders the same text through the library
+check transcript-python "a.transcript() differs from the command" python3 -c '
+import subprocess, sys
+sys.path.insert(0, sys.argv[1] + "/bindings/python")
+import steparc
+a = steparc.Archive(sys.argv[2])
+for f in ("text", "markdown", "html"):
+    c = subprocess.run([sys.argv[3], "transcript", sys.argv[2], "--thread", sys.argv[4], "--format", f, "--color=never"],
+                       capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}).stdout
+    if a.transcript(sys.argv[4], format=f) != c:
+        sys.exit(1)' "$REPO" "$A" "$BIN" "$T1"
+
 # a real browser: the DOM after the page's script ran
 CHROME=
 for c in /usr/bin/chromium /usr/bin/chromium-browser /usr/bin/google-chrome; do [ -x "$c" ] && CHROME=$c && break; done
