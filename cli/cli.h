@@ -55,6 +55,7 @@ int cli_export(const cli_command *cmd, int argc, char **argv);
 int cli_audit(const cli_command *cmd, int argc, char **argv); /* cmd_audit.c */
 int cli_files(const cli_command *cmd, int argc, char **argv); /* cmd_files.c */
 extern const char cli_usage_audit[], cli_usage_files[];
+int cli_transcript(const cli_command *cmd, int argc, char **argv);
 
 /* ---- option parsing (main.c) --------------------------------------------------------
  *

@@ -151,6 +151,26 @@ static const char g_usage_recover[] =
     "Exit status: 0 nothing was lost, 3 some blocks were lost (listed), 1 nothing\n"
     "could be saved.\n";
 
+static const char g_usage_transcript[] =
+    "usage: steparc transcript ARCHIVE [options]\n"
+    "\n"
+    "Shows threads as they happened: each user and assistant message with its text\n"
+    "(citations numbered, naming the file), and between them each run and its steps:\n"
+    "tool calls with names, arguments and outputs, code interpreter input and logs,\n"
+    "file search results, errors, statuses, times (UTC) and tokens. Without --thread,\n"
+    "every thread of the archive.\n"
+    "\n"
+    "options:\n"
+    "  --thread T               this thread (repeatable)\n"
+    "  --run R                  only run R, its steps and its messages\n"
+    "  --since T0, --until T1   only records created in [T0, T1] (Unix seconds)\n"
+    "  --format F               text (default), markdown or html (one self-contained\n"
+    "                           page; several threads get an index)\n"
+    "  -o, --output FILE|DIR    write FILE (a temporary file renamed into place); html\n"
+    "                           and an existing DIR: THREAD.html per thread, index.html\n"
+    "  --color[=WHEN]           text: auto (default: on a terminal, unless NO_COLOR),\n"
+    "                           always or never; wrapped to COLUMNS or the terminal\n";
+
 static const char g_usage_export[] =
     "usage: steparc export --sqlite OUT.db ARCHIVE\n"
     "\n"
@@ -187,6 +207,8 @@ static const cli_command g_commands[] = {
      "the archive as a SQLite database (tables of the SQL extension)", g_usage_export},
     {"audit", cli_audit, "ARCHIVE [--json]", "what is missing or inconsistent (holes, truncated pages)", cli_usage_audit},
     {"files", cli_files, "ARCHIVE [--csv]", "every file id referenced, with names, kinds, threads", cli_usage_files},
+    {"transcript", cli_transcript, "ARCHIVE [--thread T]", "threads as text, markdown or html",
+     g_usage_transcript},
 };
 
 #define NCOMMANDS (sizeof g_commands / sizeof g_commands[0])

@@ -1504,6 +1504,92 @@ STEPARC_API int steparc_recover(steparc_recover_report *rep, const void *data, s
                                 steparc_writer *w,
                                 void (*report)(void *ctx, const steparc_problem *p), void *ctx);
 
+/* ------------------------------------------------------------------------ */
+/* Thread view and transcripts                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct steparc_thread_view steparc_thread_view;
+
+/* A step whose message_creation names a message the archive does not hold. */
+#define STEPARC_TV_MISSING_MESSAGE 1u
+
+/* One record of a thread view. mp is the record's MessagePack, valid until
+ * the next call on the view (or its close). */
+typedef struct {
+    int kind;          /* STEPARC_KIND_THREAD, _MESSAGE, _RUN or _STEP */
+    unsigned flags;    /* STEPARC_TV_* */
+    uint64_t ordinal;
+    const void *mp;
+    size_t mp_len;
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
+} steparc_tv_entry;
+
+/* Opens a view of thread (thread_id, len) in transcript order: the thread
+ * record first, then its messages oldest first (created_at, ties by ordinal),
+ * each run's steps (by created_at, then ordinal) placed where they happened:
+ * before the message their run's message_creation step creates, a run and its
+ * tool calls after the message that started it; each run record just before
+ * its steps. A message_creation step whose message is missing carries
+ * STEPARC_TV_MISSING_MESSAGE and stays at its time. Records of other kinds
+ * that name the thread are left out. Open reads the thread's records once
+ * (through the thread postings) and keeps their ordinals and ids, not the
+ * records; next() reads each record again. The reader must outlive the view;
+ * a view belongs to one thread at a time (the reader may be shared).
+ * A thread with no records gives an empty view (next: STEPARC_END).
+ * @return 0, STEPARC_E_ARG (out or r NULL, or an empty id), STEPARC_E_CORRUPT
+ *         (a damaged block or index: the view is not opened), STEPARC_E_INPUT
+ *         (a record of the thread is not a valid record), STEPARC_E_LIMIT,
+ *         STEPARC_E_NOMEM. */
+STEPARC_API int steparc_thread_view_open(steparc_thread_view **out, steparc_reader *r,
+                                         const char *thread_id, size_t len);
+
+/* The next record. @return 0 (*entry set), STEPARC_END, STEPARC_E_ARG (a NULL
+ * argument), STEPARC_E_CORRUPT (its block is damaged), STEPARC_E_NOMEM. */
+STEPARC_API int steparc_thread_view_next(steparc_tv_entry *entry, steparc_thread_view *v);
+
+/* Records in the view (0 for NULL). */
+STEPARC_API size_t steparc_thread_view_count(const steparc_thread_view *v);
+
+/* NULL is a no-op. */
+STEPARC_API void steparc_thread_view_close(steparc_thread_view *v);
+
+enum { STEPARC_TR_TEXT = 0, STEPARC_TR_MARKDOWN = 1, STEPARC_TR_HTML = 2 };
+#define STEPARC_TR_COLOR 1u /* text: ANSI colours */
+#define STEPARC_TR_INDEX 2u /* html: only the index page, linking THREAD.html files */
+
+typedef struct {
+    int format;             /* STEPARC_TR_* */
+    unsigned flags;         /* STEPARC_TR_COLOR, STEPARC_TR_INDEX */
+    unsigned width;         /* text: wrap to this many columns; 0: no wrapping */
+    int has_since;
+    int64_t since;          /* only messages, runs and steps created at or after */
+    int has_until;
+    int64_t until;          /* ... and at or before (inclusive) */
+    steparc_str run_id;     /* only this run, its steps and its messages */
+    const steparc_str *threads; /* the threads, in this order */
+    size_t nthreads;
+    uint64_t reserved_[4];  /* room to grow (see "Structs" at the top) */
+} steparc_transcript_options;
+
+STEPARC_API void steparc_transcript_options_init(steparc_transcript_options *opt);
+
+/* Renders the transcripts of opt->threads (each through a thread view) into
+ * out (replaced): text (wrapped to width; ANSI colours with STEPARC_TR_COLOR),
+ * Markdown, or one self-contained HTML page (inline CSS and script, no
+ * network; several threads get an index at the top; every text HTML-escaped).
+ * Messages with their text, numbered citations naming the file (a file
+ * record's or a file_search result's file name, else the id), images by file
+ * id, refusals; between them each run (status, model, tokens) and its steps:
+ * tool calls with names, arguments (pretty when JSON) and outputs, code
+ * interpreter input and logs, file search results, errors; times in UTC ISO
+ * 8601. Pure over the reader: no I/O besides reading it. Thread rules as
+ * the thread view; the message of a failure is steparc_reader_errmsg(r).
+ * @return 0, STEPARC_E_ARG (out, r or opt NULL, no threads, a bad format or
+ *         flag), STEPARC_E_NOTFOUND (a thread with no records), and the codes
+ *         of steparc_thread_view_open/next. */
+STEPARC_API int steparc_transcript_render(steparc_buf *out, steparc_reader *r,
+                                          const steparc_transcript_options *opt);
+
 #ifdef __cplusplus
 }
 #endif

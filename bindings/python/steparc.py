@@ -192,7 +192,16 @@ _SIGNATURES = {
     "steparc_writer_errmsg": (ctypes.c_char_p, [_VP]),
 }
 # Newer than some libraries: bound when present.
+class _TranscriptOptions(ctypes.Structure):  # steparc_transcript_options
+    _fields_ = [("format", ctypes.c_int), ("flags", ctypes.c_uint), ("width", ctypes.c_uint),
+                ("has_since", ctypes.c_int), ("since", ctypes.c_int64),
+                ("has_until", ctypes.c_int), ("until", ctypes.c_int64),
+                ("run_id", _Str), ("threads", ctypes.POINTER(_Str)), ("nthreads", ctypes.c_size_t),
+                ("reserved_", ctypes.c_uint64 * 4)]
+
+
 _OPTIONAL = {
+    "steparc_transcript_render": (ctypes.c_int, [_P(_Buf), _VP, _P(_TranscriptOptions)]),
     "steparc_writer_duplicates": (ctypes.c_uint64, [_VP]),
     # with it, the library also reads steparc_filter.kinds (an older one ignores it)
     "steparc_reader_kind_counts": (ctypes.c_int, [_P(ctypes.c_uint64 * 9), _VP]),
@@ -438,6 +447,31 @@ class Archive:
         try:
             rc = _lib().steparc_reader_get_json(ctypes.byref(buf), h, n,
                                                 _JSON_PRETTY if pretty else 0)
+            if rc != OK:
+                raise self._fail(rc)
+            return _buf_text(buf)
+        finally:
+            _lib().steparc_buf_free(ctypes.byref(buf))
+
+    def transcript(self, thread, format="text", width=0, color=False):  # noqa: A002
+        """Thread `thread` as text, markdown or html (one self-contained page),
+        rendered by the library's steparc_transcript_render (the same text as
+        `steparc transcript`)."""
+        h = self._h()
+        fmts = {"text": 0, "markdown": 1, "html": 2}
+        if format not in fmts:
+            raise ValueError("format must be text, markdown or html")
+        tid = thread.encode("utf-8") if isinstance(thread, str) else bytes(thread)
+        keep = ctypes.create_string_buffer(tid, len(tid))
+        ts = (_Str * 1)()
+        ts[0].ptr = ctypes.cast(keep, ctypes.c_char_p)
+        ts[0].len = len(tid)
+        o = _TranscriptOptions()
+        o.format, o.width, o.flags = fmts[format], width, 1 if color else 0
+        o.threads, o.nthreads = ts, 1
+        buf = _Buf()
+        try:
+            rc = _lib().steparc_transcript_render(ctypes.byref(buf), h, ctypes.byref(o))
             if rc != OK:
                 raise self._fail(rc)
             return _buf_text(buf)
