@@ -1311,7 +1311,7 @@ int cli_export_conversations(const char *path, char *const *threads, size_t nthr
         for (size_t i = 0; i < e.ntotal; i++)
             lost += e.total[i].n;
         fprintf(stderr, "conversations: %" PRIu64 " threads, %" PRIu64 " requests, %" PRIu64
-                " items, %" PRIu64 " losses in %zu kinds%s%s\n", e.threads, e.requests, e.items,
+                " items, %" PRIu64 " losses in %zu kinds%s%s", e.threads, e.requests, e.items,
                 lost, e.ntotal, report ? " (report: " : " (--report FILE lists them",
                 report ? report : "");
         fputs(")\n", stderr);
