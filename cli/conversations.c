@@ -50,6 +50,10 @@ typedef struct {
     uint64_t n;
 } cv_loss;
 
+typedef struct {
+    steparc_str id, name; /* owned; name.ptr NULL: no file record names it */
+} cv_file;
+
 /* one thread's records and its output */
 typedef struct {
     steparc_thread *thread;
@@ -68,6 +72,9 @@ typedef struct {
     int has_t;
     int oom;
     msgpack_packer pk;  /* into items */
+    steparc_reader *r;  /* for the file inventory */
+    cv_file *files;     /* file names looked up in it */
+    size_t nfiles, capfiles;
 } cv_thread;
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -196,8 +203,61 @@ static void item_end(cv_thread *x)
 
 /* ---- messages --------------------------------------------------------------------------- */
 
-/* A file name for a cited file: from the thread's file_search results. */
-static int file_name_of(steparc_str *out, const cv_thread *x, steparc_str file_id)
+static char *dup_str(steparc_str v)
+{
+    char *d = malloc(v.len + 1);
+    if (d) {
+        memcpy(d, v.ptr, v.len);
+        d[v.len] = 0;
+    }
+    return d;
+}
+
+/* The "filename" of the archive's file record (object "file") with this id;
+ * 1 found, 0 not. Looked up once per file id and thread. */
+static int inventory_name(steparc_str *out, cv_thread *x, steparc_str file_id)
+{
+    for (size_t i = 0; i < x->nfiles; i++)
+        if (same_str(x->files[i].id, file_id)) {
+            *out = x->files[i].name;
+            return x->files[i].name.ptr != NULL;
+        }
+    cv_file f = {{NULL, 0}, {NULL, 0}};
+    uint64_t ord;
+    steparc_buf mp = {0};
+    steparc_message *v = NULL; /* any map decodes; "filename" lands in extra */
+    int kind;
+    if (steparc_reader_find_id(&ord, x->r, file_id.ptr, file_id.len) == 0 &&
+        steparc_reader_get_msgpack(&mp, x->r, ord) == 0 &&
+        steparc_record_kind(&kind, mp.data, mp.len) == 0 && kind == STEPARC_KIND_FILE &&
+        steparc_message_decode(&v, mp.data, mp.len) == 0) {
+        for (size_t i = 0; i < v->extra.count; i++)
+            if (str_is(v->extra.items[i].key, "filename") &&
+                v->extra.items[i].value.type == STEPARC_V_STRING) {
+                f.name = v->extra.items[i].value.v.s;
+                if (!(f.name.ptr = dup_str(f.name)))
+                    x->oom = 1;
+                break;
+            }
+    }
+    steparc_message_free(v);
+    steparc_buf_free(&mp);
+    f.id.ptr = dup_str(file_id);
+    f.id.len = file_id.len;
+    if (!f.id.ptr || grow((void **)&x->files, &x->capfiles, x->nfiles + 1, sizeof *x->files)) {
+        free((void *)f.id.ptr);
+        free((void *)f.name.ptr);
+        x->oom = 1;
+        return 0;
+    }
+    x->files[x->nfiles++] = f;
+    *out = f.name;
+    return f.name.ptr != NULL;
+}
+
+/* A file name for a cited file: from the thread's file_search results, else
+ * from the archive's file records. */
+static int file_name_of(steparc_str *out, cv_thread *x, steparc_str file_id)
 {
     for (size_t i = 0; i < x->nsteps; i++) {
         const steparc_step_details *d = &x->steps[i].s->step_details.v;
@@ -218,7 +278,7 @@ static int file_name_of(steparc_str *out, const cv_thread *x, steparc_str file_i
             }
         }
     }
-    return 0;
+    return inventory_name(out, x, file_id);
 }
 
 /* What an annotation becomes: 1 file_citation, 2 file_path, 0 nothing (counted). */
@@ -885,6 +945,11 @@ static void thread_clear(cv_thread *x)
         steparc_run_free(x->runs[i].r);
     for (size_t i = 0; i < x->nloss; i++)
         free(x->loss[i].name);
+    for (size_t i = 0; i < x->nfiles; i++) {
+        free((void *)x->files[i].id.ptr);
+        free((void *)x->files[i].name.ptr);
+    }
+    free(x->files);
     free(x->msgs);
     free(x->steps);
     free(x->runs);
@@ -1101,6 +1166,7 @@ static int export_thread(cv_export *e, steparc_reader *r, steparc_str tid, const
         goto cleanup;
     }
     cli_packer_init(&x.pk, &x.items);
+    x.r = r;
     thread_losses(&x);
     if (walk(&x) != 0) {
         cli_msg("export: out of memory");

@@ -91,12 +91,17 @@ class Thread:
         self.superseded = 0
 
 
+FIRST_BY_ID = {}
+
+
 def load(path):
     threads = {}
     with open(path, encoding="utf-8") as f:
         lines = [l for l in f.read().split("\n") if l]
     for ord_, line in enumerate(lines):
         r = json.loads(line)
+        if isinstance(r.get("id"), str):
+            FIRST_BY_ID.setdefault(r["id"], r)
         k = kind(r)
         if k is None:
             continue
@@ -159,6 +164,9 @@ class Walk:
                     if (isinstance(res, dict) and isinstance(res.get("file_id"), str)
                             and isinstance(res.get("file_name"), str) and res["file_id"] == fid):
                         return res["file_name"]
+        f = FIRST_BY_ID.get(fid)  # the archive's id index: the first record with the id
+        if f is not None and f.get("object") == "file" and isinstance(f.get("filename"), str):
+            return f["filename"]
         return None
 
     def annotations(self, anns):
