@@ -26,6 +26,8 @@
 #define CV_META_KEYS 16      /* conversation metadata pairs */
 #define CV_META_KEY_CHARS 64
 #define CV_META_VALUE_CHARS 512
+#define CV_CALL_ID_CHARS 64        /* function_call_output.call_id */
+#define CV_OUTPUT_CHARS 10485760   /* function_call_output.output */
 
 typedef struct {
     uint64_t ord;
@@ -200,6 +202,8 @@ static void item_end(cv_thread *x)
     x->nitems++;
     x->item_off[x->nitems] = x->items.len;
 }
+
+static size_t utf8_prefix(steparc_str s, size_t max, int *cut);
 
 /* ---- messages --------------------------------------------------------------------------- */
 
@@ -493,6 +497,11 @@ static void emit_function(cv_thread *x, const steparc_step *s, const steparc_too
 {
     const steparc_function *f = &tc->function.v;
     const char *st = call_status(x, s, 0);
+    int cut;
+    steparc_str id = opt_or_empty(&tc->id);
+    utf8_prefix(id, CV_CALL_ID_CHARS, &cut);
+    if (cut) /* sent whole: a shortened id would no longer pair call and output */
+        lose(x, "function_call.call_id_over_64", 1);
     item_begin(x);
     p_map(x, st ? 5 : 4);
     p_kc(x, "type", "function_call");
@@ -506,11 +515,15 @@ static void emit_function(cv_thread *x, const steparc_step *s, const steparc_too
         lose(x, "function_call.no_output", 1); /* never submitted: a dangling call */
         return;
     }
+    steparc_str out = f->output.v;
+    out.len = utf8_prefix(out, CV_OUTPUT_CHARS, &cut);
+    if (cut)
+        lose(x, "function_call_output.truncated", 1);
     item_begin(x);
     p_map(x, 3);
     p_kc(x, "type", "function_call_output");
     p_kv(x, "call_id", opt_or_empty(&tc->id));
-    p_kv(x, "output", f->output.v);
+    p_kv(x, "output", out);
     item_end(x);
 }
 

@@ -267,8 +267,12 @@ class Walk:
                 self.call_status(s, False)
                 self.tokens.append(("function_call", cid, f.get("name") if isinstance(f.get("name"), str) else "",
                                     f.get("arguments") if isinstance(f.get("arguments"), str) else ""))
+                if len(cid) > 64:
+                    self.lose("function_call.call_id_over_64")
                 if isinstance(f.get("output"), str):
-                    self.tokens.append(("function_call_output", cid, f["output"]))
+                    if len(f["output"]) > 10485760:
+                        self.lose("function_call_output.truncated")
+                    self.tokens.append(("function_call_output", cid, f["output"][:10485760]))
                 else:
                     self.lose("function_call.no_output")
             elif t == "code_interpreter" and isinstance(tc.get("code_interpreter"), dict):
@@ -436,10 +440,9 @@ def check_item(it, p):
             p.append("function_call %r" % it)
         if it.get("status", "completed") not in ("in_progress", "completed", "incomplete"):
             p.append("function_call status %r" % it)
-        if len(it.get("call_id", "")) > 64:
-            p.append("call_id over 64 characters")
     elif t == "function_call_output":
-        if set(it) != {"type", "call_id", "output"} or not s(it["call_id"]) or not s(it["output"]):
+        if set(it) != {"type", "call_id", "output"} or not s(it["call_id"]) or not s(it["output"]) \
+                or len(it["output"]) > 10485760:
             p.append("function_call_output %r" % it)
     elif t == "code_interpreter_call":
         if not {"type", "id", "container_id", "code", "outputs"} <= set(it) or not s(it["id"]) \
