@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -1295,8 +1296,12 @@ static FILE *tmp_open(char **tmp, const char *out)
         *tmp = NULL;
         return NULL;
     }
-    FILE *f = fdopen(fd, "w");
+    /* mkstemp makes it 0600: give it the mode an ordinary create would */
+    mode_t um = umask(0);
+    umask(um);
+    FILE *f = fchmod(fd, 0666 & ~um) == 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
+        cli_msg("export: cannot create %s: %s", *tmp, strerror(errno));
         close(fd);
         unlink(*tmp);
         free(*tmp);
