@@ -986,7 +986,7 @@ static void thread_clear(cv_thread *x)
         if (at_ == (x)->n) {                                                                   \
             if (grow((void **)&(x)->arr, &(x)->cap, (x)->n + 1, sizeof *(x)->arr)) {           \
                 freefn(rec);                                                                   \
-                return -1;                                                                     \
+                return STEPARC_E_NOMEM;                                                        \
             }                                                                                  \
             (x)->n++;                                                                          \
         } else {                                                                               \
@@ -999,7 +999,7 @@ static void thread_clear(cv_thread *x)
         tval;                                                                                  \
     } while (0)
 
-/* One record of the thread into x; 0, -1 out of memory, or a STEPARC_E_* of a decoder. */
+/* One record of the thread into x; 0 or a STEPARC_E_* (of a decoder, or NOMEM). */
 static int add_record(cv_thread *x, const void *mp, size_t len, uint64_t ord)
 {
     int kind, rc = steparc_record_kind(&kind, mp, len);
@@ -1166,7 +1166,7 @@ static int export_thread(cv_export *e, steparc_reader *r, steparc_str tid, const
         /* the thread record itself comes through its id; other records whose
          * own id equals tid do not belong here */
         if ((st = add_record(&x, mp, len, ord)) != 0) {
-            cli_msg("export: record %" PRIu64 ": %s", ord, st == -1 ? "out of memory" : steparc_strerror(st));
+            cli_msg("export: record %" PRIu64 ": %s", ord, steparc_strerror(st));
             goto cleanup;
         }
         records++;
