@@ -273,8 +273,12 @@ int cli_export(const cli_command *cmd, int argc, char **argv)
             sqlite_out = optarg;
         else if (c == OPT_CONVERSATIONS)
             conv = 1;
-        else if (c == OPT_THREAD)
+        else if (c == OPT_THREAD) {
+            for (size_t i = 0; i < nthreads; i++)
+                if (strcmp(threads[i], optarg) == 0)
+                    cli_bad(&a, "--thread %s given twice (it would create two conversations)", optarg);
             threads[nthreads++] = optarg;
+        }
         else if (c == OPT_REPORT)
             report = optarg;
         else if (c == 'o')

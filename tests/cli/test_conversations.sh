@@ -119,6 +119,8 @@ check conv_no_format "no format: exit $?, expected 2" [ $? -eq 2 ]
 check conv_two_formats "two formats: exit $?, expected 2" [ $? -eq 2 ]
 "$BIN" export --sqlite "$W/x.db" --thread t "$A" > /dev/null 2>&1
 check conv_sqlite_thread "--thread with --sqlite: exit $?, expected 2" [ $? -eq 2 ]
+"$BIN" export --conversations "$A" --thread t1 --thread t1 > /dev/null 2>&1
+check conv_thread_twice "the same --thread twice: exit $?, expected 2" [ $? -eq 2 ]
 "$BIN" export --conversations "$A" -o "$A" > /dev/null 2>&1
 st=$?
 "$BIN" verify "$A" > /dev/null 2>&1
