@@ -57,6 +57,15 @@ int cli_files(const cli_command *cmd, int argc, char **argv); /* cmd_files.c */
 extern const char cli_usage_audit[], cli_usage_files[];
 int cli_transcript(const cli_command *cmd, int argc, char **argv);
 
+/* export --conversations (conversations.c, docs/CONVERSATIONS.md): the
+ * Conversations API requests that rebuild each thread of the archive at path
+ * (the nthreads ids given, or every thread, sorted by id), one JSON line each,
+ * to out (a temporary file renamed over it) or stdout (out NULL); the loss
+ * report as JSON to report (unless NULL); a summary line on stderr. Never
+ * calls the network. Returns the exit status (errors reported). */
+int cli_export_conversations(const char *path, char *const *threads, size_t nthreads,
+                             const char *out, const char *report);
+
 /* ---- option parsing (main.c) --------------------------------------------------------
  *
  * Every command parses with getopt_long, permuting as GNU does: options may

@@ -2,6 +2,10 @@
  *
  *   export --sqlite OUT.db ARCHIVE   the SQL extension's tables (docs/SQL.md)
  *                                    as ordinary SQLite tables, with indexes
+ *   export --conversations ARCHIVE [--thread T]... [-o FILE] [--report FILE]
+ *                                    the Conversations API requests that
+ *                                    rebuild each thread (conversations.c,
+ *                                    docs/CONVERSATIONS.md)
  *
  * One format option per run; more formats join as options of this command.
  * The rows come from sqlite/rows.c, the code the extension uses, so the
@@ -21,10 +25,16 @@
 #include "cli.h"
 #include "rows.h"
 
-enum { OPT_SQLITE = CLI_OPT_FIRST_COMMAND };
+enum { OPT_SQLITE = CLI_OPT_FIRST_COMMAND, OPT_CONVERSATIONS, OPT_THREAD, OPT_REPORT };
 
 static const struct option g_export_opts[] = {
-    {"sqlite", required_argument, NULL, OPT_SQLITE}, CLI_HELP_OPTION, {NULL, 0, NULL, 0}};
+    {"sqlite", required_argument, NULL, OPT_SQLITE},
+    {"conversations", no_argument, NULL, OPT_CONVERSATIONS},
+    {"thread", required_argument, NULL, OPT_THREAD},
+    {"report", required_argument, NULL, OPT_REPORT},
+    {"output", required_argument, NULL, 'o'},
+    CLI_HELP_OPTION,
+    {NULL, 0, NULL, 0}};
 
 typedef struct {
     sqlite3 *db;
@@ -249,19 +259,50 @@ cleanup:
 int cli_export(const cli_command *cmd, int argc, char **argv)
 {
     cli_args a;
-    int status, c;
-    const char *sqlite_out = NULL;
+    int status, c, conv = 0;
+    const char *sqlite_out = NULL, *out = NULL, *report = NULL;
+    char **threads = calloc((size_t)argc + 1, sizeof *threads);
+    size_t nthreads = 0;
+    if (!threads) {
+        cli_msg("export: out of memory");
+        return EXIT_BAD;
+    }
     cli_args_init(&a, cmd, argc, argv);
-    while ((c = cli_getopt(&a, ":h", g_export_opts)) != -1)
+    while ((c = cli_getopt(&a, ":ho:", g_export_opts)) != -1)
         if (c == OPT_SQLITE)
             sqlite_out = optarg;
+        else if (c == OPT_CONVERSATIONS)
+            conv = 1;
+        else if (c == OPT_THREAD) {
+            for (size_t i = 0; i < nthreads; i++)
+                if (strcmp(threads[i], optarg) == 0)
+                    cli_bad(&a, "--thread %s given twice (it would create two conversations)", optarg);
+            threads[nthreads++] = optarg;
+        }
+        else if (c == OPT_REPORT)
+            report = optarg;
+        else if (c == 'o')
+            out = optarg;
     if (cli_args_done(&a, &status))
-        return status;
-    if (!sqlite_out)
-        return cli_usage_error("export", "a format is required: --sqlite OUT.db");
-    if (optind + 1 != argc)
-        return cli_usage_error("export", "exactly one archive expected");
-    if (cli_same_file(sqlite_out, argv[optind]))
-        return cli_usage_error("export", "the output would overwrite the archive");
-    return export_sqlite(sqlite_out, argv[optind]);
+        goto done;
+    status = EXIT_USAGE;
+    if (!!sqlite_out + conv != 1)
+        status = cli_usage_error("export", "one format is required: --sqlite OUT.db or --conversations");
+    else if (optind + 1 != argc)
+        status = cli_usage_error("export", "exactly one archive expected");
+    else if (sqlite_out && (out || report || nthreads))
+        status = cli_usage_error("export", "-o, --report and --thread go with --conversations");
+    else if (sqlite_out && cli_same_file(sqlite_out, argv[optind]))
+        status = cli_usage_error("export", "the output would overwrite the archive");
+    else if ((out && cli_same_file(out, argv[optind])) || (report && cli_same_file(report, argv[optind])))
+        status = cli_usage_error("export", "the output would overwrite the archive");
+    else if (out && report && (strcmp(out, report) == 0 || cli_same_file(out, report)))
+        status = cli_usage_error("export", "-o and --report name the same file");
+    else if (sqlite_out)
+        status = export_sqlite(sqlite_out, argv[optind]);
+    else
+        status = cli_export_conversations(argv[optind], threads, nthreads, out, report);
+done:
+    free(threads);
+    return status;
 }

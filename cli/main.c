@@ -173,6 +173,8 @@ static const char g_usage_transcript[] =
 
 static const char g_usage_export[] =
     "usage: steparc export --sqlite OUT.db ARCHIVE\n"
+    "       steparc export --conversations ARCHIVE [--thread T]... [-o FILE]\n"
+    "                      [--report FILE]\n"
     "\n"
     "Writes the archive in another tool's format. --sqlite: a SQLite database with\n"
     "the tables of the SQL extension (docs/SQL.md) as ordinary tables: steps,\n"
@@ -180,7 +182,19 @@ static const char g_usage_export[] =
     "kind, id, json), each with its typed columns and the canonical JSON, indexed\n"
     "on the ids and created_at. OUT is written to a temporary file beside it,\n"
     "fsynced and renamed over it. A damaged block stops the export (exit 1): use\n"
-    "steparc recover first.\n";
+    "steparc recover first.\n"
+    "\n"
+    "--conversations: the OpenAI Conversations API requests that rebuild each\n"
+    "thread (every thread, sorted by id, or each --thread T in the order given) as\n"
+    "a conversation, one JSON line per request: {\"thread_id\", \"method\":\"POST\",\n"
+    "\"path\", \"body\":{\"items\", \"metadata\"}}; the first request of a thread\n"
+    "creates the conversation (POST /v1/conversations, with metadata), the others\n"
+    "append items (POST /v1/conversations/{conversation_id}/items: the replaying\n"
+    "tool substitutes the placeholder), at most 20 items each. Nothing is sent:\n"
+    "the command never uses the network. What no item can hold is counted per\n"
+    "thread: --report FILE writes the loss report (JSON), stderr gets a summary.\n"
+    "-o FILE (else stdout) and --report FILE are written to a temporary file\n"
+    "renamed over them. Mapping and report: docs/CONVERSATIONS.md.\n";
 
 /* ---- the command table ---------------------------------------------------------------- */
 
@@ -203,8 +217,8 @@ static const cli_command g_commands[] = {
      g_usage_verify},
     {"recover", cli_recover, "DAMAGED -o OUT", "save every intact block into a new archive",
      g_usage_recover},
-    {"export", cli_export, "--sqlite OUT.db ARCHIVE",
-     "the archive as a SQLite database (tables of the SQL extension)", g_usage_export},
+    {"export", cli_export, "(--sqlite OUT.db | --conversations) ARCHIVE",
+     "the archive as a SQLite database, or as Conversations API requests", g_usage_export},
     {"audit", cli_audit, "ARCHIVE [--json]", "what is missing or inconsistent (holes, truncated pages)", cli_usage_audit},
     {"files", cli_files, "ARCHIVE [--csv]", "every file id referenced, with names, kinds, threads", cli_usage_files},
     {"transcript", cli_transcript, "ARCHIVE [--thread T]", "threads as text, markdown or html",
