@@ -50,6 +50,8 @@ int cli_info(const cli_command *cmd, int argc, char **argv);
 int cli_stats(const cli_command *cmd, int argc, char **argv);
 int cli_verify(const cli_command *cmd, int argc, char **argv);
 int cli_recover(const cli_command *cmd, int argc, char **argv);
+int cli_rewrite(const cli_command *cmd, int argc, char **argv);
+extern const char cli_usage_rewrite[]; /* cmd_rewrite.c */
 
 /* ---- option parsing (main.c) --------------------------------------------------------
  *

@@ -171,6 +171,8 @@ static const cli_command g_commands[] = {
      g_usage_verify},
     {"recover", cli_recover, "DAMAGED -o OUT", "save every intact block into a new archive",
      g_usage_recover},
+    {"rewrite", cli_rewrite, "ARCHIVE -o OUT", "a copy without dropped records, values redacted",
+     cli_usage_rewrite},
 };
 
 #define NCOMMANDS (sizeof g_commands / sizeof g_commands[0])
