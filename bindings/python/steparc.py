@@ -723,13 +723,14 @@ def rewrite(src, dst, drop_threads=(), drop_assistants=(), drop_where=(), redact
         w = None if dry_run else Writer(dst, fsync=fsync)
         try:
             rc = lib.steparc_rewrite(ctypes.byref(rep), a._handle,
-                                     w._handle if w else None, ctypes.byref(opt))
+                                     w._handle if w is not None else None,
+                                     ctypes.byref(opt))
             if rc != OK:
                 raise Error(_text(rep.errmsg) or strerror(rc), rc)
-            if w:
+            if w is not None:
                 w.close()
         except BaseException:
-            if w:
+            if w is not None:
                 w.abort()
             raise
     return {
