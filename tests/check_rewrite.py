@@ -177,19 +177,21 @@ def strings(v, out):
     return out
 
 
-def probes(gone_values, kept_lines):
+def probes(gone_values, kept_lines, minlen=12):
     """Strings (as UTF-8) of the dropped or redacted values that no kept record
     holds (in its strings as stored, not JSON-escaped)."""
     kept = []
     for line in kept_lines:
         strings(json.loads(line), kept)
     kept = b"\0".join(kept)
-    return sorted({b for b in strings(gone_values, []) if len(b) >= 12 and b not in kept})
+    return sorted({b for b in strings(gone_values, []) if len(b) >= minlen and b not in kept})
 
 
-def leak_check(name, bin_, src, dst, work, gone_values, kept_lines):
-    ps = probes(gone_values, kept_lines)
+def leak_check(name, bin_, src, dst, work, gone_values, kept_lines, minlen=12):
+    """Returns (the output has a dictionary, probes found in the input's dictionary)."""
+    ps = probes(gone_values, kept_lines, minlen)
     src_parts, _ = archive_parts(src, work)
+    src_dict = dict(src_parts).get("section 7", b"")
     # only probes the input visibly holds, in a decompressed block: a probe the
     # scan could not see in the input would prove nothing about the output
     blocks = b"".join(b for w, b in src_parts if w.startswith("block"))
@@ -201,7 +203,7 @@ def leak_check(name, bin_, src, dst, work, gone_values, kept_lines):
     bad = ["%s holds %r" % (w, p[:40]) for w, b in parts for p in ps if p in b]
     bad += [w for w, _ in parts if "zstd failed" in w]
     check(name + "-nothing-left", not bad, "; ".join(bad[:5]))
-    return has_dict
+    return has_dict, sum(1 for p in ps if p in src_dict)
 
 
 # ---- the cases ----------------------------------------------------------------------------
@@ -282,8 +284,18 @@ def main(argv):
         check("rewrite-drop-thread-kinds",
               all(k in r1[2]["dropped_by_kind"] for k in ("thread", "message", "run", "step")),
               r1[2]["dropped_by_kind"])
-        has_dict = leak_check("rewrite-drop-thread", bin_, src, r1[0], work, r1[3], r1[1])
+        has_dict, _ = leak_check("rewrite-drop-thread", bin_, src, r1[0], work, r1[3], r1[1])
         check("rewrite-dictionary", has_dict, "no dictionary in the output (too few records?)")
+    # the first threads: their records are among those the input's dictionary
+    # was trained on, so some of their strings are in it; the output's is not
+    r4 = case("rewrite-drop-first", bin_, src, lines, work, threads=threads[:20])
+    if r4:
+        _, in_dict = leak_check("rewrite-drop-first", bin_, src, r4[0], work, r4[3], r4[1], 8)
+        if in_dict:
+            check("rewrite-drop-first-dictionary-probed", True)
+        else:
+            print("SKIP rewrite-drop-first-dictionary-probed (no dropped string is in the"
+                  " input's dictionary with this zstd)")
     case("rewrite-drop-assistant", bin_, src, lines, work, assistants=[assts[-1]])
     if users:
         case("rewrite-drop-where", bin_, src, lines, work,
