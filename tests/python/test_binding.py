@@ -714,6 +714,20 @@ class TestRewrite(unittest.TestCase):
         with self.assertRaises(steparc.Error):
             steparc.rewrite(Data.from_text, Data.from_text, drop_threads=[t])
 
+    def test_damaged_input(self):
+        with open(Data.from_text, "rb") as f:
+            data = bytearray(f.read())
+        data[len(data) // 3] ^= 0x55  # inside a block: its payload checksum fails
+        src = os.path.join(Data.tmp, "rw-damaged.steparc")
+        dst = os.path.join(Data.tmp, "rw-damaged-out.steparc")
+        with open(src, "wb") as f:
+            f.write(data)
+        with self.assertRaises(steparc.Error) as cm:
+            steparc.rewrite(src, dst, drop_threads=["thread_x"])
+        self.assertEqual(cm.exception.status, steparc.E_CORRUPT)
+        self.assertFalse(os.path.exists(dst))
+        self.assertEqual([f for f in os.listdir(Data.tmp) if ".tmp-" in f], [])
+
 
 class TestHandles(unittest.TestCase):
     def test_open_close_2000(self):
