@@ -1507,11 +1507,14 @@ STEPARC_API int steparc_recover(steparc_recover_report *rep, const void *data, s
  *   "step_details.tool_calls.*.function.output"); "*" is every array item or
  *   every object member, a decimal number one array item; the value found
  *   there (whatever its type) becomes the string "[redacted]".
- * - redact_text: POSIX extended regular expressions (regcomp, REG_EXTENDED;
- *   bytes, whatever the locale); each non-empty match inside a string value
- *   (object keys untouched) becomes "[redacted]", after the path rules, one
- *   expression after another. A replacement that splits a UTF-8 sequence
- *   is refused (STEPARC_E_INPUT): the expressions match whole characters.
+ * - redact_text: POSIX extended regular expressions (regcomp, REG_EXTENDED),
+ *   compiled and run in the C.UTF-8 locale whatever the caller's (set for
+ *   the calling thread during the call, with uselocale; "." is one UTF-8
+ *   character; plain C, bytes, where the system lacks C.UTF-8); each
+ *   non-empty match inside a string value (object keys untouched) becomes
+ *   "[redacted]", after the path rules (their "[redacted]" strings included),
+ *   one expression after another. A replacement that would leave invalid
+ *   UTF-8 is refused (STEPARC_E_INPUT).
  * At most STEPARC_REWRITE_MAX_RULES of each list. */
 #define STEPARC_REWRITE_MAX_RULES 64
 #define STEPARC_REWRITE_IDS 16      /* dropped ids kept in the report */

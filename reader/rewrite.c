@@ -4,7 +4,8 @@
  * writer through the public API only. Records no rule changes are added as
  * their stored bytes; changed ones are decoded into the one value tree
  * (format/value.c), edited there and re-encoded canonically. */
-#define _GNU_SOURCE /* REG_STARTEND: strings may hold NULs */
+#define _GNU_SOURCE /* REG_STARTEND: strings may hold NULs; newlocale, uselocale */
+#include <locale.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -406,6 +407,13 @@ int steparc_rewrite(steparc_rewrite_report *rep, steparc_reader *r, steparc_writ
     c.opt = opt;
     c.rep = rep;
     steparc_cursor *cur = NULL;
+    /* The expressions match UTF-8 characters whatever the caller's locale
+     * (a Python host sets LC_CTYPE from the environment, the command does
+     * not): C.UTF-8 for this thread during the call, C where it is missing. */
+    locale_t loc = newlocale(LC_ALL_MASK, "C.UTF-8", (locale_t)0);
+    if (loc == (locale_t)0)
+        loc = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    locale_t old = loc != (locale_t)0 ? uselocale(loc) : (locale_t)0;
     int rc = rules_init(&c);
     if (rc == STEPARC_E_NOMEM)
         rw_err(&c, "out of memory");
@@ -430,5 +438,9 @@ int steparc_rewrite(steparc_rewrite_report *rep, steparc_reader *r, steparc_writ
 cleanup:
     steparc_cursor_close(cur);
     rules_free(&c);
+    if (loc != (locale_t)0) {
+        uselocale(old);
+        freelocale(loc);
+    }
     return rc;
 }
