@@ -20,7 +20,8 @@ const char cli_usage_rewrite[] =
     "the indexes, statistics and dictionary of OUT are built from the kept records\n"
     "only, so nothing of a dropped record stays in OUT. ARCHIVE is not modified\n"
     "(it is verified first: a damaged archive is refused; recover it first). OUT\n"
-    "appears only when complete, and is verified.\n"
+    "appears only when complete, and is verified; it keeps the input's layout (rows\n"
+    "when every block of ARCHIVE is in rows, else columnar) and the default level.\n"
     "\n"
     "rules (each may be given several times):\n"
     "  --drop-thread T          drop thread T with its messages, runs and steps\n"
@@ -206,7 +207,11 @@ static int rw_run(rw_job *job)
     }
     if (!job->dry_run) {
         steparc_writer_options wo;
+        steparc_info in;
         steparc_writer_options_init(&wo); /* dedup 0: every kept record */
+        /* an archive written in rows (--layout rows) stays in rows */
+        if (steparc_reader_info(&in, r) == 0 && in.blocks > 0 && in.columnar_blocks == 0)
+            wo.layout = STEPARC_LAYOUT_ROWS;
         if (steparc_writer_open(&w, job->out, &wo, why, sizeof why) != 0) {
             cli_msg("rewrite: %s", why);
             status = EXIT_BAD;

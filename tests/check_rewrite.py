@@ -318,6 +318,17 @@ def main(argv):
     r3 = case("rewrite-combined", bin_, src, lines, work, threads=threads[:2],
               assistants=[assts[0]], paths=["metadata.user_id"], regexes=["[0-9]{6,}"])
 
+    # an archive in rows stays in rows
+    rows = os.path.join(work, "rows.steparc")
+    rc, _, err = run(bin_, ["convert", "-q", "--layout", "rows", hist, "-o", rows])
+    r5 = case("rewrite-rows", bin_, rows, lines, work, threads=[big], paths=["metadata"]) \
+        if rc == 0 else None
+    if r5:
+        rc, out, _ = run(bin_, ["info", "--json", r5[0]])
+        info = json.loads(out) if rc == 0 else {}
+        check("rewrite-rows-layout", info.get("columnar_blocks") == 0 and info.get("blocks"),
+              "info: %s" % out[:300])
+
     # --dry-run: the same report, nothing written
     dry = os.path.join(work, "dry.steparc")
     rep = os.path.join(work, "dry.json")
