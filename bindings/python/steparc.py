@@ -25,6 +25,10 @@ runs and steps); a.run(R) and a.assistant(A) likewise.
         w.add({"id": "step_1", "object": "thread.run.step", ...})
         w.add('{"id":"step_2","object":"thread.run.step"}')
 
+    report = steparc.rewrite("in.steparc", "out.steparc",   # a deletion request
+                             drop_threads=["thread_abc"], redact=["metadata.user"],
+                             redact_text=[r"[0-9]{6,}"])  # -> {"dropped": 7, ...}
+
 Failures raise steparc.Error, whose .status is the library's status code
 (steparc.E_IO, E_CORRUPT, ...) and whose message is the library's detail.
 
