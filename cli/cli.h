@@ -65,6 +65,8 @@ int cli_transcript(const cli_command *cmd, int argc, char **argv);
  * calls the network. Returns the exit status (errors reported). */
 int cli_export_conversations(const char *path, char *const *threads, size_t nthreads,
                              const char *out, const char *report);
+int cli_rewrite(const cli_command *cmd, int argc, char **argv);
+extern const char cli_usage_rewrite[]; /* cmd_rewrite.c */
 
 /* ---- option parsing (main.c) --------------------------------------------------------
  *

@@ -223,6 +223,8 @@ static const cli_command g_commands[] = {
     {"files", cli_files, "ARCHIVE [--csv]", "every file id referenced, with names, kinds, threads", cli_usage_files},
     {"transcript", cli_transcript, "ARCHIVE [--thread T]", "threads as text, markdown or html",
      g_usage_transcript},
+    {"rewrite", cli_rewrite, "ARCHIVE -o OUT", "a copy without dropped records, values redacted",
+     cli_usage_rewrite},
 };
 
 #define NCOMMANDS (sizeof g_commands / sizeof g_commands[0])

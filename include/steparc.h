@@ -1589,6 +1589,78 @@ STEPARC_API void steparc_transcript_options_init(steparc_transcript_options *opt
  *         of steparc_thread_view_open/next. */
 STEPARC_API int steparc_transcript_render(steparc_buf *out, steparc_reader *r,
                                           const steparc_transcript_options *opt);
+/* Rewrite: deletion requests and redaction                                  */
+/* ------------------------------------------------------------------------ */
+
+/* What steparc_rewrite drops and redacts. Zero-initialise it, then set what
+ * you need; every string is NUL-terminated, every list (array, count) may be
+ * (NULL, 0). The rules are checked before any record is read.
+ * - drop_threads: a record is dropped when its thread_id, or for a thread its
+ *   own id, is one of them (a thread takes its messages, runs and steps).
+ * - drop_assistants: likewise with assistant_id, or an assistant's own id.
+ * - drop_where: "KEY=VALUE"; a record is dropped when the string value at KEY
+ *   (a dotted path of object members from the top level, e.g.
+ *   "metadata.user") equals VALUE byte for byte.
+ * - redact: dotted paths ("metadata.user",
+ *   "step_details.tool_calls.*.function.output"); "*" is every array item or
+ *   every object member, a decimal number one array item; the value found
+ *   there (whatever its type) becomes the string "[redacted]".
+ * - redact_text: POSIX extended regular expressions (regcomp, REG_EXTENDED),
+ *   compiled and run in the C.UTF-8 locale whatever the caller's (set for
+ *   the calling thread during the call, with uselocale; "." is one UTF-8
+ *   character; plain C, bytes, where the system lacks C.UTF-8); each
+ *   non-empty match inside a string value (object keys untouched) becomes
+ *   "[redacted]", after the path rules (their "[redacted]" strings included),
+ *   one expression after another. A replacement that would leave invalid
+ *   UTF-8 is refused (STEPARC_E_INPUT).
+ * At most STEPARC_REWRITE_MAX_RULES of each list. */
+#define STEPARC_REWRITE_MAX_RULES 64
+#define STEPARC_REWRITE_IDS 16      /* dropped ids kept in the report */
+#define STEPARC_REWRITE_ID_SIZE 128 /* bytes per kept id, NUL included (longer ones cut) */
+typedef struct {
+    const char *const *drop_threads;
+    size_t n_drop_threads;
+    const char *const *drop_assistants;
+    size_t n_drop_assistants;
+    const char *const *drop_where;
+    size_t n_drop_where;
+    const char *const *redact;
+    size_t n_redact;
+    const char *const *redact_text;
+    size_t n_redact_text;
+    uint64_t reserved_[4]; /* room to grow (see "Structs" at the top) */
+} steparc_rewrite_options;
+
+/* What steparc_rewrite did (or, without a writer, would do). */
+typedef struct {
+    uint64_t records_in;                 /* records read */
+    uint64_t records_out;                /* records written (or that would be) */
+    uint64_t records_redacted;           /* of those, records with a value changed */
+    uint64_t dropped;                    /* records dropped */
+    uint64_t dropped_by_kind[STEPARC_KINDS]; /* by STEPARC_KIND_* */
+    uint32_t dropped_ids_count;          /* ids kept below: min(dropped with an id, IDS) */
+    char dropped_ids[STEPARC_REWRITE_IDS][STEPARC_REWRITE_ID_SIZE]; /* the first dropped ids */
+    uint64_t redacted[STEPARC_REWRITE_MAX_RULES];      /* values replaced, per opt->redact[i] */
+    uint64_t redacted_text[STEPARC_REWRITE_MAX_RULES]; /* matches replaced, per redact_text[i] */
+    char errmsg[256];                    /* on failure, the reason ("" otherwise) */
+    uint64_t reserved_[8];               /* room to grow (see "Structs" at the top) */
+} steparc_rewrite_report;
+
+/* Copies every record of r, in archive order, to w except the dropped ones,
+ * with the redactions of opt applied. A record no rule changes is added as
+ * its exact MessagePack bytes; a redacted one is re-encoded canonically
+ * (FORMAT.md 6.1). w should be a fresh writer (steparc_writer_open, dedup 0)
+ * so that its indexes, statistics and dictionary come from the kept records
+ * only; the caller finishes (or, on failure, closes) it. w may be NULL: a dry
+ * run that fills *rep and writes nothing. rep->errmsg says why on failure.
+ * Thread safety: r and w are used by this call alone while it runs.
+ * @return 0, STEPARC_E_ARG (rep, r or opt NULL, or a bad rule: a path with an
+ *         empty member, a KEY=VALUE without "=", an expression regcomp refuses,
+ *         too many rules), STEPARC_E_CORRUPT (a damaged block of r), STEPARC_E_INPUT
+ *         (a redaction that would leave invalid UTF-8), STEPARC_E_NOMEM, or a code
+ *         of steparc_writer_add_msgpack (w's message is copied to rep->errmsg). */
+STEPARC_API int steparc_rewrite(steparc_rewrite_report *rep, steparc_reader *r, steparc_writer *w,
+                                const steparc_rewrite_options *opt);
 
 #ifdef __cplusplus
 }

@@ -6,7 +6,8 @@
 The small checks are functions here (their script in the name); the large
 drivers, which print their own PASS/FAIL lines, are modules of their own
 (check_read.py, check_recover.py, check_compat.py, check_damage.py,
-check_roundtrip.py, check_kinds.py, check_history_archive.py). Shared helpers: testlib.py.
+check_roundtrip.py, check_kinds.py, check_history_archive.py,
+check_rewrite.py). Shared helpers: testlib.py.
 Standard library only."""
 
 import collections
@@ -46,6 +47,7 @@ driver("roundtrip-queries", "check_roundtrip", "queries_main")
 driver("kinds", "check_kinds")
 driver("history-archive", "check_history_archive")
 driver("audit", "check_audit")
+driver("rewrite", "check_rewrite")
 
 
 def cat_lines(bin_, arc):

@@ -25,6 +25,10 @@ runs and steps); a.run(R) and a.assistant(A) likewise.
         w.add({"id": "step_1", "object": "thread.run.step", ...})
         w.add('{"id":"step_2","object":"thread.run.step"}')
 
+    report = steparc.rewrite("in.steparc", "out.steparc",   # a deletion request
+                             drop_threads=["thread_abc"], redact=["metadata.user"],
+                             redact_text=[r"[0-9]{6,}"])  # -> {"dropped": 7, ...}
+
 Failures raise steparc.Error, whose .status is the library's status code
 (steparc.E_IO, E_CORRUPT, ...) and whose message is the library's detail.
 
@@ -47,8 +51,8 @@ import operator
 import os
 import threading
 
-__all__ = ["open", "create", "Archive", "Writer", "Error", "version", "strerror", "KINDS",
-           "kind_of"]
+__all__ = ["open", "create", "rewrite", "Archive", "Writer", "Error", "version", "strerror",
+           "KINDS", "kind_of"]
 
 OK = 0
 END = 1
@@ -147,6 +151,31 @@ class _ExportOptions(ctypes.Structure):  # steparc_export_options
                 ("reserved_", ctypes.c_uint64 * 3)]
 
 
+_CPP = ctypes.POINTER(ctypes.c_char_p)
+_REWRITE_MAX_RULES = 64  # STEPARC_REWRITE_MAX_RULES
+_REWRITE_IDS, _REWRITE_ID_SIZE = 16, 128
+
+
+class _RewriteOptions(ctypes.Structure):  # steparc_rewrite_options
+    _fields_ = [("drop_threads", _CPP), ("n_drop_threads", ctypes.c_size_t),
+                ("drop_assistants", _CPP), ("n_drop_assistants", ctypes.c_size_t),
+                ("drop_where", _CPP), ("n_drop_where", ctypes.c_size_t),
+                ("redact", _CPP), ("n_redact", ctypes.c_size_t),
+                ("redact_text", _CPP), ("n_redact_text", ctypes.c_size_t),
+                ("reserved_", ctypes.c_uint64 * 4)]
+
+
+class _RewriteReport(ctypes.Structure):  # steparc_rewrite_report
+    _fields_ = [("records_in", ctypes.c_uint64), ("records_out", ctypes.c_uint64),
+                ("records_redacted", ctypes.c_uint64), ("dropped", ctypes.c_uint64),
+                ("dropped_by_kind", ctypes.c_uint64 * 9),
+                ("dropped_ids_count", ctypes.c_uint32),
+                ("dropped_ids", (ctypes.c_char * _REWRITE_ID_SIZE) * _REWRITE_IDS),
+                ("redacted", ctypes.c_uint64 * _REWRITE_MAX_RULES),
+                ("redacted_text", ctypes.c_uint64 * _REWRITE_MAX_RULES),
+                ("errmsg", ctypes.c_char * 256), ("reserved_", ctypes.c_uint64 * 8)]
+
+
 # int write(void *ctx, const void *data, size_t len) of steparc_reader_export
 _WRITE_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t)
 
@@ -208,6 +237,7 @@ _OPTIONAL = {
     "steparc_export_options_init": (None, [_P(_ExportOptions)]),
     "steparc_reader_export": (ctypes.c_int, [_P(ctypes.c_uint64), _VP, _P(_ExportOptions),
                                              _WRITE_FN, _VP]),
+    "steparc_rewrite": (ctypes.c_int, [_P(_RewriteReport), _VP, _VP, _P(_RewriteOptions)]),
     "steparc_reader_export_fd": (ctypes.c_int, [_P(ctypes.c_uint64), _VP, _P(_ExportOptions),
                                                 ctypes.c_int]),
 }
@@ -684,6 +714,72 @@ class Archive:
     def __repr__(self):
         state = "closed" if self.closed else "%d records" % self._count
         return "<steparc.Archive %r, %s>" % (self.path, state)
+
+
+# ---- rewriting -------------------------------------------------------------------------
+
+def _c_strings(items, what):
+    items = list(items or ())
+    if len(items) > _REWRITE_MAX_RULES:
+        raise Error("at most %d %s rules" % (_REWRITE_MAX_RULES, what), E_ARG)
+    arr = (ctypes.c_char_p * (len(items) + 1))()
+    for i, v in enumerate(items):
+        if not isinstance(v, str):
+            raise TypeError("%s rules are str, not %s" % (what, type(v).__name__))
+        arr[i] = v.encode("utf-8")
+    return ctypes.cast(arr, _CPP), len(items), arr
+
+
+def rewrite(src, dst, drop_threads=(), drop_assistants=(), drop_where=(), redact=(),
+            redact_text=(), dry_run=False, fsync=True):
+    """Copies archive src to a new archive dst without the dropped records and with
+    values redacted (steparc_rewrite; the rules as for `steparc rewrite`):
+    drop_threads / drop_assistants: ids (the thread or assistant and every record
+    linked to it); drop_where: "KEY=VALUE" strings; redact: dotted paths ("*" = every
+    item/member) whose values become "[redacted]"; redact_text: POSIX extended
+    regular expressions whose matches inside strings become "[redacted]".
+    dry_run=True writes nothing (dst may be None). dst appears only when complete.
+    Returns the report: {"records_in", "records_out", "records_redacted", "dropped",
+    "dropped_by_kind": {kind: n}, "dropped_ids": [first ids], "redact": {path: n},
+    "redact_text": {regex: n}}. A bad rule raises Error(status=E_ARG)."""
+    lib = _lib()
+    if not hasattr(lib, "steparc_rewrite"):
+        raise Error("this libsteparc has no rewrite", E_ARG)
+    opt = _RewriteOptions()
+    keep = []
+    for field, items in (("drop_threads", drop_threads), ("drop_assistants", drop_assistants),
+                         ("drop_where", drop_where), ("redact", redact),
+                         ("redact_text", redact_text)):
+        ptr, n, arr = _c_strings(items, field)
+        keep.append(arr)
+        setattr(opt, field, ptr)
+        setattr(opt, "n_" + field, n)
+    if not dry_run and os.path.exists(dst) and os.path.samefile(src, dst):
+        raise Error("the output %s is the input; write a new file" % dst, E_ARG)
+    rep = _RewriteReport()
+    with Archive(src) as a:
+        w = None if dry_run else Writer(dst, fsync=fsync)
+        try:
+            rc = lib.steparc_rewrite(ctypes.byref(rep), a._handle,
+                                     w._handle if w is not None else None,
+                                     ctypes.byref(opt))
+            if rc != OK:
+                raise Error(_text(rep.errmsg) or strerror(rc), rc)
+            if w is not None:
+                w.close()
+        except BaseException:
+            if w is not None:
+                w.abort()
+            raise
+    return {
+        "records_in": rep.records_in, "records_out": rep.records_out,
+        "records_redacted": rep.records_redacted, "dropped": rep.dropped,
+        "dropped_by_kind": {KINDS[k]: rep.dropped_by_kind[k] for k in range(9)
+                            if rep.dropped_by_kind[k]},
+        "dropped_ids": [_text(rep.dropped_ids[i].value) for i in range(rep.dropped_ids_count)],
+        "redact": {p: rep.redacted[i] for i, p in enumerate(redact or ())},
+        "redact_text": {p: rep.redacted_text[i] for i, p in enumerate(redact_text or ())},
+    }
 
 
 # ---- writing ---------------------------------------------------------------------------

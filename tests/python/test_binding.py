@@ -518,7 +518,9 @@ class TestLayout(unittest.TestCase):
                "steparc_filter": steparc._Filter, "steparc_info": steparc._Info,
                "steparc_writer_options": steparc._WriterOptions,
                "steparc_reader_options": steparc._ReaderOptions,
-               "steparc_json_error": steparc._JsonError}
+               "steparc_json_error": steparc._JsonError,
+               "steparc_rewrite_options": steparc._RewriteOptions,
+               "steparc_rewrite_report": steparc._RewriteReport}
 
     def test_structs_match_header(self):
         cc = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
@@ -642,6 +644,89 @@ class TestErrors(unittest.TestCase):
         self.assertEqual(cm.exception.status, steparc.E_MISUSE)
         with self.assertRaises(steparc.Error):
             len(w)
+
+
+class TestRewrite(unittest.TestCase):
+    # steparc.rewrite on gen_steps records: runs (the run_id) dropped through
+    # drop_where, thread of the first record dropped, paths and text redacted,
+    # against the records computed here.
+    def rewritten(self, **kw):
+        dst = os.path.join(Data.tmp, "rw.steparc")
+        if os.path.exists(dst):
+            os.remove(dst)
+        rep = steparc.rewrite(Data.from_text, dst, fsync=False, **kw)
+        with steparc.open(dst) as a:
+            return rep, list(a)
+
+    def test_drop_thread(self):
+        t = Data.records[0]["thread_id"]
+        rep, got = self.rewritten(drop_threads=[t])
+        want = [r for r in Data.records if r.get("thread_id") != t]
+        self.assertEqual(got, want)
+        self.assertEqual(rep["dropped"], len(Data.records) - len(want))
+        self.assertEqual(rep["dropped_by_kind"], {"step": rep["dropped"]})
+        self.assertEqual(rep["dropped_ids"],
+                         [r["id"] for r in Data.records if r.get("thread_id") == t][:16])
+        self.assertEqual(rep["records_out"], len(want))
+
+    def test_drop_where_and_redact(self):
+        run_id = Data.records[3]["run_id"]
+        rep, got = self.rewritten(drop_where=["run_id=" + run_id], redact=["usage", "status"],
+                                  redact_text=["step_[A-Za-z0-9]+"])
+        want, nusage, nstatus, ntext = [], 0, 0, 0
+        rx = __import__("re").compile("step_[A-Za-z0-9]+")
+
+        def text(v):
+            nonlocal ntext
+            if isinstance(v, str):
+                out, n = rx.subn("[redacted]", v)
+                ntext += n
+                return out
+            if isinstance(v, list):
+                return [text(x) for x in v]
+            if isinstance(v, dict):
+                return {k: text(x) for k, x in v.items()}
+            return v
+        for r in Data.records:
+            if r.get("run_id") == run_id:
+                continue
+            r = json.loads(json.dumps(r))
+            if "usage" in r:
+                r["usage"], nusage = "[redacted]", nusage + 1
+            if "status" in r:
+                r["status"], nstatus = "[redacted]", nstatus + 1
+            want.append(text(r))
+        self.assertEqual(got, want)
+        self.assertEqual(rep["redact"], {"usage": nusage, "status": nstatus})
+        self.assertEqual(rep["redact_text"], {"step_[A-Za-z0-9]+": ntext})
+
+    def test_dry_run_and_errors(self):
+        dst = os.path.join(Data.tmp, "dry.steparc")
+        t = Data.records[0]["thread_id"]
+        rep = steparc.rewrite(Data.from_text, dst, drop_threads=[t], dry_run=True)
+        self.assertFalse(os.path.exists(dst))
+        self.assertGreater(rep["dropped"], 0)
+        for kw in ({"redact_text": ["(x"]}, {"redact": ["a..b"]}, {"drop_where": ["x"]}):
+            with self.assertRaises(steparc.Error) as cm:
+                steparc.rewrite(Data.from_text, dst, **kw)
+            self.assertEqual(cm.exception.status, steparc.E_ARG)
+            self.assertFalse(os.path.exists(dst))
+        with self.assertRaises(steparc.Error):
+            steparc.rewrite(Data.from_text, Data.from_text, drop_threads=[t])
+
+    def test_damaged_input(self):
+        with open(Data.from_text, "rb") as f:
+            data = bytearray(f.read())
+        data[len(data) // 3] ^= 0x55  # inside a block: its payload checksum fails
+        src = os.path.join(Data.tmp, "rw-damaged.steparc")
+        dst = os.path.join(Data.tmp, "rw-damaged-out.steparc")
+        with open(src, "wb") as f:
+            f.write(data)
+        with self.assertRaises(steparc.Error) as cm:
+            steparc.rewrite(src, dst, drop_threads=["thread_x"])
+        self.assertEqual(cm.exception.status, steparc.E_CORRUPT)
+        self.assertFalse(os.path.exists(dst))
+        self.assertEqual([f for f in os.listdir(Data.tmp) if ".tmp-" in f], [])
 
 
 class TestHandles(unittest.TestCase):
