@@ -137,6 +137,10 @@ int cli_buf_copy(steparc_buf *dst, const steparc_buf *src);
  * msgpack_pack_* call returns nonzero when out of memory). Bytes packed
  * already (records, ids) go in with cli_buf_add between the packer's calls. */
 void cli_packer_init(msgpack_packer *pk, steparc_buf *b);
+/* Prints the MessagePack report m (built by a command; bad: its packing
+ * failed) as one line of canonical JSON and frees m. Returns the exit status
+ * (EXIT_BAD with "CMD: cannot write the report" when it could not). */
+int cli_print_report(const char *cmd, int bad, steparc_buf *m);
 int cli_pack_str(msgpack_packer *pk, const char *s, size_t n); /* header and bytes */
 
 /* Opens an archive, warns about ignored tail bytes; 0 or EXIT_BAD (reported). */

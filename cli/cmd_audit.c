@@ -245,7 +245,7 @@ static int pack_finding(msgpack_packer *pk, const audit *a, int f, uint64_t max_
 
 static int audit_json(const audit *a, const char *path, uint64_t max_ids)
 {
-    steparc_buf m = {0}, js = {0};
+    steparc_buf m = {0};
     msgpack_packer pk;
     cli_packer_init(&pk, &m);
     int bad = msgpack_pack_map(&pk, 4) || cli_pack_str(&pk, "archive", 7) ||
@@ -261,16 +261,7 @@ static int audit_json(const audit *a, const char *path, uint64_t max_ids)
               cli_pack_str(&pk, g_unknown[u].code, strlen(g_unknown[u].code)) ||
               cli_pack_str(&pk, "reason", 6) ||
               cli_pack_str(&pk, g_unknown[u].reason, strlen(g_unknown[u].reason));
-    int status = 0;
-    if (bad || steparc_msgpack_to_json(&js, m.data, m.len, 0) != 0) {
-        cli_msg("audit: cannot write the report");
-        status = EXIT_BAD;
-    } else if (cli_out_write(js.data, js.len) || cli_out_write("\n", 1)) {
-        status = EXIT_BAD;
-    }
-    steparc_buf_free(&m);
-    steparc_buf_free(&js);
-    return status;
+    return cli_print_report("audit", bad, &m);
 }
 
 static void audit_text(const audit *a, const char *path, uint64_t max_ids)

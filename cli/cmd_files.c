@@ -218,7 +218,7 @@ static int pack_file(msgpack_packer *pk, const files *fs, size_t i)
 
 static int files_json(const files *fs, const size_t *ix, const char *path)
 {
-    steparc_buf m = {0}, js = {0};
+    steparc_buf m = {0};
     msgpack_packer pk;
     cli_packer_init(&pk, &m);
     int bad = msgpack_pack_map(&pk, 3) || cli_pack_str(&pk, "archive", 7) ||
@@ -227,16 +227,7 @@ static int files_json(const files *fs, const size_t *ix, const char *path)
               msgpack_pack_array(&pk, fs->ids.n);
     for (size_t i = 0; i < fs->ids.n && !bad; i++)
         bad = pack_file(&pk, fs, ix[i]);
-    int status = 0;
-    if (bad || steparc_msgpack_to_json(&js, m.data, m.len, 0) != 0) {
-        cli_msg("files: cannot write the report");
-        status = EXIT_BAD;
-    } else if (cli_out_write(js.data, js.len) || cli_out_write("\n", 1)) {
-        status = EXIT_BAD;
-    }
-    steparc_buf_free(&m);
-    steparc_buf_free(&js);
-    return status;
+    return cli_print_report("files", bad, &m);
 }
 
 /* One CSV field, RFC 4180: quoted when it holds a comma, quote, CR or LF. */

@@ -520,8 +520,7 @@ static int runs_mp(msgpack_packer *pk, tally *t)
 
 static int stats_json(tally *t)
 {
-    steparc_buf m = {0}, js = {0};
-    int status = 0;
+    steparc_buf m = {0};
     msgpack_packer pk;
     cli_packer_init(&pk, &m);
     int bad = msgpack_pack_map(&pk, 9) || cli_pack_str(&pk, "records", 7) ||
@@ -531,15 +530,7 @@ static int stats_json(tally *t)
               tokens_mp(&pk, "steps_with_usage", t->with_usage, t->tok, t->overflow) ||
               counters_mp(&pk, "by_assistant", &t->assistants) || counters_mp(&pk, "by_day", &t->days) ||
               runs_mp(&pk, t);
-    if (bad || steparc_msgpack_to_json(&js, m.data, m.len, 0) != 0) {
-        cli_msg("stats: cannot write the report");
-        status = EXIT_BAD;
-    } else if (cli_out_write(js.data, js.len) || cli_out_write("\n", 1)) {
-        status = EXIT_BAD;
-    }
-    steparc_buf_free(&m);
-    steparc_buf_free(&js);
-    return status;
+    return cli_print_report("stats", bad, &m);
 }
 
 static void stats_text(tally *t)

@@ -354,3 +354,20 @@ int cli_emit_end(cli_emitter *e)
     steparc_buf_free(&e->p.js);
     return status;
 }
+
+/* ---- a report built as MessagePack, printed as one line of JSON ---------------------- */
+
+int cli_print_report(const char *cmd, int bad, steparc_buf *m)
+{
+    steparc_buf js = {0};
+    int status = 0;
+    if (bad || steparc_msgpack_to_json(&js, m->data, m->len, 0) != 0) {
+        cli_msg("%s: cannot write the report", cmd);
+        status = EXIT_BAD;
+    } else if (cli_out_write(js.data, js.len) || cli_out_write("\n", 1)) {
+        status = EXIT_BAD;
+    }
+    steparc_buf_free(m);
+    steparc_buf_free(&js);
+    return status;
+}
