@@ -783,7 +783,8 @@ static int referenced(const cv_thread *x, steparc_str mid)
 /* The items of the thread, in order; 0 or -1 (out of memory). */
 static int walk(cv_thread *x)
 {
-    qsort(x->steps, x->nsteps, sizeof *x->steps, cmp_step);
+    if (x->nsteps > 1) /* steps may be NULL when there are none */
+        qsort(x->steps, x->nsteps, sizeof *x->steps, cmp_step);
     cv_event *ev = calloc(x->nmsgs + x->nsteps + x->nruns + 1, sizeof *ev);
     if (!ev)
         return -1;
@@ -1079,7 +1080,8 @@ static void total_add(cv_export *e, const cv_loss *l)
 
 static int pack_losses(msgpack_packer *pk, cv_loss *l, size_t n)
 {
-    qsort(l, n, sizeof *l, cmp_loss);
+    if (n > 1)
+        qsort(l, n, sizeof *l, cmp_loss);
     int bad = msgpack_pack_map(pk, n);
     for (size_t i = 0; i < n && !bad; i++)
         bad = cli_pack_str(pk, l[i].name, strlen(l[i].name)) || msgpack_pack_uint64(pk, l[i].n);
@@ -1268,7 +1270,8 @@ static int all_threads(cv_ids *ids, steparc_reader *r, const char *path)
         cli_msg("export: %s: %s", path, steparc_cursor_errmsg(c));
         goto cleanup;
     }
-    qsort(ids->ids, ids->n, sizeof *ids->ids, cmp_ids);
+    if (ids->n > 1)
+        qsort(ids->ids, ids->n, sizeof *ids->ids, cmp_ids);
     size_t k = 0;
     for (size_t i = 0; i < ids->n; i++)
         if (k && same_str(ids->ids[k - 1], ids->ids[i]))

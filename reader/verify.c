@@ -105,7 +105,8 @@ typedef struct {
 /* Sorts keys[0..n) and adds each distinct one, posted to block b, to d. */
 static void post_keys(digest *d, uint32_t *keys, size_t n, uint64_t b)
 {
-    qsort(keys, n, sizeof(uint32_t), cmp_u32);
+    if (n > 1)
+        qsort(keys, n, sizeof(uint32_t), cmp_u32);
     for (size_t i = 0; i < n; i++)
         if (i == 0 || keys[i] != keys[i - 1])
             dig_add(d, ((uint64_t)keys[i] << 32) | b);
