@@ -41,7 +41,15 @@ echo
 echo "== steparc find $OUT/history.steparc --thread $T --kind thread,message   (the thread and its messages)"
 "$BIN" find "$OUT/history.steparc" --thread "$T" --kind thread,message | cut -c1-120 | head -8; echo "   ..."
 echo
+echo "== steparc transcript $OUT/history.steparc --thread $T   (the thread as it happened; --format html for a page)"
+"$BIN" transcript "$OUT/history.steparc" --thread "$T" --color=never | head -24
+echo "   ..."
+"$BIN" transcript "$OUT/history.steparc" --thread "$T" --format html -o "$OUT/transcript.html"
+echo
+echo "== steparc audit $OUT/history.steparc   (what the dump is missing)"
+"$BIN" audit "$OUT/history.steparc" | head -12
+echo
 echo "== steparc verify $OUT/history.steparc"
 "$BIN" verify "$OUT/history.steparc"
 echo
-echo "exported: $OUT/record7.json $OUT/by-id.json $OUT/all.jsonl"
+echo "exported: $OUT/record7.json $OUT/by-id.json $OUT/all.jsonl $OUT/transcript.html"
