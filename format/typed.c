@@ -87,6 +87,19 @@ static int enum_code(const sa_fielddesc *fd, steparc_str s)
     return 0;
 }
 
+/* The state of a scalar field holding v: NULL, SET when v has the field's
+ * type, else OTHER with v kept whole in *other (mistyped values survive). */
+static steparc_presence scalar_state(const steparc_value *v, steparc_vtype want,
+                                     const steparc_value **other)
+{
+    if (v->type == STEPARC_V_NULL)
+        return STEPARC_NULL;
+    if (v->type == want)
+        return STEPARC_SET;
+    *other = v;
+    return STEPARC_OTHER;
+}
+
 /* Binds member value v to field fd of obj. Returns 0, or <0 on error. */
 static int bind_field(dctx *d, const sa_fielddesc *fd, void *obj, const steparc_value *v)
 {
@@ -95,31 +108,22 @@ static int bind_field(dctx *d, const sa_fielddesc *fd, void *obj, const steparc_
     switch (fd->k) {
     case K_STR: {
         steparc_opt_str *f = (steparc_opt_str *)field;
-        f->state = is_null ? STEPARC_NULL : v->type == STEPARC_V_STRING ? STEPARC_SET : STEPARC_OTHER;
-        if (f->state == STEPARC_SET)
+        if ((f->state = scalar_state(v, STEPARC_V_STRING, &f->other)) == STEPARC_SET)
             f->v = v->v.s;
-        else if (f->state == STEPARC_OTHER)
-            f->other = v;
         return 0;
     }
     case K_ENUM: {
         steparc_opt_enum *f = (steparc_opt_enum *)field;
-        f->state = is_null ? STEPARC_NULL : v->type == STEPARC_V_STRING ? STEPARC_SET : STEPARC_OTHER;
-        if (f->state == STEPARC_SET) {
+        if ((f->state = scalar_state(v, STEPARC_V_STRING, &f->other)) == STEPARC_SET) {
             f->v = v->v.s;
             f->code = enum_code(fd, v->v.s);
-        } else if (f->state == STEPARC_OTHER) {
-            f->other = v;
         }
         return 0;
     }
     case K_INT: {
         steparc_opt_int *f = (steparc_opt_int *)field;
-        f->state = is_null ? STEPARC_NULL : v->type == STEPARC_V_INT ? STEPARC_SET : STEPARC_OTHER;
-        if (f->state == STEPARC_SET)
+        if ((f->state = scalar_state(v, STEPARC_V_INT, &f->other)) == STEPARC_SET)
             f->v = v->v.i;
-        else if (f->state == STEPARC_OTHER)
-            f->other = v;
         return 0;
     }
     case K_NUM: {
@@ -178,11 +182,8 @@ static int bind_field(dctx *d, const sa_fielddesc *fd, void *obj, const steparc_
     }
     case K_BOOL: {
         steparc_opt_bool *f = (steparc_opt_bool *)field;
-        f->state = is_null ? STEPARC_NULL : v->type == STEPARC_V_BOOL ? STEPARC_SET : STEPARC_OTHER;
-        if (f->state == STEPARC_SET)
+        if ((f->state = scalar_state(v, STEPARC_V_BOOL, &f->other)) == STEPARC_SET)
             f->v = v->v.b;
-        else if (f->state == STEPARC_OTHER)
-            f->other = v;
         return 0;
     }
     case K_STRS:

@@ -322,7 +322,7 @@ static int record_matches(const steparc_filter *f, const unsigned char *p, size_
     *ok = 0;
     int kind = STEPARC_KIND_OTHER;
     if (f->kinds || f->run_id.ptr || f->thread_id.ptr || f->assistant_id.ptr)
-        kind = steparc_kind_of_object(kf.object.ptr, kf.object.len);
+        kind = sa_keyfields_kind(&kf);
     if (f->kinds && !(f->kinds & STEPARC_KIND_BIT(kind)))
         return 0;
     /* the record's field, or the run/thread/assistant itself (its own id) */

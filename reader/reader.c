@@ -582,44 +582,6 @@ int steparc_reader_get_json(steparc_buf *out, steparc_reader *r, uint64_t n, uns
     return rc;
 }
 
-int steparc_reader_get_step(steparc_step **out, steparc_reader *r, uint64_t n)
-{
-    if (out == NULL)
-        return STEPARC_E_ARG;
-    *out = NULL;
-    tls_err.handle = NULL;
-    int rc = with_record(r, n, to_step, out);
-    if (rc != 0 && tls_err.handle != r)
-        sa_rfail(r, rc, "record %llu cannot be decoded: %s", (unsigned long long)n,
-                 steparc_strerror(rc));
-    return rc;
-}
-
-/* The other kinds' views: the same as get_step, through their decoders. */
-static int to_message(void *ctx, const unsigned char *p, size_t len)
-{
-    int rc = steparc_message_decode((steparc_message **)ctx, p, len);
-    return rc == STEPARC_E_INPUT ? STEPARC_E_CORRUPT : rc;
-}
-
-static int to_run(void *ctx, const unsigned char *p, size_t len)
-{
-    int rc = steparc_run_decode((steparc_run **)ctx, p, len);
-    return rc == STEPARC_E_INPUT ? STEPARC_E_CORRUPT : rc;
-}
-
-static int to_thread(void *ctx, const unsigned char *p, size_t len)
-{
-    int rc = steparc_thread_decode((steparc_thread **)ctx, p, len);
-    return rc == STEPARC_E_INPUT ? STEPARC_E_CORRUPT : rc;
-}
-
-static int to_assistant(void *ctx, const unsigned char *p, size_t len)
-{
-    int rc = steparc_assistant_decode((steparc_assistant **)ctx, p, len);
-    return rc == STEPARC_E_INPUT ? STEPARC_E_CORRUPT : rc;
-}
-
 /* Runs a view decoder on record n; *out must be NULL-ed by the caller. */
 static int get_view(steparc_reader *r, uint64_t n,
                     int (*fn)(void *ctx, const unsigned char *p, size_t len), void *out)
@@ -632,37 +594,35 @@ static int get_view(steparc_reader *r, uint64_t n,
     return rc;
 }
 
-int steparc_reader_get_message(steparc_message **out, steparc_reader *r, uint64_t n)
+int steparc_reader_get_step(steparc_step **out, steparc_reader *r, uint64_t n)
 {
     if (out == NULL)
         return STEPARC_E_ARG;
     *out = NULL;
-    return get_view(r, n, to_message, out);
+    return get_view(r, n, to_step, out);
 }
 
-int steparc_reader_get_run(steparc_run **out, steparc_reader *r, uint64_t n)
-{
-    if (out == NULL)
-        return STEPARC_E_ARG;
-    *out = NULL;
-    return get_view(r, n, to_run, out);
-}
+/* The other kinds' views: the same as get_step, through their decoders (a
+ * stored record that does not decode is damage, not bad input). Written once
+ * for the four kinds. */
+#define READER_GET_VIEW(NAME, T)                                                          \
+    static int to_##NAME(void *ctx, const unsigned char *p, size_t len)                   \
+    {                                                                                     \
+        int rc = steparc_##NAME##_decode((T **)ctx, p, len);                              \
+        return rc == STEPARC_E_INPUT ? STEPARC_E_CORRUPT : rc;                            \
+    }                                                                                     \
+    int steparc_reader_get_##NAME(T **out, steparc_reader *r, uint64_t n)                 \
+    {                                                                                     \
+        if (out == NULL)                                                                  \
+            return STEPARC_E_ARG;                                                         \
+        *out = NULL;                                                                      \
+        return get_view(r, n, to_##NAME, out);                                            \
+    }
 
-int steparc_reader_get_thread(steparc_thread **out, steparc_reader *r, uint64_t n)
-{
-    if (out == NULL)
-        return STEPARC_E_ARG;
-    *out = NULL;
-    return get_view(r, n, to_thread, out);
-}
-
-int steparc_reader_get_assistant(steparc_assistant **out, steparc_reader *r, uint64_t n)
-{
-    if (out == NULL)
-        return STEPARC_E_ARG;
-    *out = NULL;
-    return get_view(r, n, to_assistant, out);
-}
+READER_GET_VIEW(message, steparc_message)
+READER_GET_VIEW(run, steparc_run)
+READER_GET_VIEW(thread, steparc_thread)
+READER_GET_VIEW(assistant, steparc_assistant)
 
 /* First index position whose value is >= key. */
 size_t sa_lower_bound(const unsigned char *p, size_t n, uint64_t key)
